@@ -1,0 +1,520 @@
+//! Table-driven tests of `decide`: one row per rule, with a fixed time.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Rome;
+
+use super::address::{Address, SubjectProblem};
+use super::contract::Contract;
+use super::decide::*;
+use super::inbound::Inbound;
+use super::ticket::{TicketCode, TicketFacts, TicketState};
+
+fn addr(s: &str) -> Address {
+    Address::parse(s).expect("valid address")
+}
+
+fn now() -> DateTime<Utc> {
+    Rome.with_ymd_and_hms(2026, 3, 10, 10, 0, 0)
+        .single()
+        .expect("valid")
+        .with_timezone(&Utc)
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+fn settings() -> Settings {
+    Settings {
+        support_address: addr("assistenza@kzweb.it"),
+        own_addresses: vec![addr("assistenza@kzweb.it"), addr("noreply@kzweb.it")],
+        code_prefix: "KZ".into(),
+        max_message_bytes: 1024 * 1024,
+        allow_colleagues: true,
+        signature: "Assistenza KZweb".into(),
+    }
+}
+
+fn rossi() -> Contract {
+    Contract {
+        id: 1,
+        customer: "Rossi Impianti srl".into(),
+        addresses: vec![addr("mario@rossi.it"), addr("anna@rossi.it")],
+        valid_from: date(2026, 1, 1),
+        valid_until: date(2026, 12, 31),
+        references: vec!["www.rossi.it".into(), "Gestionale Magazzino".into()],
+        disabled: false,
+    }
+}
+
+fn verdi_expired() -> Contract {
+    Contract {
+        id: 2,
+        customer: "Caffè Verdi".into(),
+        addresses: vec![addr("giulia@verdi.it")],
+        valid_from: date(2025, 1, 1),
+        valid_until: date(2025, 12, 31),
+        references: vec![],
+        disabled: false,
+    }
+}
+
+fn next_code() -> TicketCode {
+    TicketCode {
+        prefix: "KZ".into(),
+        year: 2026,
+        number: 8,
+    }
+}
+
+fn facts(contracts: Vec<Contract>) -> Facts {
+    Facts {
+        contracts,
+        ticket: None,
+        next_code: next_code(),
+    }
+}
+
+fn request(from: &str, subject: &str, text: &str) -> Inbound {
+    Inbound {
+        message_id: Some("abc@mail.rossi.it".into()),
+        from: Address::parse(from),
+        from_name: Some("Mario Rossi".into()),
+        subject: subject.into(),
+        text: text.into(),
+        size: 2_000,
+        received_at: now(),
+        ..Inbound::default()
+    }
+}
+
+const GOOD_TEXT: &str = "Mario Rossi\nSito www.rossi.it\nIl modulo contatti non invia i messaggi";
+
+fn sent(d: &Decision) -> Vec<&OutgoingMail> {
+    d.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn valid_request_opens_a_ticket_and_acknowledges_the_requester() {
+    let d = decide(
+        &request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT),
+        &facts(vec![rossi()]),
+        &settings(),
+    );
+    assert_eq!(d.outcome, Outcome::NewTicket(next_code()));
+    assert_eq!(d.outcome.folder(), Folder::Processed);
+    let Effect::OpenTicket(t) = &d.effects[0] else {
+        panic!("first effect opens the ticket")
+    };
+    assert_eq!(t.contract_id, 1);
+    assert_eq!(t.requester, addr("mario@rossi.it"));
+    assert_eq!(t.ack_due_at, now() + ACK_PROMISE);
+    let mails = sent(&d);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].kind, MailKind::Ack);
+    assert_eq!(mails[0].to, vec![addr("mario@rossi.it")]);
+    assert!(mails[0].cc.is_empty());
+    assert!(mails[0].subject.starts_with("[KZ-2026-00008]"));
+    assert_eq!(mails[0].in_reply_to.as_deref(), Some("abc@mail.rossi.it"));
+    assert_eq!(mails[0].references, vec!["abc@mail.rossi.it".to_string()]);
+}
+
+#[test]
+fn colleague_on_the_same_contract_opens_for_the_requester_who_gets_the_ack_with_colleague_in_copy()
+{
+    let d = decide(
+        &request("anna@rossi.it", "mario@rossi.it", GOOD_TEXT),
+        &facts(vec![rossi()]),
+        &settings(),
+    );
+    assert_eq!(d.outcome, Outcome::NewTicket(next_code()));
+    let mails = sent(&d);
+    assert_eq!(mails[0].to, vec![addr("mario@rossi.it")]);
+    assert_eq!(mails[0].cc, vec![addr("anna@rossi.it")]);
+}
+
+#[test]
+fn colleague_is_refused_when_the_setting_is_off() {
+    let mut s = settings();
+    s.allow_colleagues = false;
+    let d = decide(
+        &request("anna@rossi.it", "mario@rossi.it", GOOD_TEXT),
+        &facts(vec![rossi()]),
+        &s,
+    );
+    assert_eq!(d.outcome, Outcome::Rejected(Rejection::SenderNotEnabled));
+    assert_eq!(sent(&d)[0].to, vec![addr("anna@rossi.it")]);
+}
+
+#[test]
+fn sender_on_another_contract_cannot_open_for_a_requester() {
+    let d = decide(
+        &request("giulia@verdi.it", "mario@rossi.it", GOOD_TEXT),
+        &facts(vec![rossi(), verdi_expired()]),
+        &settings(),
+    );
+    assert_eq!(d.outcome, Outcome::Rejected(Rejection::SenderNotEnabled));
+}
+
+#[test]
+fn rejections_go_to_the_known_sender_and_to_the_rejected_folder() {
+    let cases: Vec<(&str, &str, &str, Vec<Contract>, Rejection)> = vec![
+        (
+            "mario@rossi.it",
+            "",
+            GOOD_TEXT,
+            vec![rossi()],
+            Rejection::SubjectNotAddress(SubjectProblem::Empty),
+        ),
+        (
+            "mario@rossi.it",
+            "Re: mario@rossi.it",
+            GOOD_TEXT,
+            vec![rossi()],
+            Rejection::SubjectNotAddress(SubjectProblem::ExtraText),
+        ),
+        (
+            "mario@rossi.it",
+            "mario@rossi.it anna@rossi.it",
+            GOOD_TEXT,
+            vec![rossi()],
+            Rejection::SubjectNotAddress(SubjectProblem::SeveralAddresses),
+        ),
+        (
+            "mario@rossi.it",
+            "Il sito è giù",
+            GOOD_TEXT,
+            vec![rossi()],
+            Rejection::SubjectNotAddress(SubjectProblem::NoAddress),
+        ),
+        (
+            "mario@rossi.it",
+            "nessuno@rossi.it",
+            GOOD_TEXT,
+            vec![rossi()],
+            Rejection::AddressNotEnabled,
+        ),
+        (
+            "giulia@verdi.it",
+            "giulia@verdi.it",
+            GOOD_TEXT,
+            vec![verdi_expired()],
+            Rejection::ContractExpired,
+        ),
+        (
+            "mario@rossi.it",
+            "mario@rossi.it",
+            "Mario Rossi, il sito non funziona più",
+            vec![rossi()],
+            Rejection::MissingReference,
+        ),
+        (
+            "mario@rossi.it",
+            "mario@rossi.it",
+            "   ",
+            vec![rossi()],
+            Rejection::EmptyRequest,
+        ),
+        (
+            "mario@rossi.it",
+            "mario@rossi.it",
+            "www.rossi.it",
+            vec![rossi()],
+            Rejection::EmptyRequest,
+        ),
+        (
+            "mario@rossi.it",
+            "[KZ-2026-00999] altro",
+            GOOD_TEXT,
+            vec![rossi()],
+            Rejection::UnknownTicket,
+        ),
+    ];
+    for (from, subject, text, contracts, expected) in cases {
+        let d = decide(
+            &request(from, subject, text),
+            &facts(contracts),
+            &settings(),
+        );
+        assert_eq!(
+            d.outcome,
+            Outcome::Rejected(expected),
+            "{from} / {subject:?} / {text:?}"
+        );
+        assert_eq!(d.outcome.folder(), Folder::Rejected);
+        let mails = sent(&d);
+        assert_eq!(mails.len(), 1, "{subject:?}");
+        assert_eq!(mails[0].kind, MailKind::Rejection);
+        assert_eq!(mails[0].to, vec![addr(from)]);
+        assert!(!d.effects.iter().any(|e| matches!(e, Effect::OpenTicket(_))));
+    }
+}
+
+#[test]
+fn contract_not_yet_valid_and_disabled_are_rejected() {
+    let mut future = rossi();
+    future.valid_from = date(2026, 6, 1);
+    let d = decide(
+        &request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT),
+        &facts(vec![future]),
+        &settings(),
+    );
+    assert_eq!(d.outcome, Outcome::Rejected(Rejection::ContractNotYetValid));
+    let mut off = rossi();
+    off.disabled = true;
+    let d = decide(
+        &request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT),
+        &facts(vec![off]),
+        &settings(),
+    );
+    assert_eq!(d.outcome, Outcome::Rejected(Rejection::ContractDisabled));
+}
+
+#[test]
+fn renewed_contract_wins_over_the_expired_one_for_the_same_address() {
+    let mut old = rossi();
+    old.id = 5;
+    old.valid_from = date(2025, 1, 1);
+    old.valid_until = date(2025, 12, 31);
+    let d = decide(
+        &request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT),
+        &facts(vec![old, rossi()]),
+        &settings(),
+    );
+    assert_eq!(d.outcome, Outcome::NewTicket(next_code()));
+    let Effect::OpenTicket(t) = &d.effects[0] else {
+        panic!("opens")
+    };
+    assert_eq!(t.contract_id, 1);
+}
+
+#[test]
+fn unknown_sender_is_quarantined_silently_whatever_is_wrong() {
+    for subject in [
+        "stranger@nowhere.it",
+        "",
+        "Re: ciao",
+        "[KZ-2026-00999]",
+        "mario@rossi.it",
+    ] {
+        let d = decide(
+            &request("stranger@nowhere.it", subject, GOOD_TEXT),
+            &facts(vec![rossi()]),
+            &settings(),
+        );
+        assert_eq!(
+            d.outcome,
+            Outcome::Quarantined(Quarantine::UnknownSender),
+            "{subject:?}"
+        );
+        assert!(d.effects.is_empty(), "no backscatter for {subject:?}");
+        assert_eq!(d.outcome.folder(), Folder::Quarantine);
+    }
+}
+
+#[test]
+fn automated_mail_is_never_answered() {
+    let base = request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT);
+    let variants: Vec<(Inbound, Quarantine)> = vec![
+        (
+            Inbound {
+                auto_submitted: Some("auto-replied".into()),
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                auto_submitted: Some("auto-generated".into()),
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                precedence: Some("bulk".into()),
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                precedence: Some("junk".into()),
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                precedence: Some("list".into()),
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                null_sender: true,
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                from: Address::parse("MAILER-DAEMON@rossi.it"),
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                from: Address::parse("postmaster@rossi.it"),
+                ..base.clone()
+            },
+            Quarantine::Automated,
+        ),
+        (
+            Inbound {
+                list_id: true,
+                ..base.clone()
+            },
+            Quarantine::MailingList,
+        ),
+        (
+            Inbound {
+                loop_marker: true,
+                ..base.clone()
+            },
+            Quarantine::Loop,
+        ),
+        (
+            Inbound {
+                from: Address::parse("assistenza@kzweb.it"),
+                ..base.clone()
+            },
+            Quarantine::OwnAddress,
+        ),
+        (
+            Inbound {
+                from: Address::parse("NoReply@KZWEB.it"),
+                ..base.clone()
+            },
+            Quarantine::OwnAddress,
+        ),
+        (
+            Inbound {
+                from: None,
+                ..base.clone()
+            },
+            Quarantine::NoSender,
+        ),
+        (
+            Inbound {
+                malformed: Some("no headers".into()),
+                ..base.clone()
+            },
+            Quarantine::Malformed,
+        ),
+    ];
+    for (msg, expected) in variants {
+        let d = decide(&msg, &facts(vec![rossi()]), &settings());
+        assert_eq!(d.outcome, Outcome::Quarantined(expected), "{msg:?}");
+        assert!(d.effects.is_empty());
+    }
+}
+
+#[test]
+fn auto_submitted_no_is_a_person_writing() {
+    let msg = Inbound {
+        auto_submitted: Some("no".into()),
+        ..request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT)
+    };
+    assert_eq!(
+        decide(&msg, &facts(vec![rossi()]), &settings()).outcome,
+        Outcome::NewTicket(next_code())
+    );
+}
+
+#[test]
+fn message_over_the_size_limit_is_rejected_before_anything_else() {
+    let msg = Inbound {
+        size: 2 * 1024 * 1024,
+        text: String::new(),
+        ..request("mario@rossi.it", "mario@rossi.it", "")
+    };
+    let d = decide(&msg, &facts(vec![rossi()]), &settings());
+    assert_eq!(d.outcome, Outcome::Rejected(Rejection::TooLarge));
+    assert!(sent(&d)[0].body.contains("il limite è 1,0 MB"));
+}
+
+fn ticket_42() -> TicketFacts {
+    TicketFacts {
+        id: 42,
+        code: TicketCode {
+            prefix: "KZ".into(),
+            year: 2026,
+            number: 42,
+        },
+        state: TicketState::Open,
+        requester: addr("mario@rossi.it"),
+        contract: rossi(),
+    }
+}
+
+#[test]
+fn reply_on_a_ticket_from_its_contract_updates_it_without_reply() {
+    let msg = request(
+        "anna@rossi.it",
+        "Re: [KZ-2026-00042] Richiesta presa in carico",
+        "altre info",
+    );
+    let f = Facts {
+        ticket: Some(ticket_42()),
+        ..facts(vec![rossi()])
+    };
+    let d = decide(&msg, &f, &settings());
+    assert_eq!(d.outcome, Outcome::TicketUpdate(ticket_42().code));
+    assert_eq!(d.effects, vec![Effect::AppendToTicket { ticket_id: 42 }]);
+}
+
+#[test]
+fn reply_on_someone_elses_ticket_is_an_unknown_ticket() {
+    let msg = request("giulia@verdi.it", "Re: [KZ-2026-00042]", "altre info");
+    let f = Facts {
+        ticket: Some(ticket_42()),
+        ..facts(vec![verdi_expired()])
+    };
+    assert_eq!(
+        decide(&msg, &f, &settings()).outcome,
+        Outcome::Rejected(Rejection::UnknownTicket)
+    );
+}
+
+#[test]
+fn wanted_asks_for_sender_subject_address_code_and_references() {
+    let mut msg = request("anna@rossi.it", "Mario@Rossi.it", GOOD_TEXT);
+    msg.refs = vec!["x@y".into()];
+    let w = wanted(&msg, &settings());
+    assert_eq!(
+        w.addresses,
+        vec![addr("anna@rossi.it"), addr("mario@rossi.it")]
+    );
+    assert_eq!(w.code, None);
+    assert_eq!(w.refs, vec!["x@y".to_string()]);
+    let msg = request("mario@rossi.it", "R: [kz-2026-00042]", "");
+    let w = wanted(&msg, &settings());
+    assert_eq!(w.addresses, vec![addr("mario@rossi.it")]);
+    assert_eq!(w.code, Some(ticket_42().code));
+}
+
+#[test]
+fn decision_is_the_same_for_the_same_input() {
+    let msg = request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT);
+    let f = facts(vec![rossi()]);
+    assert_eq!(decide(&msg, &f, &settings()), decide(&msg, &f, &settings()));
+}

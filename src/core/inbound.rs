@@ -1,0 +1,39 @@
+//! What the core knows of an inbound message: the few facts the rules look at, already
+//! decoded by the shell (`mail::parse`). No parsing happens here.
+
+use chrono::{DateTime, Utc};
+
+use super::address::Address;
+
+/// A parsed inbound message.
+#[derive(Clone, Debug, Default)]
+pub struct Inbound {
+    /// `Message-ID` without angle brackets, when present.
+    pub message_id: Option<String>,
+    /// The first mailbox of `From`, when it is a valid address.
+    pub from: Option<Address>,
+    /// The display name of `From`, used only to greet people by name.
+    pub from_name: Option<String>,
+    /// True when `Return-Path` is `<>`: a bounce or another automatic notice.
+    pub null_sender: bool,
+    /// The subject with RFC 2047 encoded words decoded.
+    pub subject: String,
+    /// The text of the body: the text/plain part, or the HTML part turned into text.
+    pub text: String,
+    /// Message-IDs from `In-Reply-To` then `References`, without angle brackets.
+    pub refs: Vec<String>,
+    /// The `Auto-Submitted` value (RFC 3834), lower-cased.
+    pub auto_submitted: Option<String>,
+    /// The `Precedence` value, lower-cased.
+    pub precedence: Option<String>,
+    /// True when a `List-Id` header is present.
+    pub list_id: bool,
+    /// True when our own loop marker header is present: the message is one of ours.
+    pub loop_marker: bool,
+    /// Size of the raw message in bytes (from the server, or the file).
+    pub size: u64,
+    /// When the support mailbox received it (IMAP INTERNALDATE), never the `Date` header.
+    pub received_at: DateTime<Utc>,
+    /// Set when the message could not be parsed as MIME at all.
+    pub malformed: Option<String>,
+}

@@ -1,0 +1,2 @@
+//! `assistenza`: an email-driven support desk.
+pub mod core;
