@@ -1,2 +1,21 @@
-//! `assistenza`: an email-driven support desk.
+//! `assistenza`: an email-driven support desk for a small web agency.
+//!
+//! A pure core decides, a thin shell does:
+//! - `core`: the rules (subject, sender, contract, body, automation), the Italian texts
+//!   and `decide(message, facts, settings) -> outcome + effects`. No I/O, no clock.
+//! - `store`: SQLite — every SQL statement, migrations, the one-transaction intake.
+//! - `mail`: MIME parsing and composing, IMAP intake, SMTP delivery, TLS.
+//! - `pipeline`: one message through parse → facts → decide → record.
+//! - `daemon`: the intake and outbox tasks and their shutdown.
+//! - `config`: the TOML file, validated with errors that name the file and key.
+//! - `cli`: the subcommands of the `assistenza` binary.
+
+pub mod cli;
+pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod logging;
+pub mod mail;
+pub mod pipeline;
+pub mod signals;
+pub mod store;

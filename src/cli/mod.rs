@@ -1,0 +1,274 @@
+//! The command line: every subcommand of `assistenza`, parsed by clap and carried out
+//! with the store, the pipeline and the daemon. Output for people on stdout; logs on
+//! stderr.
+
+pub mod contracts;
+mod tickets;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::daemon::Daemon;
+use crate::pipeline::{Handled, Pipeline};
+use crate::store::{InboundSource, Store};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "assistenza",
+    version,
+    about = "Email-driven support desk: requests by email become tickets"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, default_value = "/etc/assistenza/config.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon: read the support mailbox, open tickets, send the mail.
+    Run {
+        /// Handle what is in the mailbox now, deliver the outbox, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run one message (a file, or - for standard input) through the same pipeline.
+    Process {
+        /// The .eml file, or - for standard input.
+        file: PathBuf,
+        /// Decide and print, but record and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Support contracts (the administration's list).
+    #[command(subcommand)]
+    Contracts(ContractsCommand),
+    /// Tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContractsCommand {
+    /// Add or replace contracts from a CSV file (all or nothing).
+    Import { file: PathBuf },
+    /// Write every contract as CSV to standard output.
+    Export,
+    /// List contracts and whether each is in force today.
+    List,
+    /// Add one contract.
+    Add {
+        #[arg(long)]
+        customer: String,
+        /// Addresses enabled to open tickets, separated by `;`.
+        #[arg(long)]
+        addresses: String,
+        /// First day in force, YYYY-MM-DD.
+        #[arg(long = "from")]
+        valid_from: String,
+        /// Last day in force (inclusive), YYYY-MM-DD.
+        #[arg(long = "until")]
+        valid_until: String,
+        /// Site URLs or software names, separated by `;`.
+        #[arg(long, default_value = "")]
+        references: String,
+    },
+    /// Disable a contract (its addresses can no longer open tickets).
+    Disable {
+        customer: String,
+        /// Enable it again instead.
+        #[arg(long)]
+        enable: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its whole thread.
+    Show {
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Carries out the command. Config errors come back as `ConfigError` for exit code 78.
+pub async fn execute(cli: Cli) -> Result<()> {
+    let cfg = Config::load(&cli.config)?;
+    crate::logging::init(&cfg.log.filter);
+    match cli.command {
+        Command::Run { once } => run(cfg, once).await,
+        Command::Process { file, dry_run } => process(cfg, &file, dry_run).await,
+        Command::Contracts(c) => contracts_command(&cfg, c),
+        Command::Tickets(t) => tickets::command(&cfg, t),
+    }
+}
+
+async fn run(cfg: Config, once: bool) -> Result<()> {
+    let daemon = Daemon::new(cfg)?;
+    if once {
+        return daemon.run_once().await;
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        crate::signals::wait_for_shutdown().await;
+        tracing::info!("shutdown requested; finishing the work in hand");
+        let _ = tx.send(true);
+    });
+    tracing::info!("assistenza started");
+    daemon.run(rx).await?;
+    tracing::info!("assistenza stopped");
+    Ok(())
+}
+
+async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
+    let raw = if file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading the message from standard input")?;
+        buf
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    // A file has no INTERNALDATE: the time of processing is when the desk received it.
+    let now = Utc::now();
+    if dry_run {
+        let pipeline = Pipeline::new(&cfg)?;
+        let mut store = Store::open(&cfg.store.path)?;
+        let decision = pipeline.dry_run(&mut store, &raw, now)?;
+        println!(
+            "outcome: {} (dry run: nothing recorded or sent)",
+            decision.outcome
+        );
+        for effect in &decision.effects {
+            if let crate::core::decide::Effect::Send(m) = effect {
+                let to: Vec<String> = m.to.iter().map(|a| a.to_string()).collect();
+                println!(
+                    "\n--- would send to {}: {}\n{}",
+                    to.join(", "),
+                    m.subject,
+                    m.body
+                );
+            }
+        }
+        return Ok(());
+    }
+    let daemon = Daemon::new(cfg)?;
+    let handled = daemon.process_raw(raw, now).await?;
+    match &handled {
+        Handled::Recorded { outcome, .. } => println!("outcome: {outcome}"),
+        Handled::Duplicate(d) => {
+            println!(
+                "outcome: already recorded as {} (message {}); nothing done",
+                d.outcome, d.inbound_id
+            )
+        }
+    }
+    let sent = daemon.deliver_due().await?;
+    println!("mail sent: {sent}");
+    Ok(())
+}
+
+fn contracts_command(cfg: &Config, cmd: ContractsCommand) -> Result<()> {
+    let mut store = Store::open(&cfg.store.path)?;
+    let now = Utc::now();
+    match cmd {
+        ContractsCommand::Import { file } => {
+            let reader = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let rows = match contracts::read_csv(reader) {
+                Ok(rows) => rows,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("{}: {p}", file.display());
+                    }
+                    bail!(
+                        "{} problem(s) in {}; nothing was imported",
+                        problems.len(),
+                        file.display()
+                    );
+                }
+            };
+            let s = store.import_contracts(&rows, now)?;
+            println!(
+                "imported {}: {} added, {} updated",
+                file.display(),
+                s.added,
+                s.updated
+            );
+        }
+        ContractsCommand::Export => {
+            contracts::write_csv(std::io::stdout().lock(), &store.contracts()?)?;
+        }
+        ContractsCommand::List => {
+            println!(
+                "{:<32} {:<10} {:<10} {:<12} ADDRESSES",
+                "CUSTOMER", "FROM", "UNTIL", "STANDING"
+            );
+            for c in store.contracts()? {
+                let standing = format!("{:?}", c.standing(now));
+                let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+                println!(
+                    "{:<32} {:<10} {:<10} {:<12} {}",
+                    c.customer,
+                    c.valid_from,
+                    c.valid_until,
+                    standing,
+                    addresses.join(";")
+                );
+            }
+        }
+        ContractsCommand::Add {
+            customer,
+            addresses,
+            valid_from,
+            valid_until,
+            references,
+        } => {
+            let row = contracts::from_args(
+                &customer,
+                &addresses,
+                &valid_from,
+                &valid_until,
+                &references,
+            )?;
+            store.add_contract(&row, now)?;
+            println!("added contract for {customer}");
+        }
+        ContractsCommand::Disable { customer, enable } => {
+            if !store.set_contract_disabled(&customer, !enable, now)? {
+                bail!("no contract for customer {customer:?} (see `assistenza contracts list`)");
+            }
+            println!(
+                "{} contract for {customer}",
+                if enable { "enabled" } else { "disabled" }
+            );
+        }
+    }
+    Ok(())
+}
+
+impl Daemon {
+    /// `process`: one message through the pipeline, as if it had arrived now.
+    pub async fn process_raw(
+        self: &Arc<Self>,
+        raw: Vec<u8>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Handled> {
+        self.handle_one(InboundSource::File, raw, now).await
+    }
+}

@@ -1,0 +1,682 @@
+//! The configuration file: a TOML schema read in two stages. Stage one deserializes what
+//! the sysadmin typed (every table `deny_unknown_fields`, so a typo is named with its
+//! dotted key); stage two validates every value, collects every problem at once and only
+//! then builds the `Config` the daemon uses. Secrets come from files (refused when group
+//! or others can read them) or environment variables, never from the file itself.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub imap: ImapConfig,
+    pub smtp: SmtpConfig,
+    pub store: StoreConfig,
+    pub tickets: TicketsConfig,
+    pub intake: IntakeConfig,
+    pub outbox: OutboxConfig,
+    pub log: LogConfig,
+    /// The file it was read from.
+    pub source: PathBuf,
+}
+
+/// How a connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain, then upgraded with STARTTLS; refused when the server cannot.
+    Starttls,
+    /// No TLS: allowed only to a loopback address.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    pub password: Secret,
+    /// The support mailbox (normally INBOX).
+    pub mailbox: String,
+    /// A PEM file with the CA to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    pub folders: Folders,
+    pub poll_interval: Duration,
+}
+
+/// Where handled messages are moved; created when missing.
+#[derive(Clone, Debug)]
+pub struct Folders {
+    pub processed: String,
+    pub rejected: String,
+    pub quarantine: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The support address: every mail is sent from it.
+    pub from: String,
+    /// The display name and signature of every mail.
+    pub from_name: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct TicketsConfig {
+    pub code_prefix: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct IntakeConfig {
+    pub max_message_bytes: u64,
+    pub allow_colleagues: bool,
+    /// Other addresses the daemon sends as (smtp.from is always one of its own).
+    pub own_addresses: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutboxConfig {
+    pub max_attempts: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// How long `run --once` keeps retrying the outbox before exiting.
+    pub once_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub filter: String,
+}
+
+/// A password: never printed, not even by `{:?}`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Every problem found in a config file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+/// One problem: the dotted key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}: {}", self.file.display(), p.key, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---- stage one: what the sysadmin typed ------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    imap: Option<RawImap>,
+    smtp: Option<RawSmtp>,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    tickets: RawTickets,
+    #[serde(default)]
+    intake: RawIntake,
+    #[serde(default)]
+    outbox: RawOutbox,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    mailbox: Option<String>,
+    ca_file: Option<PathBuf>,
+    poll_interval_secs: Option<u64>,
+    #[serde(default)]
+    folders: RawFolders,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFolders {
+    processed: Option<String>,
+    rejected: Option<String>,
+    quarantine: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    from: Option<String>,
+    from_name: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTickets {
+    code_prefix: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawIntake {
+    max_message_bytes: Option<u64>,
+    allow_colleagues: Option<bool>,
+    own_addresses: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    max_attempts: Option<u32>,
+    backoff_initial_secs: Option<u64>,
+    backoff_max_secs: Option<u64>,
+    once_timeout_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    filter: Option<String>,
+}
+
+// ---- stage two: validation -------------------------------------------------------------
+
+impl Config {
+    /// Reads, parses and validates; reports every problem at once.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            problems: vec![Problem {
+                key: "(file)".into(),
+                message: format!("cannot read: {e}"),
+            }],
+        })?;
+        Config::from_toml_str(&text, path, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates `text` as if read from `source`; `env` reads environment
+    /// variables (a parameter so tests need not touch the process environment).
+    pub fn from_toml_str(
+        text: &str,
+        source: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            file: source.to_path_buf(),
+            problems,
+        };
+        let raw = parse_raw(text).map_err(|p| fail(vec![p]))?;
+        let base = source.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut v = Validator {
+            problems: Vec::new(),
+            base,
+            env,
+        };
+        let config = v.config(raw, source);
+        match config {
+            Some(c) if v.problems.is_empty() => Ok(c),
+            _ => Err(fail(v.problems)),
+        }
+    }
+}
+
+fn parse_raw(text: &str) -> Result<RawConfig, Problem> {
+    let de = toml::Deserializer::parse(text).map_err(|e| syntax_problem(text, &e))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        Problem {
+            key: if key == "." || key.is_empty() {
+                "(top level)".into()
+            } else {
+                key
+            },
+            message: inner.message().to_string(),
+        }
+    })
+}
+
+fn syntax_problem(text: &str, e: &toml::de::Error) -> Problem {
+    let location = e
+        .span()
+        .map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count() + 1)
+                .unwrap_or(1);
+            format!("line {line}, column {column}: ")
+        })
+        .unwrap_or_default();
+    Problem {
+        key: "(syntax)".into(),
+        message: format!("{location}{}", e.message()),
+    }
+}
+
+struct Validator<'a> {
+    problems: Vec<Problem>,
+    base: PathBuf,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn required<T>(&mut self, key: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.problem(key, "missing (required)");
+        }
+        value
+    }
+
+    fn non_empty(&mut self, key: &str, value: Option<String>) -> Option<String> {
+        match self.required(key, value) {
+            Some(v) if v.trim().is_empty() => {
+                self.problem(key, "must not be empty");
+                None
+            }
+            other => other.map(|v| v.trim().to_string()),
+        }
+    }
+
+    fn path(&self, p: PathBuf) -> PathBuf {
+        if p.is_absolute() {
+            p
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig, source: &Path) -> Option<Config> {
+        let imap = match raw.imap {
+            Some(i) => self.imap(i),
+            None => {
+                self.problem("imap", "missing section [imap]");
+                None
+            }
+        };
+        let smtp = match raw.smtp {
+            Some(s) => self.smtp(s),
+            None => {
+                self.problem("smtp", "missing section [smtp]");
+                None
+            }
+        };
+        let store = StoreConfig {
+            path: self.path(
+                raw.store
+                    .path
+                    .unwrap_or_else(|| "/var/lib/assistenza/assistenza.db".into()),
+            ),
+        };
+        let prefix = raw.tickets.code_prefix.unwrap_or_else(|| "KZ".into());
+        let prefix_ok = (1..=10).contains(&prefix.len())
+            && prefix.starts_with(|c: char| c.is_ascii_uppercase())
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !prefix_ok {
+            self.problem("tickets.code_prefix", format!("{prefix:?}: use 1–10 capital letters or digits, starting with a letter (e.g. \"KZ\")"));
+        }
+        let intake = self.intake(raw.intake);
+        let outbox = self.outbox(raw.outbox);
+        let filter = raw.log.filter.unwrap_or_else(|| "info".into());
+        if filter.trim().is_empty() {
+            self.problem(
+                "log.filter",
+                "must not be empty (e.g. \"info\" or \"assistenza=debug,info\")",
+            );
+        }
+        let (imap, smtp) = (imap?, smtp?);
+        Some(Config {
+            imap,
+            smtp,
+            store,
+            tickets: TicketsConfig {
+                code_prefix: prefix,
+            },
+            intake: intake?,
+            outbox: outbox?,
+            log: LogConfig { filter },
+            source: source.to_path_buf(),
+        })
+    }
+
+    fn imap(&mut self, r: RawImap) -> Option<ImapConfig> {
+        let host = self.non_empty("imap.host", r.host);
+        let tls = r.tls.unwrap_or(TlsMode::Implicit);
+        if let Some(h) = &host {
+            self.plaintext_only_on_loopback("imap.tls", tls, h);
+        }
+        let port = r
+            .port
+            .unwrap_or(if tls == TlsMode::Implicit { 993 } else { 143 });
+        let username = self.non_empty("imap.username", r.username);
+        let password = self.secret("imap", r.password_file, r.password_env, true);
+        let mailbox = r.mailbox.unwrap_or_else(|| "INBOX".into());
+        if mailbox.trim().is_empty() {
+            self.problem("imap.mailbox", "must not be empty");
+        }
+        let ca_file = self.ca_file("imap.ca_file", r.ca_file);
+        let poll = r.poll_interval_secs.unwrap_or(30);
+        if !(1..=3600).contains(&poll) {
+            self.problem(
+                "imap.poll_interval_secs",
+                format!("{poll}: must be between 1 and 3600"),
+            );
+        }
+        let folders = Folders {
+            processed: r.folders.processed.unwrap_or_else(|| "Processed".into()),
+            rejected: r.folders.rejected.unwrap_or_else(|| "Rejected".into()),
+            quarantine: r.folders.quarantine.unwrap_or_else(|| "Quarantine".into()),
+        };
+        let named = [
+            ("imap.folders.processed", &folders.processed),
+            ("imap.folders.rejected", &folders.rejected),
+            ("imap.folders.quarantine", &folders.quarantine),
+        ];
+        for (i, (key, name)) in named.iter().enumerate() {
+            if name.trim().is_empty() {
+                self.problem(key, "must not be empty");
+            } else if name.eq_ignore_ascii_case(&mailbox) {
+                self.problem(key, format!("{name:?} is the mailbox being read (imap.mailbox): handled mail must go elsewhere"));
+            } else if named[..i].iter().any(|(_, other)| other == name) {
+                self.problem(
+                    key,
+                    format!(
+                        "{name:?} is already used by another folder: each outcome needs its own"
+                    ),
+                );
+            }
+        }
+        Some(ImapConfig {
+            host: host?,
+            port,
+            tls,
+            username: username?,
+            password: password?,
+            mailbox,
+            ca_file,
+            folders,
+            poll_interval: Duration::from_secs(poll),
+        })
+    }
+
+    fn smtp(&mut self, r: RawSmtp) -> Option<SmtpConfig> {
+        let host = self.non_empty("smtp.host", r.host);
+        let tls = r.tls.unwrap_or(TlsMode::Starttls);
+        if let Some(h) = &host {
+            self.plaintext_only_on_loopback("smtp.tls", tls, h);
+        }
+        let port = r.port.unwrap_or(match tls {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        });
+        let password = match &r.username {
+            Some(_) => self.secret("smtp", r.password_file, r.password_env, true),
+            None => {
+                if r.password_file.is_some() || r.password_env.is_some() {
+                    self.problem("smtp.username", "a password is set but no username: set both, or neither for a server that needs no login");
+                }
+                None
+            }
+        };
+        let from = self.non_empty("smtp.from", r.from);
+        if let Some(f) = &from {
+            if !plain_address(f) {
+                self.problem("smtp.from", format!("{f:?} is not a bare address like assistenza@kzweb.it (no name, no angle brackets)"));
+            }
+        }
+        let ca_file = self.ca_file("smtp.ca_file", r.ca_file);
+        Some(SmtpConfig {
+            host: host?,
+            port,
+            tls,
+            username: r.username,
+            password,
+            from: from?.to_lowercase(),
+            from_name: r.from_name.unwrap_or_else(|| "Assistenza KZweb".into()),
+            ca_file,
+        })
+    }
+
+    fn intake(&mut self, r: RawIntake) -> Option<IntakeConfig> {
+        let max = r.max_message_bytes.unwrap_or(20 * 1024 * 1024);
+        if !(1024..=1024 * 1024 * 1024).contains(&max) {
+            self.problem(
+                "intake.max_message_bytes",
+                format!("{max}: must be between 1024 and 1073741824"),
+            );
+        }
+        let mut own = Vec::new();
+        for (i, a) in r.own_addresses.unwrap_or_default().into_iter().enumerate() {
+            if plain_address(&a) {
+                let a = a.trim().to_lowercase();
+                if !own.contains(&a) {
+                    own.push(a);
+                }
+            } else {
+                self.problem(
+                    &format!("intake.own_addresses[{i}]"),
+                    format!("{a:?} is not a bare email address"),
+                );
+            }
+        }
+        Some(IntakeConfig {
+            max_message_bytes: max,
+            allow_colleagues: r.allow_colleagues.unwrap_or(true),
+            own_addresses: own,
+        })
+    }
+
+    fn outbox(&mut self, r: RawOutbox) -> Option<OutboxConfig> {
+        let attempts = r.max_attempts.unwrap_or(10);
+        if attempts == 0 {
+            self.problem("outbox.max_attempts", "must be at least 1");
+        }
+        let initial = r.backoff_initial_secs.unwrap_or(5);
+        if initial == 0 {
+            self.problem("outbox.backoff_initial_secs", "must be at least 1");
+        }
+        let max = r.backoff_max_secs.unwrap_or(3600);
+        if max < initial {
+            self.problem(
+                "outbox.backoff_max_secs",
+                format!("{max} is less than outbox.backoff_initial_secs ({initial})"),
+            );
+        }
+        Some(OutboxConfig {
+            max_attempts: attempts,
+            backoff_initial: Duration::from_secs(initial),
+            backoff_max: Duration::from_secs(max),
+            once_timeout: Duration::from_secs(r.once_timeout_secs.unwrap_or(60)),
+        })
+    }
+
+    fn plaintext_only_on_loopback(&mut self, key: &str, tls: TlsMode, host: &str) {
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if tls == TlsMode::None && !loopback {
+            self.problem(key, format!("\"none\" sends the password in clear text and is allowed only to a loopback address, not {host:?}: use \"starttls\" or \"implicit\""));
+        }
+    }
+
+    fn ca_file(&mut self, key: &str, value: Option<PathBuf>) -> Option<PathBuf> {
+        let path = self.path(value?);
+        if !path.is_file() {
+            self.problem(
+                key,
+                format!("{} does not exist or is not a file", path.display()),
+            );
+        }
+        Some(path)
+    }
+
+    /// `section.password_file` or `section.password_env`, exactly one.
+    fn secret(
+        &mut self,
+        section: &str,
+        file: Option<PathBuf>,
+        env: Option<String>,
+        required: bool,
+    ) -> Option<Secret> {
+        match (file, env) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    &format!("{section}.password_file"),
+                    format!(
+                        "set either {section}.password_file or {section}.password_env, not both"
+                    ),
+                );
+                None
+            }
+            (None, None) => {
+                if required {
+                    self.problem(&format!("{section}.password_file"), format!("missing: set {section}.password_file (a file readable only by the daemon) or {section}.password_env"));
+                }
+                None
+            }
+            (Some(file), None) => {
+                self.secret_file(&format!("{section}.password_file"), &self.path(file))
+            }
+            (None, Some(var)) => match (self.env)(&var) {
+                Some(v) if !v.is_empty() => Some(Secret(v)),
+                _ => {
+                    self.problem(
+                        &format!("{section}.password_env"),
+                        format!("the environment variable {var} is not set or empty"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn secret_file(&mut self, key: &str, path: &Path) -> Option<Secret> {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                self.problem(key, format!("cannot read {}: {e}", path.display()));
+                return None;
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                self.problem(key, format!("{} can be read or written by group or others (mode {:o}): run chmod 600 {}", path.display(), mode & 0o777, path.display()));
+                return None;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = meta;
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let secret = text.trim_end_matches(['\n', '\r']).to_string();
+                if secret.is_empty() {
+                    self.problem(key, format!("{} is empty", path.display()));
+                    None
+                } else {
+                    Some(Secret(secret))
+                }
+            }
+            Err(e) => {
+                self.problem(key, format!("cannot read {}: {e}", path.display()));
+                None
+            }
+        }
+    }
+}
+
+/// A bare address: one `@`, a local part, a dotted domain, no spaces or brackets.
+fn plain_address(s: &str) -> bool {
+    let s = s.trim();
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.contains(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"')
+}
+
+#[cfg(test)]
+mod tests;

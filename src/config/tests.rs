@@ -1,0 +1,290 @@
+//! Config validation: every problem is named with its file and key, all at once.
+
+use super::*;
+use std::os::unix::fs::PermissionsExt;
+
+struct Dir {
+    dir: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = Dir { dir };
+        d.secret("imap.pass", "imap-secret\n", 0o600);
+        d
+    }
+    fn secret(&self, name: &str, text: &str, mode: u32) {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    fn source(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+    fn load(&self, text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(text, &self.source(), &|name| {
+            (name == "SMTP_PW").then(|| "from-env".to_string())
+        })
+    }
+    fn problems(&self, text: &str) -> Vec<Problem> {
+        self.load(text).expect_err("should be invalid").problems
+    }
+}
+
+const MINIMAL: &str = r#"
+[imap]
+host = "mail.kzweb.it"
+username = "assistenza@kzweb.it"
+password_file = "imap.pass"
+
+[smtp]
+host = "mail.kzweb.it"
+from = "assistenza@kzweb.it"
+"#;
+
+fn keys(problems: &[Problem]) -> Vec<&str> {
+    problems.iter().map(|p| p.key.as_str()).collect()
+}
+
+#[test]
+fn minimal_config_gets_every_default() {
+    let d = Dir::new();
+    let c = d.load(MINIMAL).expect("valid");
+    assert_eq!(c.imap.port, 993);
+    assert_eq!(c.imap.tls, TlsMode::Implicit);
+    assert_eq!(c.imap.mailbox, "INBOX");
+    assert_eq!(c.imap.folders.processed, "Processed");
+    assert_eq!(c.imap.folders.rejected, "Rejected");
+    assert_eq!(c.imap.folders.quarantine, "Quarantine");
+    assert_eq!(c.imap.poll_interval, Duration::from_secs(30));
+    assert_eq!(c.imap.password.expose(), "imap-secret");
+    assert_eq!(c.smtp.tls, TlsMode::Starttls);
+    assert_eq!(c.smtp.port, 587);
+    assert!(c.smtp.username.is_none() && c.smtp.password.is_none());
+    assert_eq!(c.smtp.from_name, "Assistenza KZweb");
+    assert_eq!(
+        c.store.path,
+        PathBuf::from("/var/lib/assistenza/assistenza.db")
+    );
+    assert_eq!(c.tickets.code_prefix, "KZ");
+    assert_eq!(c.intake.max_message_bytes, 20 * 1024 * 1024);
+    assert!(c.intake.allow_colleagues);
+    assert_eq!(c.outbox.max_attempts, 10);
+    assert_eq!(c.log.filter, "info");
+    assert_eq!(c.source, d.source());
+}
+
+#[test]
+fn full_config_sets_every_key() {
+    let d = Dir::new();
+    std::fs::write(d.dir.path().join("ca.pem"), "x").expect("ca");
+    let c = d
+        .load(
+            r#"
+[imap]
+host = "127.0.0.1"
+port = 10143
+tls = "starttls"
+username = "u"
+password_file = "imap.pass"
+mailbox = "Supporto"
+ca_file = "ca.pem"
+poll_interval_secs = 5
+[imap.folders]
+processed = "Fatto"
+rejected = "Respinti"
+quarantine = "Sospesi"
+[smtp]
+host = "127.0.0.1"
+port = 10587
+tls = "implicit"
+username = "u"
+password_env = "SMTP_PW"
+from = "Assistenza@KZweb.it"
+from_name = "Supporto"
+ca_file = "ca.pem"
+[store]
+path = "data/a.db"
+[tickets]
+code_prefix = "AB1"
+[intake]
+max_message_bytes = 4096
+allow_colleagues = false
+own_addresses = ["NoReply@kzweb.it", "noreply@kzweb.it"]
+[outbox]
+max_attempts = 3
+backoff_initial_secs = 2
+backoff_max_secs = 60
+once_timeout_secs = 9
+[log]
+filter = "debug"
+"#,
+        )
+        .expect("valid");
+    assert_eq!(
+        (c.imap.port, c.imap.tls, c.imap.mailbox.as_str()),
+        (10143, TlsMode::Starttls, "Supporto")
+    );
+    assert_eq!(c.imap.ca_file, Some(d.dir.path().join("ca.pem")));
+    assert_eq!(c.imap.folders.quarantine, "Sospesi");
+    assert_eq!(
+        c.smtp.password.as_ref().map(Secret::expose),
+        Some("from-env")
+    );
+    assert_eq!(c.smtp.from, "assistenza@kzweb.it");
+    assert_eq!(c.store.path, d.dir.path().join("data/a.db"));
+    assert_eq!(c.tickets.code_prefix, "AB1");
+    assert_eq!(c.intake.own_addresses, vec!["noreply@kzweb.it".to_string()]);
+    assert!(!c.intake.allow_colleagues);
+    assert_eq!(c.outbox.once_timeout, Duration::from_secs(9));
+    assert_eq!(c.log.filter, "debug");
+}
+
+#[test]
+fn unknown_key_is_named_with_its_path() {
+    let d = Dir::new();
+    let p = d.problems(&MINIMAL.replace("[smtp]", "prot = 1\n[smtp]"));
+    assert_eq!(keys(&p), vec!["imap.prot"]);
+    assert!(p[0].message.contains("unknown field"), "{}", p[0].message);
+}
+
+#[test]
+fn wrong_type_is_named_with_its_path() {
+    let d = Dir::new();
+    let p = d.problems(&MINIMAL.replace("[smtp]", "port = \"x\"\n[smtp]"));
+    assert_eq!(keys(&p), vec!["imap.port"]);
+}
+
+#[test]
+fn syntax_error_gives_line_and_column() {
+    let d = Dir::new();
+    let p = d.problems("[imap]\nhost = \n");
+    assert_eq!(p[0].key, "(syntax)");
+    assert!(p[0].message.contains("line 2"), "{}", p[0].message);
+}
+
+#[test]
+fn every_missing_required_key_is_reported_at_once() {
+    let d = Dir::new();
+    let p = d.problems("[imap]\n[smtp]\n");
+    assert_eq!(
+        keys(&p),
+        vec![
+            "imap.host",
+            "imap.username",
+            "imap.password_file",
+            "smtp.host",
+            "smtp.from"
+        ]
+    );
+    let p = d.problems("");
+    assert_eq!(keys(&p), vec!["imap", "smtp"]);
+}
+
+#[test]
+fn plaintext_is_refused_for_a_remote_host_and_allowed_on_loopback() {
+    let d = Dir::new();
+    let remote = MINIMAL.replace(
+        "username = \"assistenza",
+        "tls = \"none\"\nusername = \"assistenza",
+    );
+    let p = d.problems(&remote);
+    assert_eq!(keys(&p), vec!["imap.tls"]);
+    assert!(p[0].message.contains("loopback"));
+    for host in ["127.0.0.1", "127.5.0.1", "::1", "localhost"] {
+        let local = remote.replacen("mail.kzweb.it", host, 1);
+        let c = d.load(&local).expect("loopback plaintext is fine");
+        assert_eq!(c.imap.port, 143);
+    }
+}
+
+#[test]
+fn ports_default_by_tls_mode() {
+    let d = Dir::new();
+    let c = d
+        .load(&MINIMAL.replace("from = ", "tls = \"implicit\"\nfrom = "))
+        .expect("valid");
+    assert_eq!(c.smtp.port, 465);
+}
+
+#[test]
+fn a_world_readable_secret_is_refused_with_a_chmod_hint_and_never_shown() {
+    let d = Dir::new();
+    d.secret("imap.pass", "hunter2-top-secret", 0o644);
+    let err = d.load(MINIMAL).expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("imap.password_file"), "{text}");
+    assert!(text.contains("chmod 600"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+}
+
+#[test]
+fn a_secret_is_never_in_debug_output() {
+    let d = Dir::new();
+    let c = d.load(MINIMAL).expect("valid");
+    assert!(!format!("{c:?}").contains("imap-secret"));
+}
+
+#[test]
+fn both_password_sources_or_an_unset_variable_are_errors() {
+    let d = Dir::new();
+    let both = MINIMAL.replace(
+        "password_file = \"imap.pass\"",
+        "password_file = \"imap.pass\"\npassword_env = \"X\"",
+    );
+    assert_eq!(keys(&d.problems(&both)), vec!["imap.password_file"]);
+    let unset = MINIMAL.replace(
+        "password_file = \"imap.pass\"",
+        "password_env = \"NOT_SET_ANYWHERE\"",
+    );
+    let p = d.problems(&unset);
+    assert_eq!(keys(&p), vec!["imap.password_env"]);
+    assert!(p[0].message.contains("NOT_SET_ANYWHERE"));
+}
+
+#[test]
+fn smtp_password_without_username_is_an_error() {
+    let d = Dir::new();
+    let p = d.problems(&MINIMAL.replace("from = ", "password_env = \"SMTP_PW\"\nfrom = "));
+    assert_eq!(keys(&p), vec!["smtp.username"]);
+}
+
+#[test]
+fn bad_values_are_all_reported_together() {
+    let d = Dir::new();
+    let text = format!(
+        "{MINIMAL}\n[tickets]\ncode_prefix = \"kz-\"\n[intake]\nown_addresses = [\"nope\"]\n[outbox]\nbackoff_initial_secs = 10\nbackoff_max_secs = 5\n"
+    )
+    .replace("from = \"assistenza@kzweb.it\"", "from = \"Assistenza <assistenza@kzweb.it>\"")
+    .replace("[smtp]", "[imap.folders]\nrejected = \"Processed\"\n[smtp]");
+    let p = d.problems(&text);
+    assert_eq!(
+        keys(&p),
+        vec![
+            "imap.folders.rejected",
+            "smtp.from",
+            "tickets.code_prefix",
+            "intake.own_addresses[0]",
+            "outbox.backoff_max_secs"
+        ]
+    );
+}
+
+#[test]
+fn display_is_one_line_per_problem_with_file_and_key() {
+    let d = Dir::new();
+    let err = d.load("[imap]\n[smtp]\n").expect_err("invalid");
+    let text = err.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5);
+    let prefix = format!("{}: imap.host: ", d.source().display());
+    assert!(lines[0].starts_with(&prefix), "{}", lines[0]);
+}
+
+#[test]
+fn the_example_config_matches_the_schema() {
+    let text = include_str!("../../config.example.toml");
+    parse_raw(text).expect("config.example.toml parses into the schema");
+}

@@ -1,0 +1,287 @@
+//! IMAP with async-imap: connect (implicit TLS, STARTTLS, or plain on loopback), make
+//! sure the folders exist, list and fetch the inbox with `BODY.PEEK[]` (so nothing is
+//! marked seen behind the operators' backs), and move handled messages with `UID MOVE`
+//! (or COPY + \Deleted + UID EXPUNGE where MOVE is missing). No rule is decided here.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use async_imap::{Client, Session};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::config::{ImapConfig, TlsMode};
+
+use super::tls::{self, MaybeTls};
+
+/// Longest we wait for one IMAP command before calling the connection dead.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Size and arrival time of a message, fetched before its body.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    pub uid: u32,
+    pub size: u64,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A fetched message: the whole of it, or only its header when it is over the size limit.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub meta: Meta,
+    pub raw: Vec<u8>,
+}
+
+/// A logged-in IMAP session.
+pub struct Imap {
+    session: Session<MaybeTls>,
+    has_move: bool,
+    has_uidplus: bool,
+}
+
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
+    timeout(COMMAND_TIMEOUT, fut)
+        .await
+        .map_err(|_| anyhow!("IMAP {what}: no answer in {COMMAND_TIMEOUT:?}"))
+}
+
+impl Imap {
+    /// Connects and logs in as configured.
+    pub async fn connect(cfg: &ImapConfig) -> Result<Imap> {
+        let addr = format!("{}:{}", cfg.host, cfg.port);
+        let tcp = within("connect", TcpStream::connect(&addr))
+            .await?
+            .with_context(|| format!("connecting to IMAP server {addr}"))?;
+        tcp.set_nodelay(true).ok();
+        let client = match cfg.tls {
+            TlsMode::Implicit => {
+                let config = tls::client_config(cfg.ca_file.as_deref())?;
+                let stream = tls::connect(config, &cfg.host, tcp).await?;
+                let mut client = Client::new(MaybeTls::Tls(Box::new(stream)));
+                read_greeting(&mut client).await?;
+                client
+            }
+            TlsMode::Starttls => {
+                let mut plain = Client::new(tcp);
+                read_greeting(&mut plain).await?;
+                within("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None))
+                    .await?
+                    .context("IMAP STARTTLS refused")?;
+                let config = tls::client_config(cfg.ca_file.as_deref())?;
+                let stream = tls::connect(config, &cfg.host, plain.into_inner()).await?;
+                Client::new(MaybeTls::Tls(Box::new(stream)))
+            }
+            TlsMode::None => {
+                let mut client = Client::new(MaybeTls::Plain(tcp));
+                read_greeting(&mut client).await?;
+                client
+            }
+        };
+        let mut session = within("LOGIN", client.login(&cfg.username, cfg.password.expose()))
+            .await?
+            .map_err(|(e, _)| anyhow!("IMAP login as {} refused: {e}", cfg.username))?;
+        let caps = within("CAPABILITY", session.capabilities()).await??;
+        Ok(Imap {
+            has_move: caps.has_str("MOVE"),
+            has_uidplus: caps.has_str("UIDPLUS"),
+            session,
+        })
+    }
+
+    /// Creates the folders that do not exist yet.
+    pub async fn ensure_folders(&mut self, folders: &[&str]) -> Result<()> {
+        let existing: HashSet<String> = within("LIST", async {
+            self.session
+                .list(None, Some("*"))
+                .await?
+                .map_ok(|n| n.name().to_string())
+                .try_collect()
+                .await
+        })
+        .await?
+        .context("listing IMAP folders")?;
+        for folder in folders {
+            if !existing.contains(*folder) {
+                within("CREATE", self.session.create(folder))
+                    .await?
+                    .with_context(|| format!("creating IMAP folder {folder:?}"))?;
+                tracing::info!(folder, "created IMAP folder");
+            }
+        }
+        Ok(())
+    }
+
+    /// Selects the mailbox; returns its UIDVALIDITY and how many messages it holds.
+    pub async fn select(&mut self, mailbox: &str) -> Result<(u32, u32)> {
+        let mb = within("SELECT", self.session.select(mailbox))
+            .await?
+            .with_context(|| format!("selecting IMAP mailbox {mailbox:?}"))?;
+        let validity = mb
+            .uid_validity
+            .ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {mailbox:?}"))?;
+        Ok((validity, mb.exists))
+    }
+
+    /// Size and arrival time of every message in the selected mailbox, by UID.
+    pub async fn list(&mut self) -> Result<Vec<Meta>> {
+        let fetches: Vec<async_imap::types::Fetch> = within("FETCH", async {
+            self.session
+                .uid_fetch("1:*", "(UID RFC822.SIZE INTERNALDATE)")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?
+        .context("listing the mailbox")?;
+        let mut metas: Vec<Meta> = fetches.iter().filter_map(meta_of).collect();
+        metas.sort_by_key(|m| m.uid);
+        metas.dedup_by_key(|m| m.uid);
+        Ok(metas)
+    }
+
+    /// Fetches the messages with these UIDs without marking them seen; only the header of
+    /// each message in `header_only`.
+    pub async fn fetch(&mut self, uids: &[u32], header_only: bool) -> Result<Vec<Fetched>> {
+        if uids.is_empty() {
+            return Ok(vec![]);
+        }
+        let query = if header_only {
+            "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])"
+        } else {
+            "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])"
+        };
+        let set = uid_set(uids);
+        let fetches: Vec<async_imap::types::Fetch> = within("FETCH", async {
+            self.session
+                .uid_fetch(&set, query)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?
+        .context("fetching messages")?;
+        Ok(fetches
+            .iter()
+            .filter_map(|f| {
+                let meta = meta_of(f)?;
+                let raw = if header_only { f.header() } else { f.body() }?;
+                Some(Fetched {
+                    meta,
+                    raw: raw.to_vec(),
+                })
+            })
+            .collect())
+    }
+
+    /// Moves these messages to `folder`.
+    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        if self.has_move {
+            within("MOVE", self.session.uid_mv(&set, folder))
+                .await?
+                .with_context(|| format!("moving messages to {folder:?}"))?;
+            return Ok(());
+        }
+        within("COPY", self.session.uid_copy(&set, folder))
+            .await?
+            .with_context(|| format!("copying messages to {folder:?}"))?;
+        within("STORE", async {
+            self.session
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?
+        .context("flagging moved messages")?;
+        if self.has_uidplus {
+            within("EXPUNGE", async {
+                self.session
+                    .uid_expunge(&set)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?
+            .context("expunging moved messages")?;
+        } else {
+            bail!("the IMAP server has neither MOVE nor UIDPLUS: messages were copied to {folder:?} and flagged deleted, but not expunged");
+        }
+        Ok(())
+    }
+
+    /// A round trip that also lets the server announce new mail.
+    pub async fn noop(&mut self) -> Result<()> {
+        within("NOOP", self.session.noop())
+            .await?
+            .context("IMAP NOOP")
+    }
+
+    pub async fn logout(mut self) {
+        let _ = within("LOGOUT", self.session.logout()).await;
+    }
+}
+
+async fn read_greeting<T>(client: &mut Client<T>) -> Result<()>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    within("greeting", client.read_response())
+        .await?
+        .context("reading the IMAP greeting")?
+        .ok_or_else(|| anyhow!("the IMAP server closed the connection before greeting"))?;
+    Ok(())
+}
+
+fn meta_of(f: &async_imap::types::Fetch) -> Option<Meta> {
+    Some(Meta {
+        uid: f.uid?,
+        size: u64::from(f.size.unwrap_or(0)),
+        received_at: f.internal_date()?.with_timezone(&Utc),
+    })
+}
+
+/// `1:3,5,7:9` from a sorted or unsorted list of UIDs.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_set_compresses_runs() {
+        assert_eq!(uid_set(&[5, 1, 2, 3, 9, 7, 8]), "1:3,5,7:9");
+        assert_eq!(uid_set(&[4]), "4");
+        assert_eq!(uid_set(&[2, 2]), "2");
+    }
+}

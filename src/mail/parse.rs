@@ -1,0 +1,159 @@
+//! Raw RFC 5322 bytes to `core::inbound::Inbound`, with mail-parser. Lenient on purpose:
+//! a message we cannot make sense of becomes an `Inbound` marked malformed (the core
+//! quarantines it), never an error that would stop the intake.
+
+use chrono::{DateTime, Utc};
+use mail_parser::{HeaderValue, MessageParser};
+
+use crate::core::address::Address;
+use crate::core::inbound::Inbound;
+
+/// Header the daemon puts on every mail it sends; finding it on an inbound message
+/// means one of our own mails came back.
+pub const LOOP_HEADER: &str = "X-Assistenza-Loop";
+
+/// Parses `raw`, recording `size` (from the server) and `received_at` (INTERNALDATE).
+pub fn parse(raw: &[u8], size: u64, received_at: DateTime<Utc>) -> Inbound {
+    let mut inbound = Inbound {
+        size,
+        received_at,
+        ..Inbound::default()
+    };
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        inbound.malformed = Some("not a MIME message".into());
+        return inbound;
+    };
+    if msg.headers().is_empty() {
+        inbound.malformed = Some("no header".into());
+        return inbound;
+    }
+    inbound.message_id = msg
+        .message_id()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty());
+    if let Some(first) = msg.from().and_then(|a| a.first()) {
+        inbound.from = first.address().and_then(|a| Address::parse(a.trim()));
+        inbound.from_name = first
+            .name()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+    }
+    inbound.null_sender = msg
+        .header_raw("Return-Path")
+        .is_some_and(|v| v.trim() == "<>");
+    inbound.subject = msg.subject().unwrap_or("").to_string();
+    inbound.text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    inbound.refs = message_ids(msg.in_reply_to());
+    for id in message_ids(msg.references()) {
+        if !inbound.refs.contains(&id) {
+            inbound.refs.push(id);
+        }
+    }
+    inbound.auto_submitted = msg.header_raw("Auto-Submitted").map(first_token);
+    inbound.precedence = msg.header_raw("Precedence").map(first_token);
+    inbound.list_id = msg.header_raw("List-Id").is_some();
+    inbound.loop_marker = msg.header_raw(LOOP_HEADER).is_some();
+    inbound
+}
+
+/// `auto-replied; comment` or `Bulk (x)` to `auto-replied` / `bulk`.
+fn first_token(value: &str) -> String {
+    value
+        .trim()
+        .split(|c: char| c == ';' || c == '(' || c.is_whitespace())
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+fn message_ids(value: &HeaderValue<'_>) -> Vec<String> {
+    value
+        .as_text_list()
+        .map(|ids| {
+            ids.iter()
+                .map(|id| {
+                    id.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                })
+                .filter(|id| !id.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    #[test]
+    fn encoded_subject_and_display_name_are_decoded() {
+        let raw = b"From: =?utf-8?Q?Niccol=C3=B2_Bianchi?= <Nicco@Example.IT>\r\n\
+Subject: =?utf-8?B?bmljY29AZXhhbXBsZS5pdA==?=\r\n\
+Message-ID: <a1@example.it>\r\n\r\nCiao, il sito www.example.it non va\r\n";
+        let m = parse(raw, raw.len() as u64, at());
+        assert_eq!(m.subject, "nicco@example.it");
+        assert_eq!(
+            m.from.map(|a| a.to_string()).as_deref(),
+            Some("nicco@example.it")
+        );
+        assert_eq!(m.from_name.as_deref(), Some("Niccolò Bianchi"));
+        assert_eq!(m.message_id.as_deref(), Some("a1@example.it"));
+        assert!(m.text.contains("www.example.it"));
+        assert_eq!(m.received_at, at());
+    }
+
+    #[test]
+    fn automation_headers_are_read_as_lower_case_tokens() {
+        let raw = b"From: a@example.it\r\nAuto-Submitted: Auto-Replied (vacation)\r\n\
+Precedence: Bulk\r\nList-Id: <news.example.it>\r\nReturn-Path: <>\r\n\
+X-Assistenza-Loop: assistenza@kzweb.it\r\nSubject: x\r\n\r\nbody\r\n";
+        let m = parse(raw, 10, at());
+        assert_eq!(m.auto_submitted.as_deref(), Some("auto-replied"));
+        assert_eq!(m.precedence.as_deref(), Some("bulk"));
+        assert!(m.list_id && m.null_sender && m.loop_marker);
+    }
+
+    #[test]
+    fn in_reply_to_and_references_are_merged_without_duplicates() {
+        let raw = b"From: a@example.it\r\nIn-Reply-To: <KZ-2026-00001.ack.1.0@kzweb.it>\r\n\
+References: <orig@example.it> <KZ-2026-00001.ack.1.0@kzweb.it>\r\nSubject: Re: x\r\n\r\nok\r\n";
+        let m = parse(raw, 10, at());
+        assert_eq!(
+            m.refs,
+            vec![
+                "KZ-2026-00001.ack.1.0@kzweb.it".to_string(),
+                "orig@example.it".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn html_only_message_gives_text() {
+        let raw = b"From: a@example.it\r\nSubject: a@example.it\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+<html><body><p>Il sito <b>www.example.it</b> &egrave; lento</p><script>alert(1)</script></body></html>\r\n";
+        let m = parse(raw, 10, at());
+        assert!(m.text.contains("www.example.it"), "{}", m.text);
+        assert!(m.text.contains("è lento"), "{}", m.text);
+    }
+
+    #[test]
+    fn garbage_is_marked_malformed_not_an_error() {
+        assert!(parse(b"", 0, at()).malformed.is_some());
+    }
+
+    #[test]
+    fn missing_from_gives_no_sender() {
+        let m = parse(b"Subject: hello\r\n\r\nbody\r\n", 10, at());
+        assert!(m.from.is_none());
+        assert!(m.malformed.is_none());
+    }
+}

@@ -1,0 +1,124 @@
+//! One message, one pass: parse, look up the facts, `decide`, and record the message with
+//! the decision's effects in one transaction. Shared by the daemon's intake and by
+//! `assistenza process`, so both behave the same.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::core::address::Address;
+use crate::core::decide::{self, Folder, Outcome, Settings};
+use crate::core::ticket::code_year;
+use crate::mail::compose::Composer;
+use crate::mail::parse::parse;
+use crate::store::{Duplicate, InboundSource, Store};
+
+/// What happened to a message.
+#[derive(Clone, Debug)]
+pub enum Handled {
+    /// Newly recorded with this outcome.
+    Recorded {
+        inbound_id: i64,
+        outcome: Outcome,
+        sender: Option<String>,
+    },
+    /// Recorded before (same IMAP identity or Message-ID): only the move is owed.
+    Duplicate(Duplicate),
+}
+
+impl Handled {
+    /// The folder the message belongs in.
+    pub fn folder(&self) -> Folder {
+        match self {
+            Handled::Recorded { outcome, .. } => outcome.folder(),
+            Handled::Duplicate(d) => d.folder,
+        }
+    }
+
+    /// The inbound row id.
+    pub fn inbound_id(&self) -> i64 {
+        match self {
+            Handled::Recorded { inbound_id, .. } => *inbound_id,
+            Handled::Duplicate(d) => d.inbound_id,
+        }
+    }
+}
+
+/// The settings and composer every pass needs, built once from the config.
+pub struct Pipeline {
+    pub settings: Settings,
+    composer: Composer,
+}
+
+impl Pipeline {
+    pub fn new(cfg: &Config) -> Result<Pipeline> {
+        let support = Address::parse(&cfg.smtp.from)
+            .with_context(|| format!("smtp.from {:?} is not a valid address", cfg.smtp.from))?;
+        let mut own_addresses = vec![support.clone()];
+        for a in &cfg.intake.own_addresses {
+            let a = Address::parse(a)
+                .with_context(|| format!("intake.own_addresses: {a:?} is not a valid address"))?;
+            if !own_addresses.contains(&a) {
+                own_addresses.push(a);
+            }
+        }
+        let settings = Settings {
+            support_address: support.clone(),
+            own_addresses,
+            code_prefix: cfg.tickets.code_prefix.clone(),
+            max_message_bytes: cfg.intake.max_message_bytes,
+            allow_colleagues: cfg.intake.allow_colleagues,
+            signature: cfg.smtp.from_name.clone(),
+        };
+        let composer = Composer::new(&cfg.smtp.from_name, &support)?;
+        Ok(Pipeline { settings, composer })
+    }
+
+    /// Handles one message: `raw` is the whole message, or only its header when `size`
+    /// is over the limit. `received_at` is when the mailbox got it; `now` is the time of
+    /// processing, stamped on the mails it queues.
+    pub fn handle(
+        &self,
+        store: &mut Store,
+        source: &InboundSource,
+        raw: &[u8],
+        size: u64,
+        received_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Handled> {
+        let tx = store.begin()?;
+        if let Some(dup) = tx.find_by_source(source)? {
+            return Ok(Handled::Duplicate(dup));
+        }
+        let msg = parse(raw, size, received_at);
+        if let Some(id) = &msg.message_id {
+            if let Some(dup) = tx.find_by_message_id(id)? {
+                return Ok(Handled::Duplicate(dup));
+            }
+        }
+        let wanted = decide::wanted(&msg, &self.settings);
+        let facts = tx.facts(&wanted, &self.settings.code_prefix, code_year(received_at))?;
+        let decision = decide::decide(&msg, &facts, &self.settings);
+        let inbound_id = tx.record(source, &msg, raw, &decision, now, &self.composer)?;
+        tx.commit()?;
+        Ok(Handled::Recorded {
+            inbound_id,
+            outcome: decision.outcome,
+            sender: msg.from.map(|a| a.to_string()),
+        })
+    }
+
+    /// Decides without recording anything (`process --dry-run`).
+    pub fn dry_run(
+        &self,
+        store: &mut Store,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<decide::Decision> {
+        let tx = store.begin()?;
+        let msg = parse(raw, raw.len() as u64, received_at);
+        let wanted = decide::wanted(&msg, &self.settings);
+        let facts = tx.facts(&wanted, &self.settings.code_prefix, code_year(received_at))?;
+        Ok(decide::decide(&msg, &facts, &self.settings))
+    }
+}

@@ -1,0 +1,387 @@
+//! The intake transaction: look up what `decide` needs, record the inbound message with
+//! its raw bytes, apply the decision's effects and queue its mails — all in one SQLite
+//! transaction, so a crash at any point leaves either everything or nothing.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use crate::core::address::Address;
+use crate::core::contract::Contract;
+use crate::core::decide::{Decision, Effect, Facts, Folder, Wanted};
+use crate::core::inbound::Inbound;
+use crate::core::ticket::{TicketCode, TicketFacts, TicketState};
+use crate::mail::compose::Composer;
+
+use super::{ts, Store};
+
+/// Where an inbound message came from; IMAP messages are identified by their mailbox,
+/// UIDVALIDITY and UID so that a message is never processed twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InboundSource {
+    Imap {
+        mailbox: String,
+        uidvalidity: u32,
+        uid: u32,
+    },
+    /// `assistenza process FILE.eml`: identified by Message-ID only.
+    File,
+}
+
+/// A message already recorded: it only needs moving to its folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    pub inbound_id: i64,
+    pub folder: Folder,
+    pub outcome: String,
+    pub moved: bool,
+}
+
+/// An open intake transaction (BEGIN IMMEDIATE: the write lock is taken up front, so the
+/// facts read are still true when the effects are written).
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+}
+
+impl Store {
+    pub fn begin(&mut self) -> Result<Tx<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting the intake transaction")?;
+        Ok(Tx { tx })
+    }
+
+    /// The recorded message with this IMAP identity, if any.
+    pub fn find_by_source(&self, source: &InboundSource) -> Result<Option<Duplicate>> {
+        find_by_source(&self.conn, source)
+    }
+
+    /// Records that the IMAP move of these messages succeeded.
+    pub fn mark_moved(&self, ids: &[i64], now: DateTime<Utc>) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE inbound SET moved_at = ?2 WHERE id = ?1")?;
+        for id in ids {
+            stmt.execute(params![id, ts(now)])?;
+        }
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    pub fn find_by_source(&self, source: &InboundSource) -> Result<Option<Duplicate>> {
+        find_by_source(&self.tx, source)
+    }
+
+    pub fn find_by_message_id(&self, message_id: &str) -> Result<Option<Duplicate>> {
+        self.tx
+            .prepare_cached(
+                "SELECT id, folder, outcome, moved_at IS NOT NULL FROM inbound
+                 WHERE message_id = ?1 ORDER BY id LIMIT 1",
+            )?
+            .query_row([message_id], duplicate_from_row)
+            .optional()
+            .context("looking up a Message-ID")
+    }
+
+    /// Loads the facts `decide` asked for.
+    pub fn facts(&self, wanted: &Wanted, prefix: &str, year: i32) -> Result<Facts> {
+        let mut contract_ids: Vec<i64> = Vec::new();
+        {
+            let mut stmt = self
+                .tx
+                .prepare_cached("SELECT contract_id FROM contract_addresses WHERE address = ?1")?;
+            for a in &wanted.addresses {
+                for id in stmt.query_map([a.as_str()], |r| r.get::<_, i64>(0))? {
+                    let id = id?;
+                    if !contract_ids.contains(&id) {
+                        contract_ids.push(id);
+                    }
+                }
+            }
+        }
+        let contracts = contract_ids
+            .iter()
+            .map(|id| load_contract(&self.tx, *id))
+            .collect::<Result<Vec<_>>>()?;
+        let ticket = match &wanted.code {
+            Some(code) => self.ticket_by_code(&code.to_string())?,
+            None => self.ticket_by_refs(&wanted.refs)?,
+        };
+        let last: Option<u32> = self
+            .tx
+            .prepare_cached("SELECT last FROM ticket_counters WHERE prefix = ?1 AND year = ?2")?
+            .query_row(params![prefix, year], |r| r.get(0))
+            .optional()?;
+        let next_code = TicketCode {
+            prefix: prefix.to_string(),
+            year,
+            number: last.unwrap_or(0) + 1,
+        };
+        Ok(Facts {
+            contracts,
+            ticket,
+            next_code,
+        })
+    }
+
+    fn ticket_by_code(&self, code: &str) -> Result<Option<TicketFacts>> {
+        let row: Option<(i64, String, String, String, i64)> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, code, state, requester, contract_id FROM tickets WHERE code = ?1",
+            )?
+            .query_row([code], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some((id, code, state, requester, contract_id)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(TicketFacts {
+            id,
+            code: code_from_db(&code).with_context(|| format!("stored ticket code {code:?}"))?,
+            state: TicketState::from_name(&state)
+                .with_context(|| format!("ticket {code} has unknown state {state:?}"))?,
+            requester: Address::parse(&requester)
+                .with_context(|| format!("ticket {code} has an invalid requester"))?,
+            contract: load_contract(&self.tx, contract_id)?,
+        }))
+    }
+
+    /// The ticket a reply belongs to, through the Message-IDs of mails we sent for it or
+    /// received on it.
+    fn ticket_by_refs(&self, refs: &[String]) -> Result<Option<TicketFacts>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT t.code FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE o.message_id = ?1
+             UNION ALL
+             SELECT t.code FROM inbound i JOIN tickets t ON t.id = i.ticket_id WHERE i.message_id = ?1
+             LIMIT 1",
+        )?;
+        for r in refs {
+            let code: Option<String> = stmt.query_row([r], |row| row.get(0)).optional()?;
+            if let Some(code) = code {
+                return self.ticket_by_code(&code);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records the message and applies the decision; returns the inbound row id.
+    pub fn record(
+        &self,
+        source: &InboundSource,
+        msg: &Inbound,
+        raw: &[u8],
+        decision: &Decision,
+        now: DateTime<Utc>,
+        composer: &Composer,
+    ) -> Result<i64> {
+        let (mailbox, uidvalidity, uid) = match source {
+            InboundSource::Imap {
+                mailbox,
+                uidvalidity,
+                uid,
+            } => (Some(mailbox.as_str()), Some(*uidvalidity), Some(*uid)),
+            InboundSource::File => (None, None, None),
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO inbound (mailbox, uidvalidity, uid, message_id, received_at,
+                     processed_at, sender, subject, size, outcome, reason, folder, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                mailbox,
+                uidvalidity,
+                uid,
+                msg.message_id,
+                ts(msg.received_at),
+                ts(now),
+                msg.from.as_ref().map(|a| a.as_str()),
+                msg.subject,
+                msg.size as i64,
+                decision.outcome.kind(),
+                decision.outcome.reason(),
+                folder_name(decision.outcome.folder()),
+                raw,
+            ])
+            .context("recording the inbound message")?;
+        let inbound_id = self.tx.last_insert_rowid();
+
+        for (index, effect) in decision.effects.iter().enumerate() {
+            match effect {
+                Effect::OpenTicket(t) => {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO tickets (code, contract_id, requester, sender, state,
+                                 summary, opened_at, ack_due_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        )?
+                        .execute(params![
+                            t.code.to_string(),
+                            t.contract_id,
+                            t.requester.as_str(),
+                            t.sender.as_str(),
+                            TicketState::Open.as_str(),
+                            t.summary,
+                            ts(t.opened_at),
+                            ts(t.ack_due_at),
+                        ])
+                        .with_context(|| format!("opening ticket {}", t.code))?;
+                    let ticket_id = self.tx.last_insert_rowid();
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO ticket_counters (prefix, year, last) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (prefix, year) DO UPDATE SET last = MAX(last, excluded.last)",
+                        )?
+                        .execute(params![t.code.prefix, t.code.year, t.code.number])?;
+                    self.attach(inbound_id, ticket_id)?;
+                }
+                Effect::AppendToTicket { ticket_id } => self.attach(inbound_id, *ticket_id)?,
+                Effect::Send(mail) => {
+                    let message_id = composer.message_id(mail, inbound_id, index);
+                    let composed = composer.compose(mail, &message_id, now)?;
+                    let ticket_id: Option<i64> = match &mail.ticket {
+                        Some(code) => Some(
+                            self.tx
+                                .prepare_cached("SELECT id FROM tickets WHERE code = ?1")?
+                                .query_row([code.to_string()], |r| r.get(0))
+                                .with_context(|| format!("finding ticket {code} for its mail"))?,
+                        ),
+                        None => None,
+                    };
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO outbox (message_id, kind, ticket_id, inbound_id,
+                                 envelope_from, recipients, subject, raw, created_at, next_attempt_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                        )?
+                        .execute(params![
+                            composed.message_id,
+                            mail.kind.name(),
+                            ticket_id,
+                            inbound_id,
+                            composed.envelope_from,
+                            composed.recipients.join(","),
+                            mail.subject,
+                            composed.raw,
+                            ts(now),
+                        ])
+                        .context("queueing an outgoing mail")?;
+                }
+            }
+        }
+        Ok(inbound_id)
+    }
+
+    fn attach(&self, inbound_id: i64, ticket_id: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE inbound SET ticket_id = ?2 WHERE id = ?1")?
+            .execute(params![inbound_id, ticket_id])?;
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.tx
+            .commit()
+            .context("committing the intake transaction")
+    }
+}
+
+fn find_by_source(
+    conn: &rusqlite::Connection,
+    source: &InboundSource,
+) -> Result<Option<Duplicate>> {
+    let InboundSource::Imap {
+        mailbox,
+        uidvalidity,
+        uid,
+    } = source
+    else {
+        return Ok(None);
+    };
+    conn.prepare_cached(
+        "SELECT id, folder, outcome, moved_at IS NOT NULL FROM inbound
+         WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
+    )?
+    .query_row(params![mailbox, uidvalidity, uid], duplicate_from_row)
+    .optional()
+    .context("looking up an IMAP message")
+}
+
+fn duplicate_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Duplicate> {
+    let folder: String = r.get(1)?;
+    Ok(Duplicate {
+        inbound_id: r.get(0)?,
+        folder: folder_from_name(&folder).unwrap_or(Folder::Quarantine),
+        outcome: r.get(2)?,
+        moved: r.get(3)?,
+    })
+}
+
+pub(crate) fn load_contract(conn: &rusqlite::Connection, id: i64) -> Result<Contract> {
+    let (customer, from, until, disabled): (String, String, String, bool) = conn
+        .prepare_cached(
+            "SELECT customer, valid_from, valid_until, disabled FROM contracts WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .with_context(|| format!("loading contract {id}"))?;
+    let addresses = conn
+        .prepare_cached(
+            "SELECT address FROM contract_addresses WHERE contract_id = ?1 ORDER BY address",
+        )?
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .filter_map(|a| a.ok().and_then(|a| Address::parse(&a)))
+        .collect();
+    let references = conn
+        .prepare_cached(
+            "SELECT reference FROM contract_references WHERE contract_id = ?1 ORDER BY position",
+        )?
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let date = |s: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .with_context(|| format!("contract {customer:?} has a bad date {s:?}"))
+    };
+    Ok(Contract {
+        id,
+        valid_from: date(&from)?,
+        valid_until: date(&until)?,
+        customer,
+        addresses,
+        references,
+        disabled,
+    })
+}
+
+/// Ticket codes are stored as text; the prefix may have changed in the config since.
+pub(crate) fn code_from_db(text: &str) -> Option<TicketCode> {
+    let mut parts = text.rsplitn(3, '-');
+    let number = parts.next()?.parse().ok()?;
+    let year = parts.next()?.parse().ok()?;
+    let prefix = parts.next()?.to_string();
+    Some(TicketCode {
+        prefix,
+        year,
+        number,
+    })
+}
+
+pub(crate) fn folder_name(folder: Folder) -> &'static str {
+    match folder {
+        Folder::Processed => "processed",
+        Folder::Rejected => "rejected",
+        Folder::Quarantine => "quarantine",
+    }
+}
+
+fn folder_from_name(name: &str) -> Option<Folder> {
+    match name {
+        "processed" => Some(Folder::Processed),
+        "rejected" => Some(Folder::Rejected),
+        "quarantine" => Some(Folder::Quarantine),
+        _ => None,
+    }
+}

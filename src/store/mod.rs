@@ -1,0 +1,142 @@
+//! SQLite storage: every SQL statement of the daemon lives under this folder. The
+//! database is opened in WAL mode with foreign keys on and a busy timeout, and migrated
+//! forward with numbered migrations recorded in `PRAGMA user_version`.
+//!
+//! Times are stored as RFC 3339 UTC text with a fixed width (`2026-03-10T09:00:00.000Z`)
+//! so that text comparison is time comparison and the file stays readable with `sqlite3`.
+
+mod contracts;
+mod intake;
+mod outbox;
+mod tickets;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::Connection;
+
+pub use contracts::{ContractInput, ImportSummary};
+pub use intake::{Duplicate, InboundSource, Tx};
+pub use outbox::OutboxRow;
+pub use tickets::{TicketDetail, TicketMessage, TicketRow};
+
+/// The ordered migrations; index + 1 is the schema version they bring the database to.
+/// Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_intake.sql")];
+
+/// The database handle. One per process; the daemon keeps it on a blocking thread.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the database directory {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        let mut store = Store { conn };
+        store
+            .configure()
+            .with_context(|| format!("configuring {}", path.display()))?;
+        store
+            .migrate()
+            .with_context(|| format!("migrating {}", path.display()))?;
+        Ok(store)
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(10))?;
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL is durable in WAL mode except for the last transactions on power loss;
+        // FULL fsyncs every commit, which is what "never lose a message" asks for.
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            bail!(
+                "the database has schema version {version}, newer than this binary knows ({}); \
+                 run a newer assistenza",
+                MIGRATIONS.len()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("applying migration {}", i + 1))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version of the open database and the newest this binary knows.
+    pub fn schema_version(&self) -> Result<(usize, usize)> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok((usize::try_from(v).unwrap_or(usize::MAX), MIGRATIONS.len()))
+    }
+}
+
+/// Formats a time the way the database stores it.
+pub(crate) fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads a stored time back.
+pub(crate) fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A fresh database in a temporary directory that lives as long as the returned guard.
+    pub fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).expect("open");
+        (dir, store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::temp_store;
+
+    #[test]
+    fn new_database_is_migrated_to_the_latest_version() {
+        let (_dir, store) = temp_store();
+        let (v, latest) = store.schema_version().expect("version");
+        assert_eq!(v, latest);
+    }
+
+    #[test]
+    fn reopening_does_not_migrate_twice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        drop(super::Store::open(&path).expect("first open"));
+        let store = super::Store::open(&path).expect("second open");
+        assert_eq!(
+            store.schema_version().expect("v").0,
+            super::MIGRATIONS.len()
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Reading tickets for the administration: the list and one ticket's whole thread.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::OptionalExtension;
+
+use super::{parse_ts, Store};
+
+/// One line of `tickets list`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TicketRow {
+    pub code: String,
+    pub state: String,
+    pub customer: String,
+    pub requester: String,
+    pub opened_at: DateTime<Utc>,
+    /// The acknowledgement promise (30 minutes after receipt).
+    pub ack_due_at: DateTime<Utc>,
+    /// When the acknowledgement was accepted by the SMTP server, if it was.
+    pub ack_sent_at: Option<DateTime<Utc>>,
+}
+
+/// A message of a ticket's thread, in or out.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TicketMessage {
+    pub at: DateTime<Utc>,
+    /// `in` (received) or `out` (sent by the daemon).
+    pub direction: &'static str,
+    /// `request`, `reply` … for inbound; the mail kind (`ack` …) for outbound.
+    pub kind: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    /// Delivery state of outbound mail: `sent`, `pending` or `failed: …`.
+    pub status: String,
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+}
+
+/// `tickets show`: the ticket and its thread, oldest first.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub row: TicketRow,
+    pub sender: String,
+    pub summary: String,
+    pub messages: Vec<TicketMessage>,
+}
+
+const ROW_SQL: &str = "SELECT t.code, t.state, c.customer, t.requester, t.opened_at, t.ack_due_at,
+        (SELECT MIN(o.sent_at) FROM outbox o WHERE o.ticket_id = t.id AND o.kind = 'ack'),
+        t.id, t.sender, t.summary
+    FROM tickets t JOIN contracts c ON c.id = t.contract_id";
+
+fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(TicketRow, i64, String, String)> {
+    let ack_sent: Option<String> = r.get(6)?;
+    Ok((
+        TicketRow {
+            code: r.get(0)?,
+            state: r.get(1)?,
+            customer: r.get(2)?,
+            requester: r.get(3)?,
+            opened_at: parse_ts(&r.get::<_, String>(4)?)?,
+            ack_due_at: parse_ts(&r.get::<_, String>(5)?)?,
+            ack_sent_at: ack_sent.map(|t| parse_ts(&t)).transpose()?,
+        },
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+impl Store {
+    /// Every ticket, newest first.
+    pub fn tickets(&self) -> Result<Vec<TicketRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{ROW_SQL} ORDER BY t.id DESC"))?;
+        let rows = stmt
+            .query_map([], row_from)?
+            .map(|r| r.map(|(row, ..)| row))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("listing tickets")?;
+        Ok(rows)
+    }
+
+    /// One ticket with its thread, or None when the code is unknown.
+    pub fn ticket(&self, code: &str) -> Result<Option<TicketDetail>> {
+        let found = self
+            .conn
+            .prepare(&format!("{ROW_SQL} WHERE t.code = ?1 COLLATE NOCASE"))?
+            .query_row([code], row_from)
+            .optional()?;
+        let Some((row, id, sender, summary)) = found else {
+            return Ok(None);
+        };
+        let mut messages = Vec::new();
+        let mut inbound = self.conn.prepare(
+            "SELECT received_at, outcome, COALESCE(sender, ''), subject, raw
+             FROM inbound WHERE ticket_id = ?1",
+        )?;
+        for m in inbound.query_map([id], |r| {
+            let outcome: String = r.get(1)?;
+            Ok(TicketMessage {
+                at: parse_ts(&r.get::<_, String>(0)?)?,
+                direction: "in",
+                kind: if outcome == "ticket" {
+                    "request".into()
+                } else {
+                    "reply".into()
+                },
+                from: r.get(2)?,
+                to: String::new(),
+                subject: r.get(3)?,
+                status: "received".into(),
+                raw: r.get(4)?,
+            })
+        })? {
+            messages.push(m?);
+        }
+        let mut outbound = self.conn.prepare(
+            "SELECT created_at, kind, envelope_from, recipients, subject, sent_at, failed_at,
+                    last_error, raw
+             FROM outbox WHERE ticket_id = ?1",
+        )?;
+        for m in outbound.query_map([id], |r| {
+            let sent: Option<String> = r.get(5)?;
+            let failed: Option<String> = r.get(6)?;
+            let error: Option<String> = r.get(7)?;
+            let status = match (sent, failed) {
+                (Some(at), _) => format!("sent {at}"),
+                (None, Some(at)) => format!("failed {at}: {}", error.unwrap_or_default()),
+                (None, None) => match error {
+                    Some(e) => format!("pending (last error: {e})"),
+                    None => "pending".into(),
+                },
+            };
+            Ok(TicketMessage {
+                at: parse_ts(&r.get::<_, String>(0)?)?,
+                direction: "out",
+                kind: r.get(1)?,
+                from: r.get(2)?,
+                to: r.get(3)?,
+                subject: r.get(4)?,
+                status,
+                raw: r.get(8)?,
+            })
+        })? {
+            messages.push(m?);
+        }
+        messages.sort_by_key(|m| m.at);
+        Ok(Some(TicketDetail {
+            row,
+            sender,
+            summary,
+            messages,
+        }))
+    }
+}

@@ -1,0 +1,383 @@
+//! Helpers for the integration tests: bring up the real Dovecot + Postfix with
+//! `scripts/mailstack` (installing them if needed), give each test its own mailboxes and
+//! database, send mail over SMTP, read mailboxes back over IMAP, and run the real binary.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use lettre::address::Envelope;
+use lettre::transport::smtp::client::Tls;
+use lettre::{SmtpTransport, Transport};
+
+/// Ports and files of the running mail stack.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub smtp_port: u16,
+    pub submission_port: u16,
+}
+
+/// Starts the stack once per test binary (the script is idempotent and takes a lock).
+pub fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        let script = repo().join("scripts/mailstack");
+        let out = Command::new(&script)
+            .arg("up")
+            .output()
+            .expect("running scripts/mailstack up");
+        assert!(
+            out.status.success(),
+            "scripts/mailstack up failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new(&script)
+            .arg("env")
+            .output()
+            .expect("scripts/mailstack env");
+        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            .collect();
+        let port = |k: &str| {
+            env.get(k)
+                .unwrap_or_else(|| panic!("{k} missing from mailstack env"))
+                .parse()
+                .expect("port")
+        };
+        Stack {
+            dir: PathBuf::from(&env["MAILSTACK_DIR"]),
+            ca: PathBuf::from(&env["MAILSTACK_CA"]),
+            imap_port: port("MAILSTACK_IMAP_PORT"),
+            imaps_port: port("MAILSTACK_IMAPS_PORT"),
+            smtp_port: port("MAILSTACK_SMTP_PORT"),
+            submission_port: port("MAILSTACK_SUBMISSION_PORT"),
+        }
+    })
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub const PASSWORD: &str = "testpass";
+
+/// A mailbox user created for one test.
+pub fn add_user(address: &str) {
+    let out = Command::new(repo().join("scripts/mailstack"))
+        .args(["adduser", address, PASSWORD])
+        .output()
+        .expect("scripts/mailstack adduser");
+    assert!(
+        out.status.success(),
+        "adduser {address}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A name unique to this test run, so tests can share the stack in parallel.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{tag}-{}-{n}-{}", std::process::id(), nanos % 100_000)
+}
+
+/// One support desk: its own support mailbox, config, database and customers.
+pub struct Desk {
+    pub stack: &'static Stack,
+    pub dir: tempfile::TempDir,
+    pub support: String,
+    pub config: PathBuf,
+}
+
+/// How the desk reaches IMAP.
+#[derive(Clone, Copy)]
+pub enum ImapTls {
+    Implicit,
+    Starttls,
+}
+
+impl Desk {
+    pub fn new(tag: &str) -> Desk {
+        Desk::with(tag, ImapTls::Implicit, "")
+    }
+
+    /// A desk with extra config lines appended (e.g. an `[intake]` table).
+    pub fn with(tag: &str, tls: ImapTls, extra: &str) -> Desk {
+        let stack = stack();
+        let support = format!("{}@kzweb.it", unique(&format!("support-{tag}")));
+        add_user(&support);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("password");
+        std::fs::write(&secret, format!("{PASSWORD}\n")).expect("secret");
+        set_mode(&secret, 0o600);
+        let (tls_name, port) = match tls {
+            ImapTls::Implicit => ("implicit", stack.imaps_port),
+            ImapTls::Starttls => ("starttls", stack.imap_port),
+        };
+        let config = dir.path().join("config.toml");
+        let text = format!(
+            r#"[imap]
+host = "127.0.0.1"
+port = {port}
+tls = "{tls_name}"
+username = "{support}"
+password_file = "password"
+ca_file = "{ca}"
+poll_interval_secs = 1
+
+[smtp]
+host = "127.0.0.1"
+port = {sub}
+tls = "starttls"
+username = "{support}"
+password_file = "password"
+from = "{support}"
+ca_file = "{ca}"
+
+[store]
+path = "desk.db"
+
+[outbox]
+backoff_initial_secs = 1
+backoff_max_secs = 2
+once_timeout_secs = 20
+{extra}
+"#,
+            ca = stack.ca.display(),
+            sub = stack.submission_port,
+        );
+        std::fs::write(&config, text).expect("config");
+        Desk {
+            stack,
+            dir,
+            support,
+            config,
+        }
+    }
+
+    /// Runs the real binary with this desk's config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_assistenza"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .output()
+            .expect("running assistenza")
+    }
+
+    /// Runs the binary and asserts it succeeded; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "assistenza {args:?} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Imports contracts given as CSV rows (without the header).
+    pub fn contracts(&self, rows: &str) {
+        let file = self.dir.path().join("contracts.csv");
+        std::fs::write(
+            &file,
+            format!("customer,addresses,valid_from,valid_until,references\n{rows}"),
+        )
+        .expect("csv");
+        self.ok(&["contracts", "import", file.to_str().expect("utf-8 path")]);
+    }
+
+    /// A new customer mailbox on the stack.
+    pub fn customer(&self, tag: &str) -> String {
+        let a = format!("{}@example.it", unique(tag));
+        add_user(&a);
+        a
+    }
+
+    pub fn tickets_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["tickets", "list", "--json"])).expect("json")
+    }
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A contract valid from a year ago to a year ahead, as a CSV row.
+pub fn contract_row(customer: &str, addresses: &[&str], references: &str) -> String {
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(365);
+    let until = today + chrono::Duration::days(365);
+    format!(
+        "\"{customer}\",{},{from},{until},{references}\n",
+        addresses.join(";")
+    )
+}
+
+/// A contract that ended a month ago.
+pub fn expired_row(customer: &str, addresses: &[&str]) -> String {
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(400);
+    let until = today - chrono::Duration::days(30);
+    format!("\"{customer}\",{},{from},{until},\n", addresses.join(";"))
+}
+
+/// A plain request as a mail client would write it.
+pub fn request(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    let id = unique("msg");
+    format!(
+        "From: Cliente <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}@example.it>\r\n\
+Date: Tue, 10 Mar 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Sends raw mail through the stack's MX-like port, as the Internet would deliver it.
+pub fn send(from: &str, to: &str, raw: &[u8]) {
+    let transport = SmtpTransport::builder_dangerous("127.0.0.1")
+        .port(stack().smtp_port)
+        .tls(Tls::None)
+        .build();
+    let envelope = Envelope::new(
+        Some(from.parse().expect("from")),
+        vec![to.parse().expect("to")],
+    )
+    .expect("envelope");
+    transport
+        .send_raw(&envelope, raw)
+        .expect("SMTP send to the stack");
+}
+
+/// Every message in `mailbox` of `user`, read over IMAP (TLS, verified) with BODY.PEEK[].
+pub fn fetch_all(user: &str, mailbox: &str) -> Vec<Vec<u8>> {
+    runtime().block_on(async {
+        let mut session = login(user).await;
+        let exists = match session.select(mailbox).await {
+            Ok(mb) => mb.exists,
+            Err(_) => return vec![],
+        };
+        if exists == 0 {
+            let _ = session.logout().await;
+            return vec![];
+        }
+        let fetches: Vec<async_imap::types::Fetch> = session
+            .fetch("1:*", "BODY.PEEK[]")
+            .await
+            .expect("fetch")
+            .try_collect()
+            .await
+            .expect("fetch");
+        let out = fetches
+            .iter()
+            .filter_map(|f| f.body().map(<[u8]>::to_vec))
+            .collect();
+        let _ = session.logout().await;
+        out
+    })
+}
+
+/// APPENDs a raw message to a mailbox (for messages no MTA would pass unchanged).
+pub fn append(user: &str, mailbox: &str, raw: &[u8]) {
+    runtime().block_on(async {
+        let mut session = login(user).await;
+        session
+            .append(mailbox, None, None, raw)
+            .await
+            .expect("append");
+        let _ = session.logout().await;
+    })
+}
+
+/// Copies every message of `from` back into `to` (a new UID, the same bytes).
+pub fn copy_all(user: &str, from: &str, to: &str) {
+    runtime().block_on(async {
+        let mut session = login(user).await;
+        session.select(from).await.expect("select");
+        session.copy("1:*", to).await.expect("copy");
+        let _ = session.logout().await;
+    })
+}
+
+/// Waits until `mailbox` of `user` holds at least `n` messages; returns them.
+pub fn wait_for(user: &str, mailbox: &str, n: usize, within: Duration) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    loop {
+        let msgs = fetch_all(user, mailbox);
+        if msgs.len() >= n || start.elapsed() > within {
+            return msgs;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The count of messages in a mailbox (0 when it does not exist).
+pub fn count(user: &str, mailbox: &str) -> usize {
+    fetch_all(user, mailbox).len()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn login(
+    user: &str,
+) -> async_imap::Session<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let s = stack();
+    let config = assistenza::mail::tls::client_config(Some(&s.ca)).expect("tls config");
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.imaps_port))
+        .await
+        .expect("connect imaps");
+    let tls = assistenza::mail::tls::connect(config, "127.0.0.1", tcp)
+        .await
+        .expect("tls");
+    let mut client = async_imap::Client::new(tls);
+    client.read_response().await.expect("greeting");
+    client
+        .login(user, PASSWORD)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("login")
+}
+
+/// Subject and decoded text of a raw message.
+pub fn subject_and_text(raw: &[u8]) -> (String, String) {
+    let m = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("parse");
+    (
+        m.subject().unwrap_or("").to_string(),
+        m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+    )
+}
+
+/// A header's raw value.
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let m = mail_parser::MessageParser::default().parse(raw)?;
+    m.header_raw(name).map(|v| v.trim().to_string())
+}
+
+pub type Shared<T> = Arc<T>;
