@@ -15,24 +15,10 @@ Il modulo contatti non invia più i messaggi e vorrei aggiornare gli orari nel p
 #[test]
 fn valid_request_gives_one_ticket_and_one_acknowledgement_with_the_code() {
     let desk = Desk::new("valid");
-    let mario = desk.customer("mario");
-    desk.contracts(&contract_row(
-        "Rossi Impianti",
-        &[&mario],
-        "www.rossi-impianti.it",
-    ));
+    let mario = desk.customer_with_contract("mario");
 
-    send(
-        &mario,
-        &desk.support,
-        &request(&mario, &desk.support, &mario, GOOD_BODY),
-    );
-    assert_eq!(
-        wait_for(&desk.support, "INBOX", 1, WAIT).len(),
-        1,
-        "request delivered to the support mailbox"
-    );
-    desk.ok(&["run", "--once"]);
+    desk.send_request(&mario, &mario, GOOD_BODY);
+    desk.handle(1);
 
     let inbox = wait_for(&mario, "INBOX", 1, WAIT);
     assert_eq!(inbox.len(), 1, "exactly one acknowledgement");
@@ -122,17 +108,9 @@ fn each_rejection_reason_gets_its_reply_and_the_rejected_folder() {
         (anna.clone(), anna.clone(), big_body, "troppo grande"),
     ];
     for (from, subject, body, _) in &cases {
-        send(
-            from,
-            &desk.support,
-            &request(from, &desk.support, subject, body),
-        );
+        desk.send_request(from, subject, body);
     }
-    assert_eq!(
-        wait_for(&desk.support, "INBOX", cases.len(), WAIT).len(),
-        cases.len()
-    );
-    desk.ok(&["run", "--once"]);
+    desk.handle(cases.len());
 
     let anna_mail = wait_for(&anna, "INBOX", cases.len() - 1, WAIT);
     let late_mail = wait_for(&late, "INBOX", 1, WAIT);
@@ -169,19 +147,14 @@ fn unknown_and_automatic_senders_are_quarantined_without_any_reply() {
     let mario = desk.customer("mario");
     let stranger = desk.customer("stranger");
     desk.contracts(&contract_row("Rossi Impianti", &[&mario], ""));
-    send(
-        &stranger,
-        &desk.support,
-        &request(&stranger, &desk.support, &stranger, GOOD_BODY),
-    );
+    desk.send_request(&stranger, &stranger, GOOD_BODY);
     let mut auto = request(&mario, &desk.support, &mario, GOOD_BODY);
     auto.splice(0..0, b"Auto-Submitted: auto-replied\r\n".iter().copied());
     send(&mario, &desk.support, &auto);
     let mut list = request(&mario, &desk.support, &mario, GOOD_BODY);
     list.splice(0..0, b"List-Id: <news.example.it>\r\n".iter().copied());
     send(&mario, &desk.support, &list);
-    assert_eq!(wait_for(&desk.support, "INBOX", 3, WAIT).len(), 3);
-    desk.ok(&["run", "--once"]);
+    desk.handle(3);
     assert_eq!(count(&desk.support, "Quarantine"), 3);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(
@@ -195,12 +168,7 @@ fn unknown_and_automatic_senders_are_quarantined_without_any_reply() {
 #[test]
 fn malformed_message_in_front_does_not_stop_the_good_ones() {
     let desk = Desk::new("malformed");
-    let mario = desk.customer("mario");
-    desk.contracts(&contract_row(
-        "Rossi Impianti",
-        &[&mario],
-        "www.rossi-impianti.it",
-    ));
+    let mario = desk.customer_with_contract("mario");
     append(
         &desk.support,
         "INBOX",
@@ -211,13 +179,8 @@ fn malformed_message_in_front_does_not_stop_the_good_ones() {
         "INBOX",
         b"Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nbroken",
     );
-    send(
-        &mario,
-        &desk.support,
-        &request(&mario, &desk.support, &mario, GOOD_BODY),
-    );
-    assert_eq!(wait_for(&desk.support, "INBOX", 3, WAIT).len(), 3);
-    desk.ok(&["run", "--once"]);
+    desk.send_request(&mario, &mario, GOOD_BODY);
+    desk.handle(3);
     assert_eq!(
         wait_for(&mario, "INBOX", 1, WAIT).len(),
         1,
@@ -231,19 +194,9 @@ fn malformed_message_in_front_does_not_stop_the_good_ones() {
 #[test]
 fn a_message_seen_again_after_a_restart_is_moved_but_never_processed_twice() {
     let desk = Desk::new("restart");
-    let mario = desk.customer("mario");
-    desk.contracts(&contract_row(
-        "Rossi Impianti",
-        &[&mario],
-        "www.rossi-impianti.it",
-    ));
-    send(
-        &mario,
-        &desk.support,
-        &request(&mario, &desk.support, &mario, GOOD_BODY),
-    );
-    assert_eq!(wait_for(&desk.support, "INBOX", 1, WAIT).len(), 1);
-    desk.ok(&["run", "--once"]);
+    let mario = desk.customer_with_contract("mario");
+    desk.send_request(&mario, &mario, GOOD_BODY);
+    desk.handle(1);
     assert_eq!(wait_for(&mario, "INBOX", 1, WAIT).len(), 1);
 
     // As if the daemon had died between commit and move: the same message is back in the
@@ -264,20 +217,11 @@ fn a_message_seen_again_after_a_restart_is_moved_but_never_processed_twice() {
 #[test]
 fn daemon_killed_mid_backlog_and_restarted_opens_each_ticket_once() {
     let desk = Desk::new("kill");
-    let mario = desk.customer("mario");
-    desk.contracts(&contract_row(
-        "Rossi Impianti",
-        &[&mario],
-        "www.rossi-impianti.it",
-    ));
+    let mario = desk.customer_with_contract("mario");
     const N: usize = 40;
     for i in 0..N {
         let body = format!("{GOOD_BODY}\r\nRichiesta numero {i}.");
-        send(
-            &mario,
-            &desk.support,
-            &request(&mario, &desk.support, &mario, &body),
-        );
+        desk.send_request(&mario, &mario, &body);
     }
     assert_eq!(wait_for(&desk.support, "INBOX", N, WAIT).len(), N);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_assistenza"))
@@ -333,13 +277,8 @@ fn colleague_request_acknowledges_the_requester_with_the_colleague_in_copy() {
         &[&mario, &anna],
         "www.rossi-impianti.it",
     ));
-    send(
-        &anna,
-        &desk.support,
-        &request(&anna, &desk.support, &mario, GOOD_BODY),
-    );
-    assert_eq!(wait_for(&desk.support, "INBOX", 1, WAIT).len(), 1);
-    desk.ok(&["run", "--once"]);
+    desk.send_request(&anna, &mario, GOOD_BODY);
+    desk.handle(1);
     let to_mario = wait_for(&mario, "INBOX", 1, WAIT);
     let to_anna = wait_for(&anna, "INBOX", 1, WAIT);
     assert_eq!((to_mario.len(), to_anna.len()), (1, 1));
@@ -352,12 +291,7 @@ fn colleague_request_acknowledges_the_requester_with_the_colleague_in_copy() {
 #[test]
 fn process_command_runs_the_same_pipeline_on_a_file() {
     let desk = Desk::new("process");
-    let mario = desk.customer("mario");
-    desk.contracts(&contract_row(
-        "Rossi Impianti",
-        &[&mario],
-        "www.rossi-impianti.it",
-    ));
+    let mario = desk.customer_with_contract("mario");
     let file = desk.dir.path().join("request.eml");
     std::fs::write(&file, request(&mario, &desk.support, &mario, GOOD_BODY)).expect("write");
     let dry = desk.ok(&["process", "--dry-run", file.to_str().expect("path")]);

@@ -213,6 +213,33 @@ once_timeout_secs = 20
         a
     }
 
+    /// A customer with a contract in force whose references include the demo site.
+    pub fn customer_with_contract(&self, tag: &str) -> String {
+        let a = self.customer(tag);
+        self.contracts(&contract_row(
+            &format!("Cliente {a}"),
+            &[&a],
+            "www.rossi-impianti.it",
+        ));
+        a
+    }
+
+    /// Sends a request from `from` with this subject and body to the support address.
+    pub fn send_request(&self, from: &str, subject: &str, body: &str) {
+        send(
+            from,
+            &self.support,
+            &request(from, &self.support, subject, body),
+        );
+    }
+
+    /// Waits until `n` messages are in the support inbox, then runs `run --once`.
+    pub fn handle(&self, n: usize) {
+        let got = wait_for(&self.support, "INBOX", n, Duration::from_secs(20)).len();
+        assert_eq!(got, n, "messages delivered to the support inbox");
+        self.ok(&["run", "--once"]);
+    }
+
     pub fn tickets_json(&self) -> serde_json::Value {
         serde_json::from_str(&self.ok(&["tickets", "list", "--json"])).expect("json")
     }
