@@ -7,7 +7,6 @@ mod tickets;
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
@@ -168,7 +167,7 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
         return Ok(());
     }
     let daemon = Daemon::new(cfg)?;
-    let handled = daemon.process_raw(raw, now).await?;
+    let handled = daemon.handle_one(InboundSource::File, raw, now).await?;
     match &handled {
         Handled::Recorded { outcome, .. } => println!("outcome: {outcome}"),
         Handled::Duplicate(d) => {
@@ -260,15 +259,4 @@ fn contracts_command(cfg: &Config, cmd: ContractsCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-impl Daemon {
-    /// `process`: one message through the pipeline, as if it had arrived now.
-    pub async fn process_raw(
-        self: &Arc<Self>,
-        raw: Vec<u8>,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Handled> {
-        self.handle_one(InboundSource::File, raw, now).await
-    }
 }

@@ -216,13 +216,6 @@ impl Imap {
         Ok(())
     }
 
-    /// A round trip that also lets the server announce new mail.
-    pub async fn noop(&mut self) -> Result<()> {
-        within("NOOP", self.session.noop())
-            .await?
-            .context("IMAP NOOP")
-    }
-
     pub async fn logout(mut self) {
         let _ = within("LOGOUT", self.session.logout()).await;
     }

@@ -91,15 +91,4 @@ impl Smtp {
             Err(e) => Err(SendError::Transient(e.to_string())),
         }
     }
-
-    /// Connects and logs in without sending anything.
-    pub async fn test_connection(&self) -> Result<()> {
-        let ok = self
-            .transport
-            .test_connection()
-            .await
-            .context("connecting to the SMTP server")?;
-        anyhow::ensure!(ok, "the SMTP server did not answer NOOP");
-        Ok(())
-    }
 }

@@ -52,11 +52,6 @@ impl Store {
         Ok(Tx { tx })
     }
 
-    /// The recorded message with this IMAP identity, if any.
-    pub fn find_by_source(&self, source: &InboundSource) -> Result<Option<Duplicate>> {
-        find_by_source(&self.conn, source)
-    }
-
     /// Records that the IMAP move of these messages succeeded.
     pub fn mark_moved(&self, ids: &[i64], now: DateTime<Utc>) -> Result<()> {
         let mut stmt = self
