@@ -4,7 +4,10 @@
 //! fixed time. `tests/core_is_pure.rs` keeps it so.
 
 pub mod address;
+pub mod auth;
 pub mod body;
+pub mod calendar;
+pub mod commands;
 pub mod contract;
 pub mod decide;
 pub mod inbound;
