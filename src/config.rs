@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::core::calendar::{Calendar, Closure};
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -21,8 +23,26 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub outbox: OutboxConfig,
     pub log: LogConfig,
+    pub operators: Vec<OperatorConfig>,
+    /// `[queue] address`: where new-ticket notices go (default: every first-level operator).
+    pub queue: Option<String>,
+    /// `[oncall] address`: who is told at once of urgent requests outside office hours.
+    pub oncall: Option<String>,
+    /// `[operator_auth] trusted_authserv_ids`.
+    pub trusted_authserv_ids: Vec<String>,
+    pub calendar: Calendar,
     /// The file it was read from.
     pub source: PathBuf,
+}
+
+/// One `[[operators]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorConfig {
+    pub name: String,
+    /// Lower-cased bare addresses; the first is where the daemon writes to them.
+    pub addresses: Vec<String>,
+    pub level: u8,
+    pub team: String,
 }
 
 /// How a connection is protected.
@@ -82,6 +102,10 @@ pub struct StoreConfig {
 #[derive(Clone, Debug)]
 pub struct TicketsConfig {
     pub code_prefix: String,
+    /// Office time within which an operator should take a new ticket.
+    pub first_contact: chrono::Duration,
+    /// How long a customer may reopen a closed ticket by replying (`#chiudi Nh` overrides).
+    pub reopen_window: chrono::Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -167,6 +191,44 @@ struct RawConfig {
     outbox: RawOutbox,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    operators: Vec<RawOperator>,
+    queue: Option<RawAddress>,
+    oncall: Option<RawAddress>,
+    #[serde(default)]
+    operator_auth: RawOperatorAuth,
+    #[serde(default)]
+    calendar: RawCalendar,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    name: Option<String>,
+    addresses: Option<Vec<String>>,
+    level: Option<u8>,
+    team: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAddress {
+    address: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOperatorAuth {
+    trusted_authserv_ids: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    opens: Option<String>,
+    closes: Option<String>,
+    days: Option<Vec<String>>,
+    closures: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -217,6 +279,8 @@ struct RawStore {
 #[serde(deny_unknown_fields)]
 struct RawTickets {
     code_prefix: Option<String>,
+    first_contact_office_hours: Option<u32>,
+    reopen_hours: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -398,6 +462,49 @@ impl Validator<'_> {
                 "must not be empty (e.g. \"info\" or \"assistenza=debug,info\")",
             );
         }
+        let first_contact = raw.tickets.first_contact_office_hours.unwrap_or(4);
+        if !(1..=200).contains(&first_contact) {
+            self.problem(
+                "tickets.first_contact_office_hours",
+                format!("{first_contact}: must be between 1 and 200 office hours"),
+            );
+        }
+        let reopen = raw.tickets.reopen_hours.unwrap_or(48);
+        if !(1..=crate::core::commands::MAX_REOPEN_HOURS).contains(&reopen) {
+            self.problem(
+                "tickets.reopen_hours",
+                format!(
+                    "{reopen}: must be between 1 and {}",
+                    crate::core::commands::MAX_REOPEN_HOURS
+                ),
+            );
+        }
+        let support = smtp.as_ref().map(|s| s.from.clone());
+        let operators = self.operators(raw.operators, support.as_deref());
+        let queue = self.single_address("queue.address", raw.queue);
+        let oncall = self.single_address("oncall.address", raw.oncall);
+        let trusted: Vec<String> = raw
+            .operator_auth
+            .trusted_authserv_ids
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .collect();
+        if trusted.iter().any(String::is_empty) {
+            self.problem(
+                "operator_auth.trusted_authserv_ids",
+                "an empty id is not allowed",
+            );
+        }
+        if !operators.is_empty() && trusted.is_empty() {
+            self.problem(
+                "operator_auth.trusted_authserv_ids",
+                "missing: with [[operators]] configured, name the authserv-id your own mail \
+                 server writes in Authentication-Results (e.g. [\"mail.kzweb.it\"]); without \
+                 it no operator command could ever be trusted",
+            );
+        }
+        let calendar = self.calendar(raw.calendar);
         let (imap, smtp) = (imap?, smtp?);
         Some(Config {
             imap,
@@ -405,10 +512,17 @@ impl Validator<'_> {
             store,
             tickets: TicketsConfig {
                 code_prefix: prefix,
+                first_contact: chrono::Duration::hours(i64::from(first_contact)),
+                reopen_window: chrono::Duration::hours(i64::from(reopen)),
             },
             intake: intake?,
             outbox: outbox?,
             log: LogConfig { filter },
+            operators,
+            queue,
+            oncall,
+            trusted_authserv_ids: trusted,
+            calendar,
             source: source.to_path_buf(),
         })
     }
@@ -565,6 +679,139 @@ impl Validator<'_> {
         })
     }
 
+    fn operators(&mut self, raw: Vec<RawOperator>, support: Option<&str>) -> Vec<OperatorConfig> {
+        let mut out: Vec<OperatorConfig> = Vec::new();
+        for (i, r) in raw.into_iter().enumerate() {
+            let key = |k: &str| format!("operators[{i}].{k}");
+            let name = self.non_empty(&key("name"), r.name);
+            if let Some(n) = &name {
+                if n.contains(char::is_whitespace) || n.starts_with('#') {
+                    self.problem(
+                        &key("name"),
+                        format!("{n:?}: use one word (it is typed after #assegna)"),
+                    );
+                } else if out.iter().any(|o| o.name.eq_ignore_ascii_case(n)) {
+                    self.problem(&key("name"), format!("{n:?} is used by another operator"));
+                }
+            }
+            let mut addresses = Vec::new();
+            match r.addresses {
+                None => self.problem(&key("addresses"), "missing (required)"),
+                Some(list) if list.is_empty() => {
+                    self.problem(&key("addresses"), "must list at least one address")
+                }
+                Some(list) => {
+                    for (j, a) in list.into_iter().enumerate() {
+                        let akey = format!("operators[{i}].addresses[{j}]");
+                        let a = a.trim().to_lowercase();
+                        if !plain_address(&a) {
+                            self.problem(&akey, format!("{a:?} is not a bare email address"));
+                        } else if Some(a.as_str()) == support {
+                            self.problem(&akey, format!("{a} is the support address (smtp.from): an operator writes from their own mailbox"));
+                        } else if out.iter().any(|o| o.addresses.contains(&a))
+                            || addresses.contains(&a)
+                        {
+                            self.problem(&akey, format!("{a} is listed twice"));
+                        } else {
+                            addresses.push(a);
+                        }
+                    }
+                }
+            }
+            let level = r.level.unwrap_or(1);
+            if !(1..=2).contains(&level) {
+                self.problem(&key("level"), format!("{level}: must be 1 or 2"));
+            }
+            let team = match (r.team.map(|t| t.trim().to_string()), level) {
+                (Some(t), _) if t.is_empty() => {
+                    self.problem(&key("team"), "must not be empty");
+                    String::new()
+                }
+                (Some(t), _) => t,
+                (None, 2) => {
+                    self.problem(&key("team"), "missing: a second-level operator belongs to a team (e.g. \"programmatori\" or \"sistemisti\"), used by #secondo-livello TEAM");
+                    String::new()
+                }
+                (None, _) => "primo-livello".into(),
+            };
+            if let Some(name) = name {
+                out.push(OperatorConfig {
+                    name,
+                    addresses,
+                    level,
+                    team,
+                });
+            }
+        }
+        out
+    }
+
+    fn single_address(&mut self, section: &str, raw: Option<RawAddress>) -> Option<String> {
+        let a = raw?;
+        let a = self.non_empty(section, a.address)?.to_lowercase();
+        if plain_address(&a) {
+            Some(a)
+        } else {
+            self.problem(section, format!("{a:?} is not a bare email address"));
+            None
+        }
+    }
+
+    fn calendar(&mut self, r: RawCalendar) -> Calendar {
+        let mut cal = Calendar::default();
+        let time =
+            |v: &mut Validator, key: &str, value: Option<String>, into: &mut chrono::NaiveTime| {
+                if let Some(text) = value {
+                    match chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M") {
+                        Ok(t) => *into = t,
+                        Err(_) => v.problem(
+                            key,
+                            format!("{text:?}: write the time as HH:MM, e.g. \"09:00\""),
+                        ),
+                    }
+                }
+            };
+        time(self, "calendar.opens", r.opens, &mut cal.opens);
+        time(self, "calendar.closes", r.closes, &mut cal.closes);
+        if cal.closes <= cal.opens {
+            self.problem(
+                "calendar.closes",
+                format!(
+                    "{} is not after calendar.opens ({})",
+                    cal.closes.format("%H:%M"),
+                    cal.opens.format("%H:%M")
+                ),
+            );
+        }
+        if let Some(days) = r.days {
+            let mut parsed = Vec::new();
+            for (i, d) in days.iter().enumerate() {
+                match weekday(d) {
+                    Some(w) if !parsed.contains(&w) => parsed.push(w),
+                    Some(_) => self.problem(
+                        &format!("calendar.days[{i}]"),
+                        format!("{d:?} is listed twice"),
+                    ),
+                    None => self.problem(
+                        &format!("calendar.days[{i}]"),
+                        format!("{d:?}: use lun, mar, mer, gio, ven, sab, dom (or mon … sun)"),
+                    ),
+                }
+            }
+            if days.is_empty() {
+                self.problem("calendar.days", "must list at least one day");
+            }
+            cal.days = parsed;
+        }
+        for (i, c) in r.closures.unwrap_or_default().iter().enumerate() {
+            match Closure::parse(c) {
+                Ok(c) => cal.closures.push(c),
+                Err(e) => self.problem(&format!("calendar.closures[{i}]"), e),
+            }
+        }
+        cal
+    }
+
     fn plaintext_only_on_loopback(&mut self, key: &str, tls: TlsMode, host: &str) {
         let loopback = host.eq_ignore_ascii_case("localhost")
             || host
@@ -662,6 +909,23 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// `lun` / `lunedì` / `mon` / `monday` (any case) to a weekday.
+fn weekday(text: &str) -> Option<chrono::Weekday> {
+    use chrono::Weekday::*;
+    let t = text.trim().to_lowercase();
+    let t: String = t.chars().take(3).collect();
+    Some(match t.as_str() {
+        "lun" | "mon" => Mon,
+        "mar" | "tue" => Tue,
+        "mer" | "wed" => Wed,
+        "gio" | "thu" => Thu,
+        "ven" | "fri" => Fri,
+        "sab" | "sat" => Sat,
+        "dom" | "sun" => Sun,
+        _ => return None,
+    })
 }
 
 /// A bare address: one `@`, a local part, a dotted domain, no spaces or brackets.

@@ -1,6 +1,7 @@
-//! The running daemon: an intake task (IMAP → pipeline → IMAP move) and an outbox task
-//! (SQLite → SMTP), stopped together by one shutdown signal. SQLite work runs on the
-//! blocking pool so the async threads never wait on the disk.
+//! The running daemon: an intake task (IMAP → pipeline → IMAP move), a scheduler task
+//! (ticket deadlines → pipeline) and an outbox task (SQLite → SMTP), stopped together by
+//! one shutdown signal. SQLite work runs on the blocking pool so the async threads never
+//! wait on the disk.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,11 @@ const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 const BATCH_MESSAGES: usize = 200;
 /// Most outbox rows read at once.
 const OUTBOX_BATCH: usize = 100;
+/// Most due tickets handled in one scheduler round.
+const DEADLINE_BATCH: usize = 100;
+/// The scheduler looks again at least this often, whatever the next deadline: intake may
+/// have created an earlier one meanwhile (it also wakes the scheduler when it does).
+const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// What the tasks share.
 pub struct Daemon {
@@ -31,8 +37,10 @@ pub struct Daemon {
     /// std Mutex: held only inside blocking tasks, never across an await.
     store: Arc<Mutex<Store>>,
     smtp: Smtp,
-    /// Wakes the outbox when intake has queued mail.
+    /// Wakes the outbox when intake or the scheduler has queued mail.
     outbox_wake: Notify,
+    /// Wakes the scheduler when intake may have set a new deadline.
+    scheduler_wake: Notify,
 }
 
 /// Counts from one pass over the mailbox.
@@ -54,6 +62,7 @@ impl Daemon {
             store: Arc::new(Mutex::new(store)),
             smtp,
             outbox_wake: Notify::new(),
+            scheduler_wake: Notify::new(),
         }))
     }
 
@@ -86,6 +95,7 @@ impl Daemon {
             failed = stats.failed,
             "mailbox pass done"
         );
+        self.deadlines_due().await?;
         let deadline = tokio::time::Instant::now() + self.cfg.outbox.once_timeout;
         loop {
             self.deliver_due().await?;
@@ -117,10 +127,74 @@ impl Daemon {
             let shutdown = shutdown.clone();
             async move { me.outbox_loop(shutdown).await }
         });
-        let (a, b) = tokio::join!(intake, outbox);
+        let scheduler = tokio::spawn({
+            let me = Arc::clone(self);
+            let shutdown = shutdown.clone();
+            async move { me.scheduler_loop(shutdown).await }
+        });
+        let (a, b, c) = tokio::join!(intake, outbox, scheduler);
         a.context("intake task panicked")?;
         b.context("outbox task panicked")?;
+        c.context("scheduler task panicked")?;
         Ok(())
+    }
+
+    async fn scheduler_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            if let Err(e) = self.deadlines_due().await {
+                tracing::error!("scheduler: {e:#}");
+            }
+            let next = self
+                .with_store(|_, s| s.next_deadline())
+                .await
+                .ok()
+                .flatten();
+            let wait = next
+                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(SCHEDULER_MAX_SLEEP)
+                .clamp(Duration::from_millis(200), SCHEDULER_MAX_SLEEP);
+            tokio::select! {
+                _ = self.scheduler_wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Acts on every ticket whose deadline has passed, each in its own transaction; a
+    /// ticket that fails is logged and retried on the next round.
+    pub async fn deadlines_due(self: &Arc<Self>) -> Result<usize> {
+        let mut done = 0;
+        loop {
+            let now = Utc::now();
+            let ids = self
+                .with_store(move |_, s| s.due_tickets(now, DEADLINE_BATCH))
+                .await?;
+            let full = ids.len() == DEADLINE_BATCH;
+            let mut progressed = false;
+            for id in ids {
+                match self
+                    .with_store(move |d, s| d.pipeline.deadline(s, id, Utc::now()))
+                    .await
+                {
+                    Ok(Some(what)) => {
+                        done += 1;
+                        progressed = true;
+                        tracing::info!("{what}");
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(ticket_id = id, "deadline not handled, will retry: {e:#}")
+                    }
+                }
+            }
+            if done > 0 {
+                self.outbox_wake.notify_one();
+            }
+            if !full || !progressed {
+                return Ok(done);
+            }
+        }
     }
 
     async fn connect_imap(self: &Arc<Self>) -> Result<Imap> {
@@ -217,9 +291,15 @@ impl Daemon {
                     Ok(handled) => {
                         match &handled {
                             Handled::Recorded {
-                                outcome, sender, ..
+                                outcome,
+                                sender,
+                                warning,
+                                ..
                             } => {
                                 stats.handled += 1;
+                                if let Some(w) = warning {
+                                    tracing::warn!(uid, "{w}");
+                                }
                                 tracing::info!(
                                     uid,
                                     sender = sender.as_deref().unwrap_or("-"),
@@ -239,6 +319,7 @@ impl Daemon {
                 }
             }
             self.outbox_wake.notify_one();
+            self.scheduler_wake.notify_one();
             for (folder, (uids, ids)) in moves {
                 imap.move_to(&uids, folder).await?;
                 self.with_store(move |_, s| s.mark_moved(&ids, Utc::now()))

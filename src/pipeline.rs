@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::core::address::Address;
 use crate::core::decide::{self, Folder, Outcome, Settings};
+use crate::core::operators::Operator;
 use crate::core::ticket::code_year;
+use crate::core::timers;
 use crate::mail::compose::Composer;
 use crate::mail::parse::parse;
-use crate::store::{Duplicate, InboundSource, Store};
+use crate::store::{Cause, Duplicate, InboundSource, Store};
 
 /// What happened to a message.
 #[derive(Clone, Debug)]
@@ -21,6 +23,8 @@ pub enum Handled {
         inbound_id: i64,
         outcome: Outcome,
         sender: Option<String>,
+        /// Something the sysadmin should read (a possible spoof).
+        warning: Option<String>,
     },
     /// Recorded before (same IMAP identity or Message-ID): only the move is owed.
     Duplicate(Duplicate),
@@ -62,6 +66,25 @@ impl Pipeline {
                 own_addresses.push(a);
             }
         }
+        let address = |key: &str, a: &str| {
+            Address::parse(a).with_context(|| format!("{key}: {a:?} is not a valid address"))
+        };
+        let operators = cfg
+            .operators
+            .iter()
+            .map(|o| {
+                Ok(Operator {
+                    name: o.name.clone(),
+                    addresses: o
+                        .addresses
+                        .iter()
+                        .map(|a| address("operators.addresses", a))
+                        .collect::<Result<_>>()?,
+                    level: o.level,
+                    team: o.team.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let settings = Settings {
             support_address: support.clone(),
             own_addresses,
@@ -69,6 +92,21 @@ impl Pipeline {
             max_message_bytes: cfg.intake.max_message_bytes,
             allow_colleagues: cfg.intake.allow_colleagues,
             signature: cfg.smtp.from_name.clone(),
+            operators,
+            queue: cfg
+                .queue
+                .iter()
+                .map(|a| address("queue.address", a))
+                .collect::<Result<_>>()?,
+            oncall: cfg
+                .oncall
+                .as_deref()
+                .map(|a| address("oncall.address", a))
+                .transpose()?,
+            trusted_authserv_ids: cfg.trusted_authserv_ids.clone(),
+            calendar: cfg.calendar.clone(),
+            first_contact: cfg.tickets.first_contact,
+            reopen_window: cfg.tickets.reopen_window,
         };
         let composer = Composer::new(&cfg.smtp.from_name, &support)?;
         Ok(Pipeline { settings, composer })
@@ -105,7 +143,34 @@ impl Pipeline {
             inbound_id,
             outcome: decision.outcome,
             sender: msg.from.map(|a| a.to_string()),
+            warning: decision.warning,
         })
+    }
+
+    /// Acts on one ticket whose deadline has come, in its own transaction; returns what
+    /// was done, for the log (None when nothing was due after all).
+    pub fn deadline(
+        &self,
+        store: &mut Store,
+        ticket_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        let tx = store.begin()?;
+        let ticket = tx.ticket(ticket_id)?;
+        let Some(deadline) = ticket.status.next_deadline() else {
+            return Ok(None);
+        };
+        let effects = timers::due(&ticket, now, &self.settings);
+        if effects.is_empty() {
+            return Ok(None);
+        }
+        tx.apply(Cause::Timer, &effects, now, &self.composer)?;
+        tx.commit()?;
+        Ok(Some(format!(
+            "ticket {}: {} deadline passed",
+            ticket.code,
+            deadline.name()
+        )))
     }
 
     /// Decides without recording anything (`process --dry-run`).

@@ -9,9 +9,10 @@ use chrono_tz::Europe::Rome;
 
 use assistenza::cli::contracts::read_csv;
 use assistenza::core::address::Address;
+use assistenza::core::calendar::Calendar;
 use assistenza::core::contract::Contract;
 use assistenza::core::decide::{decide, Effect, Facts, Outcome, Settings};
-use assistenza::core::ticket::{TicketCode, TicketFacts, TicketState};
+use assistenza::core::ticket::{TicketCode, TicketFacts, TicketStatus};
 use assistenza::mail::parse::parse;
 
 #[derive(serde::Deserialize)]
@@ -62,9 +63,20 @@ fn every_fixture_gets_its_expected_outcome() {
             year: 2026,
             number: 7,
         },
-        state: TicketState::Open,
         requester: Address::parse("mario.rossi@rossi-impianti.it").expect("valid"),
         contract: rossi,
+        summary: "Il modulo contatti non invia".into(),
+        opened_at: Utc
+            .with_ymd_and_hms(2026, 3, 9, 9, 0, 0)
+            .single()
+            .expect("valid"),
+        status: TicketStatus::new(
+            false,
+            Utc.with_ymd_and_hms(2026, 3, 9, 13, 0, 0)
+                .single()
+                .expect("valid"),
+        ),
+        thread: vec![],
     };
     let support = Address::parse("assistenza@kzweb.it").expect("valid");
     let settings = Settings {
@@ -74,6 +86,13 @@ fn every_fixture_gets_its_expected_outcome() {
         max_message_bytes: 1024 * 1024,
         allow_colleagues: true,
         signature: "Assistenza KZweb".into(),
+        operators: vec![],
+        queue: vec![],
+        oncall: None,
+        trusted_authserv_ids: vec![],
+        calendar: Calendar::default(),
+        first_contact: chrono::Duration::hours(4),
+        reopen_window: chrono::Duration::hours(48),
     };
     let now = Rome
         .with_ymd_and_hms(2026, 3, 10, 10, 0, 0)

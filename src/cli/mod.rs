@@ -153,6 +153,9 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
             "outcome: {} (dry run: nothing recorded or sent)",
             decision.outcome
         );
+        if let Some(w) = &decision.warning {
+            println!("warning: {w}");
+        }
         for effect in &decision.effects {
             if let crate::core::decide::Effect::Send(m) = effect {
                 let to: Vec<String> = m.to.iter().map(|a| a.to_string()).collect();
@@ -169,7 +172,14 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
     let daemon = Daemon::new(cfg)?;
     let handled = daemon.handle_one(InboundSource::File, raw, now).await?;
     match &handled {
-        Handled::Recorded { outcome, .. } => println!("outcome: {outcome}"),
+        Handled::Recorded {
+            outcome, warning, ..
+        } => {
+            println!("outcome: {outcome}");
+            if let Some(w) = warning {
+                println!("warning: {w}");
+            }
+        }
         Handled::Duplicate(d) => {
             println!(
                 "outcome: already recorded as {} (message {}); nothing done",

@@ -20,22 +20,30 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<16} {:<8} {:<16} {:<28} {:<16} ACK",
-                "CODE", "STATE", "OPENED", "REQUESTER", "CUSTOMER"
+                "{:<16} {:<9} {:<3} {:<12} {:<3} {:<30} {:<28} CUSTOMER",
+                "CODE", "STATE", "LVL", "OPERATOR", "URG", "NEXT DEADLINE", "REQUESTER"
             );
             for r in rows {
-                let ack = match r.ack_sent_at {
-                    Some(at) => format!("sent {}", local(at)),
-                    None => format!("pending, due {}", local(r.ack_due_at)),
-                };
+                let deadline = r
+                    .next_deadline
+                    .as_ref()
+                    .map(|(what, at)| format!("{what} {}", local(*at)))
+                    .unwrap_or_else(|| "-".into());
+                let operator = r
+                    .operator
+                    .clone()
+                    .or_else(|| r.team.as_ref().map(|t| format!("({t})")))
+                    .unwrap_or_else(|| "-".into());
                 println!(
-                    "{:<16} {:<8} {:<16} {:<28} {:<16} {}",
+                    "{:<16} {:<9} {:<3} {:<12} {:<3} {:<30} {:<28} {}",
                     r.code,
                     r.state,
-                    local(r.opened_at),
+                    r.level,
+                    truncate(&operator, 12),
+                    if r.urgent { "!" } else { "" },
+                    deadline,
                     r.requester,
-                    truncate(&r.customer, 16),
-                    ack
+                    truncate(&r.customer, 24),
                 );
             }
         }
@@ -49,6 +57,19 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
             }
             println!("Ticket     {}", t.row.code);
             println!("State      {}", t.row.state);
+            println!("Level      {}", t.row.level);
+            if let Some(op) = &t.row.operator {
+                println!("Operator   {op}");
+            }
+            if let Some(team) = &t.row.team {
+                println!("Team       {team}");
+            }
+            if t.row.urgent {
+                println!("Urgent     yes (possible extra-billed intervention)");
+            }
+            if let Some((what, at)) = &t.row.next_deadline {
+                println!("Deadline   {what} {}", local(*at));
+            }
             println!("Customer   {}", t.row.customer);
             println!("Requester  {}", t.row.requester);
             if t.sender != t.row.requester {
@@ -62,6 +83,16 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                     local(t.row.ack_due_at)
                 ),
                 None => println!("Ack        not sent yet (due {})", local(t.row.ack_due_at)),
+            }
+            println!();
+            println!("History:");
+            for e in &t.history {
+                let detail = if e.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", e.detail.lines().next().unwrap_or(""))
+                };
+                println!("  {}  {:<16} by {}{detail}", local(e.at), e.event, e.actor);
             }
             for m in &t.messages {
                 println!();

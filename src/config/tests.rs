@@ -287,4 +287,124 @@ fn display_is_one_line_per_problem_with_file_and_key() {
 fn the_example_config_matches_the_schema() {
     let text = include_str!("../../config.example.toml");
     parse_raw(text).expect("config.example.toml parses into the schema");
+    // Every commented-out key and table is a real one too: uncommented, it still parses.
+    let key = regex::Regex::new(r"^# ?(\[\[?[a-z_.]+\]\]?|[a-z_]+ = .*)$").expect("regex");
+    let uncommented: Vec<String> = text
+        .lines()
+        .map(|l| match key.captures(l) {
+            Some(c) => c[1].to_string(),
+            None => l.to_string(),
+        })
+        .collect();
+    let uncommented = uncommented.join("\n");
+    assert!(
+        uncommented.contains("\n[[operators]]\n"),
+        "operators documented"
+    );
+    parse_raw(&uncommented).unwrap_or_else(|p| {
+        panic!(
+            "config.example.toml with every key uncommented: {}: {}",
+            p.key, p.message
+        )
+    });
+}
+
+const STAFF: &str = r#"
+[queue]
+address = "operatori@kzweb.it"
+
+[oncall]
+address = "reperibile@kzweb.it"
+
+[operator_auth]
+trusted_authserv_ids = ["mail.kzweb.it"]
+
+[calendar]
+opens = "08:30"
+closes = "17:30"
+days = ["lun", "mar", "mer", "gio", "ven", "sab"]
+closures = ["06-29", "2026-12-24", "2026-08-10..2026-08-21"]
+
+[tickets]
+first_contact_office_hours = 2
+reopen_hours = 72
+
+[[operators]]
+name = "giulia"
+addresses = ["Giulia@kzweb.it", "giulia.verdi@kzweb.it"]
+
+[[operators]]
+name = "sergio"
+addresses = ["sergio@kzweb.it"]
+level = 2
+team = "sistemisti"
+"#;
+
+#[test]
+fn operators_queue_oncall_and_calendar_are_read() {
+    let d = Dir::new();
+    let c = d.load(&format!("{MINIMAL}{STAFF}")).expect("valid");
+    assert_eq!(c.operators.len(), 2);
+    assert_eq!(c.operators[0].addresses[0], "giulia@kzweb.it");
+    assert_eq!(
+        (c.operators[0].level, c.operators[0].team.as_str()),
+        (1, "primo-livello")
+    );
+    assert_eq!(
+        (c.operators[1].level, c.operators[1].team.as_str()),
+        (2, "sistemisti")
+    );
+    assert_eq!(c.queue.as_deref(), Some("operatori@kzweb.it"));
+    assert_eq!(c.oncall.as_deref(), Some("reperibile@kzweb.it"));
+    assert_eq!(c.trusted_authserv_ids, vec!["mail.kzweb.it".to_string()]);
+    assert_eq!(c.calendar.days.len(), 6);
+    assert_eq!(c.calendar.closures.len(), 3);
+    assert_eq!(c.calendar.opens.format("%H:%M").to_string(), "08:30");
+    assert_eq!(c.tickets.first_contact, chrono::Duration::hours(2));
+    assert_eq!(c.tickets.reopen_window, chrono::Duration::hours(72));
+    let plain = d.load(MINIMAL).expect("valid");
+    assert_eq!(plain.tickets.reopen_window, chrono::Duration::hours(48));
+    assert_eq!(plain.calendar, crate::core::calendar::Calendar::default());
+}
+
+#[test]
+fn operator_mistakes_are_named_by_key() {
+    let d = Dir::new();
+    let p = d.problems(&format!(
+        r#"{MINIMAL}
+[calendar]
+opens = "9"
+closes = "08:00"
+days = ["lunedì", "funday"]
+closures = ["2026-13-01"]
+
+[tickets]
+reopen_hours = 0
+
+[[operators]]
+name = "giulia verdi"
+addresses = ["assistenza@kzweb.it"]
+level = 3
+
+[[operators]]
+name = "sergio"
+addresses = ["sergio@kzweb.it", "sergio@kzweb.it"]
+level = 2
+"#
+    ));
+    let k = keys(&p);
+    for key in [
+        "calendar.opens",
+        "calendar.days[1]",
+        "calendar.closures[0]",
+        "tickets.reopen_hours",
+        "operators[0].name",
+        "operators[0].addresses[0]",
+        "operators[0].level",
+        "operators[1].addresses[1]",
+        "operators[1].team",
+        "operator_auth.trusted_authserv_ids",
+    ] {
+        assert!(k.contains(&key), "{key} not reported in {k:?}");
+    }
 }

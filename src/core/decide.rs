@@ -1,21 +1,26 @@
 //! `decide`: one inbound message, the stored facts it touches, and the settings in; one
 //! outcome and the effects to apply out. No I/O, no clock: the time is the message's
 //! `received_at`, so the same input always gives the same decision.
+//!
+//! This file holds the vocabulary (settings, facts, outcomes, effects) and the first
+//! checks every message goes through (junk, loops, operators, size); new requests are
+//! judged in `request`, customer replies in `customer`, operator mail in `operators`, and
+//! deadlines in `timers`.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::address::{subject_address, Address, SubjectProblem};
-use super::body::{self, BodyProblem};
-use super::contract::{Contract, Standing};
-use super::inbound::Inbound;
-use super::templates::{self, AckText, RejectionContext, RejectionText};
-use super::ticket::{TicketCode, TicketFacts};
+use super::address::Address;
+use super::auth;
+use super::calendar::Calendar;
+use super::contract::Contract;
+use super::customer;
+use super::inbound::{Attachment, Inbound};
+use super::operators::{self, Operator};
+use super::request;
+use super::templates::{self, RejectionContext, RejectionText};
+use super::ticket::{Event, TicketCode, TicketFacts, TicketStatus};
 
-/// The promise of the seed: an acknowledgement within 30 minutes of receipt.
-pub const ACK_PROMISE: Duration = Duration::minutes(30);
-
-/// Longest request summary quoted back in the acknowledgement.
-const SUMMARY_CHARS: usize = 800;
+pub use super::request::ACK_PROMISE;
 
 /// What the rules need from the configuration.
 #[derive(Clone, Debug)]
@@ -30,6 +35,39 @@ pub struct Settings {
     pub allow_colleagues: bool,
     /// The name that signs every mail.
     pub signature: String,
+    pub operators: Vec<Operator>,
+    /// Where new-ticket notices and reminders go; when empty, to every first-level operator.
+    pub queue: Vec<Address>,
+    /// Who is told at once of an urgent request outside office hours.
+    pub oncall: Option<Address>,
+    /// The authserv-ids of `Authentication-Results` headers written by our own servers.
+    pub trusted_authserv_ids: Vec<String>,
+    pub calendar: Calendar,
+    /// Office time within which an operator should take a new ticket.
+    pub first_contact: Duration,
+    /// How long a customer may reopen a closed ticket by replying, unless the operator says.
+    pub reopen_window: Duration,
+}
+
+impl Settings {
+    /// The operator one of whose addresses this is.
+    pub fn operator_by_address(&self, address: &Address) -> Option<&Operator> {
+        self.operators
+            .iter()
+            .find(|o| o.addresses.contains(address))
+    }
+
+    /// The first-level queue: `[queue] address`, or else every first-level operator.
+    pub fn queue_addresses(&self) -> Vec<Address> {
+        if !self.queue.is_empty() {
+            return self.queue.clone();
+        }
+        self.operators
+            .iter()
+            .filter(|o| o.level == 1)
+            .filter_map(|o| o.addresses.first().cloned())
+            .collect()
+    }
 }
 
 /// What the shell must look up before calling `decide`.
@@ -58,7 +96,16 @@ pub struct Facts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     NewTicket(TicketCode),
+    /// A customer's reply on an open ticket, recorded and forwarded.
     TicketUpdate(TicketCode),
+    /// An operator's commands or answer, applied.
+    Command(TicketCode),
+    /// A customer's reply within the reopen window.
+    Reopened(TicketCode),
+    /// A customer's reply after the ticket was closed for good.
+    ReopenRefused(TicketCode),
+    /// An operator's message that could not be applied; the operator is told why.
+    CommandRefused(Refusal),
     Rejected(Rejection),
     Quarantined(Quarantine),
 }
@@ -66,7 +113,7 @@ pub enum Outcome {
 /// Why a request was refused with a reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    SubjectNotAddress(SubjectProblem),
+    SubjectNotAddress(super::address::SubjectProblem),
     AddressNotEnabled,
     SenderNotEnabled,
     ContractExpired,
@@ -76,6 +123,38 @@ pub enum Rejection {
     EmptyRequest,
     TooLarge,
     UnknownTicket,
+}
+
+/// Why an operator's message changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No ticket code in the subject and no reference to a ticket's mail.
+    NoTicket,
+    /// The code in the subject names no ticket.
+    UnknownTicket(TicketCode),
+    TooLarge,
+    /// The commands could not be read.
+    BadCommand(super::commands::CommandError),
+    /// The command is not possible in the ticket's state.
+    NotNow {
+        command: &'static str,
+        why: NotNow,
+    },
+    UnknownOperator(String),
+    UnknownTeam(String),
+    /// Neither commands nor text.
+    Empty,
+}
+
+/// Why a command is not possible now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotNow {
+    /// The ticket is closed for good.
+    ClosedForGood,
+    /// Closed and waiting for the customer; `#prendo` reopens it.
+    Resolved { reopen_until: Option<DateTime<Utc>> },
+    /// Another operator has it.
+    TakenBy(String),
 }
 
 /// Why a message was set aside without any reply (no backscatter, no loops).
@@ -116,6 +195,33 @@ impl Rejection {
     }
 }
 
+impl Refusal {
+    /// Stable name for the database and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Refusal::NoTicket => "no_ticket",
+            Refusal::UnknownTicket(_) => "unknown_ticket",
+            Refusal::TooLarge => "too_large",
+            Refusal::BadCommand(_) => "bad_command",
+            Refusal::NotNow {
+                why: NotNow::ClosedForGood,
+                ..
+            } => "ticket_closed",
+            Refusal::NotNow {
+                why: NotNow::Resolved { .. },
+                ..
+            } => "ticket_resolved",
+            Refusal::NotNow {
+                why: NotNow::TakenBy(_),
+                ..
+            } => "taken_by_another",
+            Refusal::UnknownOperator(_) => "unknown_operator",
+            Refusal::UnknownTeam(_) => "unknown_team",
+            Refusal::Empty => "empty",
+        }
+    }
+}
+
 impl Quarantine {
     /// Stable name for the database, logs and fixtures.
     pub fn name(self) -> &'static str {
@@ -134,35 +240,49 @@ impl Quarantine {
 impl Outcome {
     pub fn folder(&self) -> Folder {
         match self {
-            Outcome::NewTicket(_) | Outcome::TicketUpdate(_) => Folder::Processed,
-            Outcome::Rejected(_) => Folder::Rejected,
+            Outcome::NewTicket(_)
+            | Outcome::TicketUpdate(_)
+            | Outcome::Command(_)
+            | Outcome::Reopened(_) => Folder::Processed,
+            Outcome::ReopenRefused(_) | Outcome::CommandRefused(_) | Outcome::Rejected(_) => {
+                Folder::Rejected
+            }
             Outcome::Quarantined(_) => Folder::Quarantine,
         }
     }
 
-    /// `ticket`, `update`, `rejected` or `quarantine`.
+    /// The stored name of the outcome.
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::NewTicket(_) => "ticket",
             Outcome::TicketUpdate(_) => "update",
+            Outcome::Command(_) => "command",
+            Outcome::Reopened(_) => "reopened",
+            Outcome::ReopenRefused(_) => "reopen_refused",
+            Outcome::CommandRefused(_) => "command_refused",
             Outcome::Rejected(_) => "rejected",
             Outcome::Quarantined(_) => "quarantine",
         }
     }
 
-    /// The reason name for rejections and quarantine, empty otherwise.
+    /// The reason name for refusals, rejections and quarantine, empty otherwise.
     pub fn reason(&self) -> &'static str {
         match self {
+            Outcome::CommandRefused(r) => r.name(),
             Outcome::Rejected(r) => r.name(),
             Outcome::Quarantined(q) => q.name(),
             _ => "",
         }
     }
 
-    /// The ticket code, for new tickets and updates.
+    /// The ticket code, when the outcome is about a ticket.
     pub fn code(&self) -> Option<&TicketCode> {
         match self {
-            Outcome::NewTicket(c) | Outcome::TicketUpdate(c) => Some(c),
+            Outcome::NewTicket(c)
+            | Outcome::TicketUpdate(c)
+            | Outcome::Command(c)
+            | Outcome::Reopened(c)
+            | Outcome::ReopenRefused(c) => Some(c),
             _ => None,
         }
     }
@@ -172,7 +292,11 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::NewTicket(c) => write!(f, "ticket {c} opened"),
-            Outcome::TicketUpdate(c) => write!(f, "ticket {c} updated"),
+            Outcome::TicketUpdate(c) => write!(f, "ticket {c} updated by the customer"),
+            Outcome::Command(c) => write!(f, "ticket {c}: operator message applied"),
+            Outcome::Reopened(c) => write!(f, "ticket {c} reopened by the customer"),
+            Outcome::ReopenRefused(c) => write!(f, "ticket {c} is closed for good: reply refused"),
+            Outcome::CommandRefused(r) => write!(f, "operator message refused: {}", r.name()),
             Outcome::Rejected(r) => write!(f, "rejected: {}", r.name()),
             Outcome::Quarantined(q) => write!(f, "quarantined: {}", q.name()),
         }
@@ -183,10 +307,18 @@ impl std::fmt::Display for Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     OpenTicket(NewTicket),
-    /// Record the message on an existing ticket.
+    /// Record the message on an existing ticket, with the text the thread shows.
     AppendToTicket {
         ticket_id: i64,
+        text: String,
     },
+    /// Write the ticket's new status.
+    UpdateTicket {
+        ticket_id: i64,
+        status: TicketStatus,
+    },
+    /// Add a line to the ticket's history.
+    Log(Event),
     Send(OutgoingMail),
 }
 
@@ -198,16 +330,45 @@ pub struct NewTicket {
     pub requester: Address,
     pub sender: Address,
     pub summary: String,
+    /// The request's own text (no quotes, no signature), for the thread.
+    pub text: String,
     pub opened_at: DateTime<Utc>,
     /// The acknowledgement promise, stored so a restart can still check it.
     pub ack_due_at: DateTime<Utc>,
+    pub status: TicketStatus,
 }
 
 /// What kind of mail the daemon sends; part of its stable Message-ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MailKind {
+    /// To the customer: the request is taken in charge.
     Ack,
+    /// To the sender: the request cannot be accepted.
     Rejection,
+    /// To the first-level queue: a new ticket.
+    QueueNotice,
+    /// To the on-call person: an urgent request outside office hours.
+    OnCall,
+    /// To the customer: an operator's answer.
+    Relay,
+    /// To the operator in charge (or queue, or team): the customer's reply.
+    Forward,
+    /// To an operator: a ticket assigned to them.
+    Assignment,
+    /// To a second-level team: the whole thread.
+    Escalation,
+    /// To the customer: the ticket is closed, with the reopen deadline.
+    Closure,
+    /// To the customer: the ticket is reopened.
+    Reopened,
+    /// To the operator in charge (or queue): the customer reopened the ticket.
+    ReopenNotice,
+    /// To the customer: the ticket is closed for good; open a new request.
+    ReopenRefused,
+    /// To an operator: the message was not applied, and why.
+    CommandRefused,
+    /// To the queue: nobody has taken the ticket in time.
+    Reminder,
 }
 
 impl MailKind {
@@ -215,6 +376,18 @@ impl MailKind {
         match self {
             MailKind::Ack => "ack",
             MailKind::Rejection => "rejection",
+            MailKind::QueueNotice => "queue",
+            MailKind::OnCall => "oncall",
+            MailKind::Relay => "relay",
+            MailKind::Forward => "forward",
+            MailKind::Assignment => "assignment",
+            MailKind::Escalation => "escalation",
+            MailKind::Closure => "closure",
+            MailKind::Reopened => "reopened",
+            MailKind::ReopenNotice => "reopen-notice",
+            MailKind::ReopenRefused => "reopen-refused",
+            MailKind::CommandRefused => "refused",
+            MailKind::Reminder => "reminder",
         }
     }
 }
@@ -233,6 +406,7 @@ pub struct OutgoingMail {
     pub in_reply_to: Option<String>,
     /// The thread, oldest first, without brackets.
     pub references: Vec<String>,
+    pub attachments: Vec<Attachment>,
 }
 
 /// A decision: the outcome and what to do about it.
@@ -240,6 +414,18 @@ pub struct OutgoingMail {
 pub struct Decision {
     pub outcome: Outcome,
     pub effects: Vec<Effect>,
+    /// Something the sysadmin should read in the log (a possible spoof).
+    pub warning: Option<String>,
+}
+
+impl Decision {
+    pub(crate) fn new(outcome: Outcome, effects: Vec<Effect>) -> Decision {
+        Decision {
+            outcome,
+            effects,
+            warning: None,
+        }
+    }
 }
 
 /// The lookups `decide` needs for this message.
@@ -248,7 +434,7 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
     if let Some(from) = &msg.from {
         addresses.push(from.clone());
     }
-    if let Ok(requester) = subject_address(&msg.subject) {
+    if let Ok(requester) = super::address::subject_address(&msg.subject) {
         if !addresses.contains(&requester) {
             addresses.push(requester);
         }
@@ -260,13 +446,10 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
     }
 }
 
-/// Decides what happens to one inbound message. See SPEC rules 1–4 and "Behaviour the
-/// daemon owns"; the order of the checks is the order of this function.
+/// Decides what happens to one inbound message. See SPEC "Behaviour the daemon owns"; the
+/// order of the checks is the order of this function.
 pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
-    let quarantine = |q| Decision {
-        outcome: Outcome::Quarantined(q),
-        effects: vec![],
-    };
+    let quarantine = |q| Decision::new(Outcome::Quarantined(q), vec![]);
 
     if msg.malformed.is_some() {
         return quarantine(Quarantine::Malformed);
@@ -287,16 +470,37 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
         return quarantine(Quarantine::MailingList);
     }
 
+    // Operators act only when our own server vouches for them; otherwise their mail is
+    // ordinary mail, and the log says so.
+    let mut warning = None;
+    if let Some(op) = settings.operator_by_address(&sender) {
+        let verdict = auth::check(&msg.auth_results, &settings.trusted_authserv_ids, &sender);
+        if verdict.passed() {
+            return operators::message(msg, facts, settings, op);
+        }
+        warning = Some(format!(
+            "possible spoof: mail from operator {} <{sender}> is not vouched for by a trusted \
+             Authentication-Results header ({verdict:?}); treated as ordinary mail",
+            op.name
+        ));
+    }
+    let mut decision = from_customer(msg, facts, settings, sender);
+    decision.warning = warning;
+    decision
+}
+
+/// Mail from anyone but an authenticated operator: a reply on a ticket or a new request.
+fn from_customer(msg: &Inbound, facts: &Facts, settings: &Settings, sender: Address) -> Decision {
     // Past this point a reply is possible, but only to an address a contract knows.
     let sender_known = facts.contracts.iter().any(|c| c.enables(&sender));
     let reject = |reason: Rejection, text: RejectionText| {
         if sender_known {
-            Decision {
-                outcome: Outcome::Rejected(reason),
-                effects: vec![Effect::Send(rejection_mail(msg, &sender, &text, settings))],
-            }
+            Decision::new(
+                Outcome::Rejected(reason),
+                vec![Effect::Send(rejection_mail(msg, &sender, &text, settings))],
+            )
         } else {
-            quarantine(Quarantine::UnknownSender)
+            Decision::new(Outcome::Quarantined(Quarantine::UnknownSender), vec![])
         }
     };
 
@@ -310,15 +514,9 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
         );
     }
 
-    let code = TicketCode::find(&msg.subject, &settings.code_prefix);
     if let Some(ticket) = &facts.ticket {
         if ticket.contract.enables(&sender) {
-            return Decision {
-                outcome: Outcome::TicketUpdate(ticket.code.clone()),
-                effects: vec![Effect::AppendToTicket {
-                    ticket_id: ticket.id,
-                }],
-            };
+            return customer::reply(msg, ticket, settings, &sender);
         }
         return reject(
             Rejection::UnknownTicket,
@@ -327,143 +525,16 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
             },
         );
     }
-    if let Some(code) = code {
+    if let Some(code) = TicketCode::find(&msg.subject, &settings.code_prefix) {
         return reject(
             Rejection::UnknownTicket,
             RejectionText::UnknownTicket { code },
         );
     }
 
-    let requester = match subject_address(&msg.subject) {
-        Ok(a) => a,
-        Err(p) => {
-            return reject(Rejection::SubjectNotAddress(p), RejectionText::Subject(p));
-        }
-    };
-    let requester_contracts: Vec<&Contract> = facts
-        .contracts
-        .iter()
-        .filter(|c| c.enables(&requester))
-        .collect();
-    if requester_contracts.is_empty() {
-        return reject(
-            Rejection::AddressNotEnabled,
-            RejectionText::AddressNotEnabled { requester },
-        );
-    }
-    // An address may sit on several contracts (an expired one and its renewal): the best
-    // standing wins, and among equals the first (lowest id) one.
-    let Some(contract) = requester_contracts
-        .iter()
-        .copied()
-        .min_by_key(|c| (c.standing(msg.received_at), c.id))
-    else {
-        return reject(
-            Rejection::AddressNotEnabled,
-            RejectionText::AddressNotEnabled { requester },
-        );
-    };
-    if sender != requester && !(settings.allow_colleagues && contract.enables(&sender)) {
-        return reject(
-            Rejection::SenderNotEnabled,
-            RejectionText::SenderNotEnabled {
-                sender: sender.clone(),
-                requester,
-            },
-        );
-    }
-    match contract.standing(msg.received_at) {
-        Standing::InForce => {}
-        Standing::NotYetValid => {
-            return reject(
-                Rejection::ContractNotYetValid,
-                RejectionText::ContractNotYetValid {
-                    requester,
-                    from: contract.valid_from,
-                },
-            );
-        }
-        Standing::Expired => {
-            return reject(
-                Rejection::ContractExpired,
-                RejectionText::ContractExpired {
-                    requester,
-                    until: contract.valid_until,
-                },
-            );
-        }
-        Standing::Disabled => {
-            return reject(
-                Rejection::ContractDisabled,
-                RejectionText::ContractDisabled { requester },
-            );
-        }
-    }
-
-    let own = body::own_text(&msg.text);
-    if let Err(problem) = body::check(&own, &contract.references) {
-        let (reason, text) = match problem {
-            BodyProblem::EmptyRequest => (Rejection::EmptyRequest, RejectionText::EmptyRequest),
-            BodyProblem::MissingReference => {
-                (Rejection::MissingReference, RejectionText::MissingReference)
-            }
-        };
-        return reject(reason, text);
-    }
-
-    open_ticket(msg, facts, settings, contract, requester, sender, &own)
-}
-
-fn open_ticket(
-    msg: &Inbound,
-    facts: &Facts,
-    settings: &Settings,
-    contract: &Contract,
-    requester: Address,
-    sender: Address,
-    own_text: &str,
-) -> Decision {
-    let code = facts.next_code.clone();
-    let summary = body::summary(own_text, SUMMARY_CHARS);
-    let colleague = (sender != requester).then_some(&sender);
-    let greeting_name = if colleague.is_none() {
-        msg.from_name.as_deref()
-    } else {
-        None
-    };
-    let (subject, body) = templates::ack(&AckText {
-        code: &code,
-        requester: &requester,
-        sender: colleague,
-        greeting_name,
-        summary: &summary,
-        support_address: &settings.support_address,
-        signature: &settings.signature,
-    });
-    let ack = OutgoingMail {
-        kind: MailKind::Ack,
-        ticket: Some(code.clone()),
-        to: vec![requester.clone()],
-        cc: colleague.into_iter().cloned().collect(),
-        subject,
-        body,
-        in_reply_to: msg.message_id.clone(),
-        references: thread(msg),
-    };
-    Decision {
-        outcome: Outcome::NewTicket(code.clone()),
-        effects: vec![
-            Effect::OpenTicket(NewTicket {
-                code,
-                contract_id: contract.id,
-                requester,
-                sender,
-                summary,
-                opened_at: msg.received_at,
-                ack_due_at: msg.received_at + ACK_PROMISE,
-            }),
-            Effect::Send(ack),
-        ],
+    match request::new_request(msg, facts, settings, sender.clone()) {
+        Ok(decision) => decision,
+        Err((reason, text)) => reject(reason, text),
     }
 }
 
@@ -492,11 +563,12 @@ fn rejection_mail(
         body,
         in_reply_to: msg.message_id.clone(),
         references: thread(msg),
+        attachments: vec![],
     }
 }
 
 /// The References of a reply: the original's references, then the original itself.
-fn thread(msg: &Inbound) -> Vec<String> {
+pub(crate) fn thread(msg: &Inbound) -> Vec<String> {
     let mut refs: Vec<String> = msg.refs.clone();
     if let Some(id) = &msg.message_id {
         refs.retain(|r| r != id);

@@ -1,30 +1,41 @@
 //! Table-driven tests of `decide`: one row per rule, with a fixed time.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
 
 use super::address::{Address, SubjectProblem};
+use super::calendar::Calendar;
 use super::contract::Contract;
 use super::decide::*;
 use super::inbound::Inbound;
-use super::ticket::{TicketCode, TicketFacts, TicketState};
+use super::operators::Operator;
+use super::ticket::{TicketCode, TicketFacts, TicketStatus};
 
-fn addr(s: &str) -> Address {
+pub(super) fn addr(s: &str) -> Address {
     Address::parse(s).expect("valid address")
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Rome.with_ymd_and_hms(2026, 3, 10, 10, 0, 0)
         .single()
         .expect("valid")
         .with_timezone(&Utc)
 }
 
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(super) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
 
-fn settings() -> Settings {
+pub(super) fn operator(name: &str, level: u8, team: &str) -> Operator {
+    Operator {
+        name: name.into(),
+        addresses: vec![addr(&format!("{}@kzweb.it", name.to_lowercase()))],
+        level,
+        team: team.into(),
+    }
+}
+
+pub(super) fn settings() -> Settings {
     Settings {
         support_address: addr("assistenza@kzweb.it"),
         own_addresses: vec![addr("assistenza@kzweb.it"), addr("noreply@kzweb.it")],
@@ -32,10 +43,22 @@ fn settings() -> Settings {
         max_message_bytes: 1024 * 1024,
         allow_colleagues: true,
         signature: "Assistenza KZweb".into(),
+        operators: vec![
+            operator("Giulia", 1, "primo-livello"),
+            operator("Marco", 1, "primo-livello"),
+            operator("Sergio", 2, "sistemisti"),
+            operator("Paola", 2, "programmatori"),
+        ],
+        queue: vec![addr("operatori@kzweb.it")],
+        oncall: Some(addr("reperibile@kzweb.it")),
+        trusted_authserv_ids: vec!["mx.kzweb.it".into()],
+        calendar: Calendar::default(),
+        first_contact: chrono::Duration::hours(4),
+        reopen_window: chrono::Duration::hours(48),
     }
 }
 
-fn rossi() -> Contract {
+pub(super) fn rossi() -> Contract {
     Contract {
         id: 1,
         customer: "Rossi Impianti srl".into(),
@@ -47,7 +70,7 @@ fn rossi() -> Contract {
     }
 }
 
-fn verdi_expired() -> Contract {
+pub(super) fn verdi_expired() -> Contract {
     Contract {
         id: 2,
         customer: "Caffè Verdi".into(),
@@ -59,7 +82,7 @@ fn verdi_expired() -> Contract {
     }
 }
 
-fn next_code() -> TicketCode {
+pub(super) fn next_code() -> TicketCode {
     TicketCode {
         prefix: "KZ".into(),
         year: 2026,
@@ -67,7 +90,7 @@ fn next_code() -> TicketCode {
     }
 }
 
-fn facts(contracts: Vec<Contract>) -> Facts {
+pub(super) fn facts(contracts: Vec<Contract>) -> Facts {
     Facts {
         contracts,
         ticket: None,
@@ -75,7 +98,7 @@ fn facts(contracts: Vec<Contract>) -> Facts {
     }
 }
 
-fn request(from: &str, subject: &str, text: &str) -> Inbound {
+pub(super) fn request(from: &str, subject: &str, text: &str) -> Inbound {
     Inbound {
         message_id: Some("abc@mail.rossi.it".into()),
         from: Address::parse(from),
@@ -88,9 +111,10 @@ fn request(from: &str, subject: &str, text: &str) -> Inbound {
     }
 }
 
-const GOOD_TEXT: &str = "Mario Rossi\nSito www.rossi.it\nIl modulo contatti non invia i messaggi";
+pub(super) const GOOD_TEXT: &str =
+    "Mario Rossi\nSito www.rossi.it\nIl modulo contatti non invia i messaggi";
 
-fn sent(d: &Decision) -> Vec<&OutgoingMail> {
+pub(super) fn sent(d: &Decision) -> Vec<&OutgoingMail> {
     d.effects
         .iter()
         .filter_map(|e| match e {
@@ -115,9 +139,26 @@ fn valid_request_opens_a_ticket_and_acknowledges_the_requester() {
     assert_eq!(t.contract_id, 1);
     assert_eq!(t.requester, addr("mario@rossi.it"));
     assert_eq!(t.ack_due_at, now() + ACK_PROMISE);
+    // Tuesday 10:00 + 4 office hours.
+    assert_eq!(
+        t.status.first_contact_due_at,
+        Some(now() + Duration::hours(4))
+    );
+    assert!(!t.status.urgent);
     let mails = sent(&d);
-    assert_eq!(mails.len(), 1);
+    assert_eq!(mails.len(), 2, "the ack and the queue notice");
     assert_eq!(mails[0].kind, MailKind::Ack);
+    assert!(mails[0].body.contains("sarà esaminata a breve"));
+    assert_eq!(mails[1].kind, MailKind::QueueNotice);
+    assert_eq!(mails[1].to, vec![addr("operatori@kzweb.it")]);
+    assert!(mails[1]
+        .subject
+        .starts_with("[KZ-2026-00008] Nuovo ticket: Rossi Impianti srl"));
+    assert!(mails[1].body.contains("Il modulo contatti non invia"));
+    assert!(
+        mails[1].body.contains("#prendo"),
+        "the notice carries the help"
+    );
     assert_eq!(mails[0].to, vec![addr("mario@rossi.it")]);
     assert!(mails[0].cc.is_empty());
     assert!(mails[0].subject.starts_with("[KZ-2026-00008]"));
@@ -452,7 +493,7 @@ fn message_over_the_size_limit_is_rejected_before_anything_else() {
     assert!(sent(&d)[0].body.contains("il limite è 1,0 MB"));
 }
 
-fn ticket_42() -> TicketFacts {
+pub(super) fn ticket_42() -> TicketFacts {
     TicketFacts {
         id: 42,
         code: TicketCode {
@@ -460,9 +501,12 @@ fn ticket_42() -> TicketFacts {
             year: 2026,
             number: 42,
         },
-        state: TicketState::Open,
         requester: addr("mario@rossi.it"),
         contract: rossi(),
+        summary: "Il modulo contatti non invia".into(),
+        opened_at: now() - chrono::Duration::hours(1),
+        status: TicketStatus::new(false, now() + chrono::Duration::hours(3)),
+        thread: vec![],
     }
 }
 
@@ -479,7 +523,21 @@ fn reply_on_a_ticket_from_its_contract_updates_it_without_reply() {
     };
     let d = decide(&msg, &f, &settings());
     assert_eq!(d.outcome, Outcome::TicketUpdate(ticket_42().code));
-    assert_eq!(d.effects, vec![Effect::AppendToTicket { ticket_id: 42 }]);
+    assert_eq!(
+        d.effects[0],
+        Effect::AppendToTicket {
+            ticket_id: 42,
+            text: "altre info".into()
+        }
+    );
+    let forwarded = sent(&d);
+    assert_eq!(
+        forwarded.len(),
+        1,
+        "forwarded to the queue, nothing to the customer"
+    );
+    assert_eq!(forwarded[0].kind, MailKind::Forward);
+    assert_eq!(forwarded[0].to, vec![addr("operatori@kzweb.it")]);
 }
 
 #[test]

@@ -36,4 +36,17 @@ pub struct Inbound {
     pub received_at: DateTime<Utc>,
     /// Set when the message could not be parsed as MIME at all.
     pub malformed: Option<String>,
+    /// The values of every `Authentication-Results` header, topmost first.
+    pub auth_results: Vec<String>,
+    /// Files attached (quotes, screenshots), relayed with the text.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// `type/subtype`, e.g. `application/pdf`.
+    pub content_type: String,
+    pub data: Vec<u8>,
 }

@@ -6,8 +6,10 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use crate::core::address::Address;
@@ -43,17 +45,17 @@ impl Composer {
         })
     }
 
-    /// The stable Message-ID (without brackets) of the `index`-th mail caused by inbound
-    /// message `inbound_id`: the same inputs always give the same id, so a mail queued
-    /// twice would be recognisable, and replies find their ticket by it.
-    pub fn message_id(&self, mail: &OutgoingMail, inbound_id: i64, index: usize) -> String {
+    /// The stable Message-ID (without brackets) of the `index`-th mail of one cause (an
+    /// inbound message's row id, or `timer`): the same inputs always give the same id, so
+    /// a mail queued twice would be recognisable, and replies find their ticket by it.
+    pub fn message_id(&self, mail: &OutgoingMail, cause: &str, index: usize) -> String {
         let ticket = mail
             .ticket
             .as_ref()
             .map(|c| format!("{c}."))
             .unwrap_or_default();
         format!(
-            "{ticket}{}.{inbound_id}.{index}@{}",
+            "{ticket}{}.{cause}.{index}@{}",
             mail.kind.name(),
             self.from_address.domain()
         )
@@ -91,10 +93,25 @@ impl Composer {
         if !refs.is_empty() {
             builder = builder.references(refs.join(" "));
         }
-        let message = builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
-            .context("composing outgoing mail")?;
+        let message = if mail.attachments.is_empty() {
+            builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.body.clone())
+        } else {
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone()));
+            for a in &mail.attachments {
+                let kind = ContentType::parse(&a.content_type)
+                    .or_else(|_| ContentType::parse("application/octet-stream"))
+                    .context("attachment content type")?;
+                // Always base64: lettre would send an all-ASCII file as 7bit, and MTAs turn
+                // its bare line feeds into CRLF, changing the customer's file.
+                let body = Body::new_with_encoding(a.data.clone(), ContentTransferEncoding::Base64)
+                    .map_err(|_| anyhow::anyhow!("encoding attachment {:?}", a.filename))?;
+                parts = parts.singlepart(Attachment::new(a.filename.clone()).body(body, kind));
+            }
+            builder.multipart(parts)
+        }
+        .context("composing outgoing mail")?;
         let envelope = message.envelope();
         Ok(Composed {
             message_id: message_id.to_string(),
@@ -181,6 +198,7 @@ mod tests {
             body: "Gentile Mario,\nè tutto a posto.\n".into(),
             in_reply_to: Some("orig@example.it".into()),
             references: vec!["older@example.it".into(), "orig@example.it".into()],
+            attachments: vec![],
         }
     }
 
@@ -198,10 +216,10 @@ mod tests {
     fn message_id_is_stable_and_names_ticket_kind_and_source() {
         let c = composer();
         assert_eq!(
-            c.message_id(&ack(), 17, 0),
+            c.message_id(&ack(), "17", 0),
             "KZ-2026-00001.ack.17.0@kzweb.it"
         );
-        assert_eq!(c.message_id(&ack(), 17, 0), c.message_id(&ack(), 17, 0));
+        assert_eq!(c.message_id(&ack(), "17", 0), c.message_id(&ack(), "17", 0));
     }
 
     #[test]
@@ -245,6 +263,27 @@ mod tests {
         assert!(back.text.contains("è tutto a posto."));
         assert!(back.loop_marker);
         assert_eq!(back.auto_submitted.as_deref(), Some("auto-replied"));
+    }
+
+    #[test]
+    fn attachments_travel_with_the_text() {
+        let mut mail = ack();
+        mail.attachments = vec![crate::core::inbound::Attachment {
+            filename: "preventivo.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: b"%PDF-1.4\n".to_vec(),
+        }];
+        let out = composer()
+            .compose(&mail, "x.1.0@kzweb.it", at())
+            .expect("composed");
+        let text = String::from_utf8_lossy(&out.raw);
+        assert!(
+            text.contains("Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK"),
+            "a file travels base64 even when it looks like text: {text}"
+        );
+        let back = crate::mail::parse::parse(&out.raw, out.raw.len() as u64, at());
+        assert!(back.text.contains("è tutto a posto."));
+        assert_eq!(back.attachments, mail.attachments);
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! quarantines it), never an error that would stop the intake.
 
 use chrono::{DateTime, Utc};
-use mail_parser::{HeaderValue, MessageParser};
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 
 use crate::core::address::Address;
-use crate::core::inbound::Inbound;
+use crate::core::inbound::{Attachment, Inbound};
 
 /// Header the daemon puts on every mail it sends; finding it on an inbound message
 /// means one of our own mails came back.
@@ -53,7 +53,60 @@ pub fn parse(raw: &[u8], size: u64, received_at: DateTime<Utc>) -> Inbound {
     inbound.precedence = msg.header_raw("Precedence").map(first_token);
     inbound.list_id = msg.header_raw("List-Id").is_some();
     inbound.loop_marker = msg.header_raw(LOOP_HEADER).is_some();
+    inbound.auth_results = msg
+        .headers()
+        .iter()
+        .filter(|h| {
+            h.name
+                .as_str()
+                .eq_ignore_ascii_case("Authentication-Results")
+        })
+        .filter_map(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
+        .map(|v| unfold(&String::from_utf8_lossy(v)))
+        .collect();
+    inbound.attachments = msg
+        .attachments()
+        .filter(|part| !part.is_message())
+        .enumerate()
+        .map(|(i, part)| {
+            let content_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{sub}", ct.ctype()),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".into())
+                .to_ascii_lowercase();
+            Attachment {
+                filename: part
+                    .attachment_name()
+                    .map(safe_filename)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| format!("allegato-{}", i + 1)),
+                content_type,
+                data: part.contents().to_vec(),
+            }
+        })
+        .collect();
     inbound
+}
+
+/// A header value on one line: folding white space becomes one space.
+fn unfold(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An attachment's name without any path or control characters, so relaying it cannot
+/// suggest a path to the recipient's mail client.
+fn safe_filename(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect::<String>()
+        .trim()
+        .trim_start_matches('.')
+        .to_string()
 }
 
 /// `auto-replied; comment` or `Bulk (x)` to `auto-replied` / `bulk`.
@@ -143,6 +196,35 @@ References: <orig@example.it> <KZ-2026-00001.ack.1.0@kzweb.it>\r\nSubject: Re: x
         let m = parse(raw, 10, at());
         assert!(m.text.contains("www.example.it"), "{}", m.text);
         assert!(m.text.contains("è lento"), "{}", m.text);
+    }
+
+    #[test]
+    fn authentication_results_are_kept_unfolded_topmost_first() {
+        let raw = b"Authentication-Results: mx.kzweb.it;\r\n\tdkim=pass header.d=kzweb.it\r\n\
+Authentication-Results: relay.example.net; spf=fail\r\nFrom: a@kzweb.it\r\nSubject: x\r\n\r\nok\r\n";
+        let m = parse(raw, 10, at());
+        assert_eq!(
+            m.auth_results,
+            vec![
+                "mx.kzweb.it; dkim=pass header.d=kzweb.it".to_string(),
+                "relay.example.net; spf=fail".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn attachments_keep_name_type_and_bytes() {
+        let raw = b"From: a@kzweb.it\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+Ecco il preventivo.\r\n--b\r\nContent-Type: application/pdf; name=\"../preventivo.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"../preventivo.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n";
+        let m = parse(raw, raw.len() as u64, at());
+        assert!(m.text.contains("Ecco il preventivo."));
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "preventivo.pdf");
+        assert_eq!(m.attachments[0].content_type, "application/pdf");
+        assert_eq!(m.attachments[0].data, b"%PDF-1.4\n");
     }
 
     #[test]

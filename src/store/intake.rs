@@ -8,12 +8,13 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use crate::core::address::Address;
 use crate::core::contract::Contract;
-use crate::core::decide::{Decision, Effect, Facts, Folder, Wanted};
+use crate::core::decide::{Decision, Facts, Folder, Wanted};
 use crate::core::inbound::Inbound;
-use crate::core::ticket::{TicketCode, TicketFacts, TicketState};
+use crate::core::ticket::{ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus};
 use crate::mail::compose::Composer;
 
-use super::{ts, Store};
+use super::effects::Cause;
+use super::{parse_ts, ts, Store};
 
 /// Where an inbound message came from; IMAP messages are identified by their mailbox,
 /// UIDVALIDITY and UID so that a message is never processed twice.
@@ -40,7 +41,7 @@ pub struct Duplicate {
 /// An open intake transaction (BEGIN IMMEDIATE: the write lock is taken up front, so the
 /// facts read are still true when the effects are written).
 pub struct Tx<'a> {
-    tx: rusqlite::Transaction<'a>,
+    pub(super) tx: rusqlite::Transaction<'a>,
 }
 
 impl Store {
@@ -122,27 +123,97 @@ impl Tx<'_> {
     }
 
     fn ticket_by_code(&self, code: &str) -> Result<Option<TicketFacts>> {
-        let row: Option<(i64, String, String, String, i64)> = self
+        let id: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM tickets WHERE code = ?1")?
+            .query_row([code], |r| r.get(0))
+            .optional()?;
+        id.map(|id| self.ticket(id)).transpose()
+    }
+
+    /// A ticket with its status, contract and thread.
+    pub fn ticket(&self, id: i64) -> Result<TicketFacts> {
+        let (code, requester, contract_id, summary, opened_at, status) = self
             .tx
             .prepare_cached(
-                "SELECT id, code, state, requester, contract_id FROM tickets WHERE code = ?1",
+                "SELECT code, requester, contract_id, summary, opened_at, state, operator, level,
+                        team, urgent, first_contact_due_at, first_contact_at, reminded_at,
+                        closed_at, reopen_until
+                 FROM tickets WHERE id = ?1",
             )?
-            .query_row([code], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            .query_row([id], |r| {
+                let time = |i: usize| -> rusqlite::Result<Option<chrono::DateTime<Utc>>> {
+                    r.get::<_, Option<String>>(i)?
+                        .map(|t| parse_ts(&t))
+                        .transpose()
+                };
+                let state: String = r.get(5)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    parse_ts(&r.get::<_, String>(4)?)?,
+                    (
+                        state,
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, u8>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, bool>(9)?,
+                        [time(10)?, time(11)?, time(12)?, time(13)?, time(14)?],
+                    ),
+                ))
             })
-            .optional()?;
-        let Some((id, code, state, requester, contract_id)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(TicketFacts {
+            .with_context(|| format!("loading ticket {id}"))?;
+        let (state, operator, level, team, urgent, [due, first, reminded, closed, reopen]) = status;
+        Ok(TicketFacts {
             id,
             code: code_from_db(&code).with_context(|| format!("stored ticket code {code:?}"))?,
-            state: TicketState::from_name(&state)
-                .with_context(|| format!("ticket {code} has unknown state {state:?}"))?,
             requester: Address::parse(&requester)
                 .with_context(|| format!("ticket {code} has an invalid requester"))?,
             contract: load_contract(&self.tx, contract_id)?,
-        }))
+            summary,
+            opened_at,
+            status: TicketStatus {
+                state: TicketState::from_name(&state)
+                    .with_context(|| format!("ticket {code} has unknown state {state:?}"))?,
+                operator,
+                level,
+                team,
+                urgent,
+                first_contact_due_at: due,
+                first_contact_at: first,
+                reminded_at: reminded,
+                closed_at: closed,
+                reopen_until: reopen,
+            },
+            thread: self.thread(id)?,
+        })
+    }
+
+    /// Every message received and sent on a ticket, oldest first.
+    fn thread(&self, ticket_id: i64) -> Result<Vec<ThreadEntry>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT received_at AS at, 0 AS out, outcome, COALESCE(sender, ''), message_id,
+                    COALESCE(text, ''), id
+             FROM inbound WHERE ticket_id = ?1
+             UNION ALL
+             SELECT created_at, 1, kind, recipients, message_id, COALESCE(body, ''), id
+             FROM outbox WHERE ticket_id = ?1
+             ORDER BY at, out, 7",
+        )?;
+        let rows = stmt.query_map([ticket_id], |r| {
+            Ok(ThreadEntry {
+                at: parse_ts(&r.get::<_, String>(0)?)?,
+                outgoing: r.get(1)?,
+                kind: r.get(2)?,
+                who: r.get(3)?,
+                message_id: r.get(4)?,
+                text: r.get(5)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .context("loading a ticket's thread")
     }
 
     /// The ticket a reply belongs to, through the Message-IDs of mails we sent for it or
@@ -204,78 +275,8 @@ impl Tx<'_> {
             ])
             .context("recording the inbound message")?;
         let inbound_id = self.tx.last_insert_rowid();
-
-        for (index, effect) in decision.effects.iter().enumerate() {
-            match effect {
-                Effect::OpenTicket(t) => {
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO tickets (code, contract_id, requester, sender, state,
-                                 summary, opened_at, ack_due_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        )?
-                        .execute(params![
-                            t.code.to_string(),
-                            t.contract_id,
-                            t.requester.as_str(),
-                            t.sender.as_str(),
-                            TicketState::Open.as_str(),
-                            t.summary,
-                            ts(t.opened_at),
-                            ts(t.ack_due_at),
-                        ])
-                        .with_context(|| format!("opening ticket {}", t.code))?;
-                    let ticket_id = self.tx.last_insert_rowid();
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO ticket_counters (prefix, year, last) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (prefix, year) DO UPDATE SET last = MAX(last, excluded.last)",
-                        )?
-                        .execute(params![t.code.prefix, t.code.year, t.code.number])?;
-                    self.attach(inbound_id, ticket_id)?;
-                }
-                Effect::AppendToTicket { ticket_id } => self.attach(inbound_id, *ticket_id)?,
-                Effect::Send(mail) => {
-                    let message_id = composer.message_id(mail, inbound_id, index);
-                    let composed = composer.compose(mail, &message_id, now)?;
-                    let ticket_id: Option<i64> = match &mail.ticket {
-                        Some(code) => Some(
-                            self.tx
-                                .prepare_cached("SELECT id FROM tickets WHERE code = ?1")?
-                                .query_row([code.to_string()], |r| r.get(0))
-                                .with_context(|| format!("finding ticket {code} for its mail"))?,
-                        ),
-                        None => None,
-                    };
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO outbox (message_id, kind, ticket_id, inbound_id,
-                                 envelope_from, recipients, subject, raw, created_at, next_attempt_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-                        )?
-                        .execute(params![
-                            composed.message_id,
-                            mail.kind.name(),
-                            ticket_id,
-                            inbound_id,
-                            composed.envelope_from,
-                            composed.recipients.join(","),
-                            mail.subject,
-                            composed.raw,
-                            ts(now),
-                        ])
-                        .context("queueing an outgoing mail")?;
-                }
-            }
-        }
+        self.apply(Cause::Inbound(inbound_id), &decision.effects, now, composer)?;
         Ok(inbound_id)
-    }
-
-    fn attach(&self, inbound_id: i64, ticket_id: i64) -> Result<()> {
-        self.tx
-            .prepare_cached("UPDATE inbound SET ticket_id = ?2 WHERE id = ?1")?
-            .execute(params![inbound_id, ticket_id])?;
-        Ok(())
     }
 
     pub fn commit(self) -> Result<()> {

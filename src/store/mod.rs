@@ -6,8 +6,10 @@
 //! so that text comparison is time comparison and the file stays readable with `sqlite3`.
 
 mod contracts;
+mod effects;
 mod intake;
 mod outbox;
+mod schedule;
 mod tickets;
 
 use std::path::Path;
@@ -18,13 +20,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 
 pub use contracts::{ContractInput, ImportSummary};
+pub use effects::Cause;
 pub use intake::{Duplicate, InboundSource, Tx};
 pub use outbox::OutboxRow;
-pub use tickets::{TicketDetail, TicketMessage, TicketRow};
+pub use tickets::{TicketDetail, TicketEvent, TicketMessage, TicketRow};
 
 /// The ordered migrations; index + 1 is the schema version they bring the database to.
 /// Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_intake.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_intake.sql"),
+    include_str!("migrations/002_ticket_life.sql"),
+];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.
 pub struct Store {

@@ -18,6 +18,23 @@ pub struct TicketRow {
     pub ack_due_at: DateTime<Utc>,
     /// When the acknowledgement was accepted by the SMTP server, if it was.
     pub ack_sent_at: Option<DateTime<Utc>>,
+    pub level: u8,
+    /// The operator in charge.
+    pub operator: Option<String>,
+    /// The second-level team, once escalated.
+    pub team: Option<String>,
+    pub urgent: bool,
+    /// The next deadline: `ack`, `first contact` or `reopen window`, with its time.
+    pub next_deadline: Option<(String, DateTime<Utc>)>,
+}
+
+/// A line of a ticket's history.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TicketEvent {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub event: String,
+    pub detail: String,
 }
 
 /// A message of a ticket's thread, in or out.
@@ -45,15 +62,34 @@ pub struct TicketDetail {
     pub sender: String,
     pub summary: String,
     pub messages: Vec<TicketMessage>,
+    pub history: Vec<TicketEvent>,
 }
 
 const ROW_SQL: &str = "SELECT t.code, t.state, c.customer, t.requester, t.opened_at, t.ack_due_at,
         (SELECT MIN(o.sent_at) FROM outbox o WHERE o.ticket_id = t.id AND o.kind = 'ack'),
-        t.id, t.sender, t.summary
+        t.id, t.sender, t.summary, t.level, t.operator, t.team, t.urgent, t.next_deadline_at,
+        t.state = 'resolved'
     FROM tickets t JOIN contracts c ON c.id = t.contract_id";
 
 fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(TicketRow, i64, String, String)> {
     let ack_sent: Option<String> = r.get(6)?;
+    let ack_sent_at = ack_sent.map(|t| parse_ts(&t)).transpose()?;
+    let ack_due_at = parse_ts(&r.get::<_, String>(5)?)?;
+    let next: Option<String> = r.get(14)?;
+    let resolved: bool = r.get(15)?;
+    // The acknowledgement comes first: until it is sent, it is the deadline that matters.
+    let next_deadline = match (ack_sent_at, next) {
+        (None, _) => Some(("ack".to_string(), ack_due_at)),
+        (Some(_), Some(at)) => {
+            let what = if resolved {
+                "reopen window"
+            } else {
+                "first contact"
+            };
+            Some((what.to_string(), parse_ts(&at)?))
+        }
+        (Some(_), None) => None,
+    };
     Ok((
         TicketRow {
             code: r.get(0)?,
@@ -61,8 +97,13 @@ fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(TicketRow, i64, String, 
             customer: r.get(2)?,
             requester: r.get(3)?,
             opened_at: parse_ts(&r.get::<_, String>(4)?)?,
-            ack_due_at: parse_ts(&r.get::<_, String>(5)?)?,
-            ack_sent_at: ack_sent.map(|t| parse_ts(&t)).transpose()?,
+            ack_due_at,
+            ack_sent_at,
+            level: r.get(10)?,
+            operator: r.get(11)?,
+            team: r.get(12)?,
+            urgent: r.get(13)?,
+            next_deadline,
         },
         r.get(7)?,
         r.get(8)?,
@@ -104,10 +145,11 @@ impl Store {
             Ok(TicketMessage {
                 at: parse_ts(&r.get::<_, String>(0)?)?,
                 direction: "in",
-                kind: if outcome == "ticket" {
-                    "request".into()
-                } else {
-                    "reply".into()
+                kind: match outcome.as_str() {
+                    "ticket" => "request".into(),
+                    "update" => "reply".into(),
+                    "command" => "operator".into(),
+                    other => other.to_string(),
                 },
                 from: r.get(2)?,
                 to: String::new(),
@@ -149,11 +191,25 @@ impl Store {
             messages.push(m?);
         }
         messages.sort_by_key(|m| m.at);
+        let history = self
+            .conn
+            .prepare("SELECT at, actor, event, detail FROM ticket_events WHERE ticket_id = ?1 ORDER BY at, id")?
+            .query_map([id], |r| {
+                Ok(TicketEvent {
+                    at: parse_ts(&r.get::<_, String>(0)?)?,
+                    actor: r.get(1)?,
+                    event: r.get(2)?,
+                    detail: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("reading a ticket's history")?;
         Ok(Some(TicketDetail {
             row,
             sender,
             summary,
             messages,
+            history,
         }))
     }
 }

@@ -336,6 +336,21 @@ pub fn append(user: &str, mailbox: &str, raw: &[u8]) {
     })
 }
 
+/// APPENDs a message with the INTERNALDATE `at`: for the daemon it arrived then. This is
+/// how tests move the clock without sleeping, the way a daemon that was down sees mail.
+pub fn append_at(user: &str, mailbox: &str, raw: &[u8], at: chrono::DateTime<chrono::Utc>) {
+    // IMAP wants the date-time quoted; async-imap passes it as given.
+    let date = at.format("\"%d-%b-%Y %H:%M:%S +0000\"").to_string();
+    runtime().block_on(async {
+        let mut session = login(user).await;
+        session
+            .append(mailbox, None, Some(&date), raw)
+            .await
+            .expect("append with a date");
+        let _ = session.logout().await;
+    })
+}
+
 /// Copies every message of `from` back into `to` (a new UID, the same bytes).
 pub fn copy_all(user: &str, from: &str, to: &str) {
     runtime().block_on(async {
@@ -405,4 +420,162 @@ pub fn subject_and_text(raw: &[u8]) -> (String, String) {
 pub fn header(raw: &[u8], name: &str) -> Option<String> {
     let m = mail_parser::MessageParser::default().parse(raw)?;
     m.header_raw(name).map(|v| v.trim().to_string())
+}
+
+/// The people of a desk with operators: the first-level queue, the on-call person, a
+/// first-level operator and a second-level one (team `sistemisti`).
+pub struct Staff {
+    pub queue: String,
+    pub oncall: String,
+    pub giulia: String,
+    pub sergio: String,
+}
+
+/// The authserv-id the test desks trust: what the agency's own MX would write.
+pub const AUTHSERV_ID: &str = "mx.kzweb.test";
+
+impl Desk {
+    /// A desk with operators, a queue, an on-call address and operator authentication.
+    pub fn with_staff(tag: &str) -> (Desk, Staff) {
+        let mk = |who: &str| {
+            let a = format!("{}@kzweb.it", unique(&format!("{who}-{tag}")));
+            add_user(&a);
+            a
+        };
+        let staff = Staff {
+            queue: mk("queue"),
+            oncall: mk("oncall"),
+            giulia: mk("giulia"),
+            sergio: mk("sergio"),
+        };
+        let extra = format!(
+            r#"
+[queue]
+address = "{}"
+
+[oncall]
+address = "{}"
+
+[operator_auth]
+trusted_authserv_ids = ["{AUTHSERV_ID}"]
+
+[[operators]]
+name = "giulia"
+addresses = ["{}"]
+level = 1
+
+[[operators]]
+name = "sergio"
+addresses = ["{}"]
+level = 2
+team = "sistemisti"
+"#,
+            staff.queue, staff.oncall, staff.giulia, staff.sergio
+        );
+        (Desk::with(tag, ImapTls::Implicit, &extra), staff)
+    }
+
+    /// The code of the only ticket, and its listing.
+    pub fn only_ticket(&self) -> (String, serde_json::Value) {
+        let list = self.tickets_json();
+        let rows = list.as_array().expect("array");
+        assert_eq!(rows.len(), 1, "exactly one ticket: {list:#}");
+        (
+            rows[0]["code"].as_str().expect("code").to_string(),
+            rows[0].clone(),
+        )
+    }
+}
+
+/// A mail from an operator to the support address, as the agency's MX hands it over:
+/// with an `Authentication-Results` header saying DKIM and SPF passed, written by
+/// `authserv` (none when empty), and `preventivo.pdf` attached when `pdf` is set.
+pub fn operator_mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    in_reply_to: Option<&str>,
+    authserv: &str,
+    text: &str,
+    pdf: Option<&[u8]>,
+) -> Vec<u8> {
+    use lettre::message::header::{ContentTransferEncoding, ContentType};
+    use lettre::message::{Attachment, Body, MultiPart, SinglePart};
+    let mut b = lettre::Message::builder()
+        .from(format!("Operatore <{from}>").parse().expect("from"))
+        .to(to.parse().expect("to"))
+        .subject(subject)
+        .message_id(Some(format!("<{}@kzweb.it>", unique("op"))));
+    if let Some(r) = in_reply_to {
+        b = b.in_reply_to(format!("<{r}>")).references(format!("<{r}>"));
+    }
+    let msg = match pdf {
+        None => b.header(ContentType::TEXT_PLAIN).body(text.to_string()),
+        Some(data) => b.multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(text.to_string()))
+                .singlepart(
+                    Attachment::new("preventivo.pdf".into()).body(
+                        Body::new_with_encoding(data.to_vec(), ContentTransferEncoding::Base64)
+                            .expect("base64"),
+                        ContentType::parse("application/pdf").expect("type"),
+                    ),
+                ),
+        ),
+    }
+    .expect("operator mail");
+    let mut raw = Vec::new();
+    if !authserv.is_empty() {
+        raw.extend_from_slice(
+            format!(
+                "Authentication-Results: {authserv};\r\n\tdkim=pass header.d=kzweb.it \
+                 header.s=mail;\r\n\tspf=pass smtp.mailfrom={from}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    raw.extend_from_slice(&msg.formatted());
+    raw
+}
+
+/// A customer's reply in a thread.
+pub fn reply_mail(from: &str, to: &str, subject: &str, in_reply_to: &str, text: &str) -> Vec<u8> {
+    let id = unique("re");
+    format!(
+        "From: Cliente <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}@example.it>\r\n\
+In-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n\
+Date: Tue, 10 Mar 2026 12:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n"
+    )
+    .into_bytes()
+}
+
+/// The message of `user`'s `mailbox` whose subject contains `needle`, waiting for it.
+pub fn mail_with_subject(user: &str, mailbox: &str, needle: &str) -> Vec<u8> {
+    let start = Instant::now();
+    loop {
+        if let Some(m) = fetch_all(user, mailbox)
+            .into_iter()
+            .find(|m| subject_and_text(m).0.contains(needle))
+        {
+            return m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no mail with {needle:?} in the subject in {user}'s {mailbox}: {:?}",
+            fetch_all(user, mailbox)
+                .iter()
+                .map(|m| subject_and_text(m).0)
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The bare Message-ID of a raw message.
+pub fn message_id(raw: &[u8]) -> String {
+    header(raw, "Message-ID")
+        .expect("Message-ID")
+        .trim_matches(['<', '>'])
+        .to_string()
 }

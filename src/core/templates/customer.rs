@@ -1,14 +1,15 @@
-//! Every sentence a customer reads. Texts are Italian and formal ("Lei"), as the agency
-//! writes to its customers; code and logs stay English.
-//!
-//! Each function returns `(subject, body)`; headers are built in `mail::compose`, which
-//! also encodes the subject, so nothing here can inject a header.
+//! What customers read: the acknowledgement, rejections, an operator's answer, the
+//! closure with its reopen deadline, the reopen acknowledgement and the refusal of a late
+//! reply. Formal Italian ("Lei"), as the agency writes to its customers.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use chrono_tz::Europe::Rome;
+use chrono::{DateTime, NaiveDate, Utc};
 
-use super::address::{Address, SubjectProblem};
-use super::ticket::TicketCode;
+use super::super::address::{Address, SubjectProblem};
+use super::super::ticket::TicketCode;
+use super::{
+    greeting, italian_date, italian_datetime, italian_when, megabytes, printable, signature,
+    CustomerReplyText, OperatorText,
+};
 
 /// What the acknowledgement of a new ticket needs.
 pub struct AckText<'a> {
@@ -18,11 +19,26 @@ pub struct AckText<'a> {
     pub sender: Option<&'a Address>,
     pub greeting_name: Option<&'a str>,
     pub summary: &'a str,
+    /// The office hours in words (`super::office_hours`).
+    pub office_hours: &'a str,
+    pub examined: Examined,
+    /// `URGENTE` outside office hours: passed to the on-call person, possibly billed.
+    pub urgent_after_hours: bool,
     pub support_address: &'a Address,
     pub signature: &'a str,
 }
 
-/// The acknowledgement: the request is taken in charge, with its code.
+/// When a new request will be looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Examined {
+    /// The desk is open.
+    Now,
+    /// The next opening.
+    From(DateTime<Utc>),
+}
+
+/// The acknowledgement: the request is taken in charge, with its code, and when it will
+/// be examined.
 pub fn ack(t: &AckText<'_>) -> (String, String) {
     let subject = format!("[{}] Richiesta di assistenza presa in carico", t.code);
     let mut body = String::new();
@@ -41,24 +57,123 @@ pub fn ack(t: &AckText<'_>) -> (String, String) {
         body.push_str(line);
         body.push('\n');
     }
+    body.push('\n');
+    if t.urgent_after_hours {
+        body.push_str(
+            "La richiesta è segnalata come URGENTE ed è arrivata fuori dall'orario di \
+             assistenza: l'abbiamo inoltrata subito al tecnico reperibile, che la valuterà. \
+             Le ricordiamo che gli interventi urgenti fuori orario possono essere conteggiati \
+             come interventi extra e fatturati a parte.\n\n",
+        );
+    }
+    match t.examined {
+        Examined::Now => body.push_str(
+            "La richiesta sarà esaminata a breve, nell'orario di assistenza in corso.\n\n",
+        ),
+        Examined::From(at) => body.push_str(&format!(
+            "La richiesta è arrivata fuori dall'orario di assistenza: sarà esaminata a partire \
+             da {}.\n\n",
+            italian_when(at)
+        )),
+    }
     body.push_str(&format!(
-        "\n{}\n\n\
+        "Orari: l'assistenza è attiva {}, esclusi i festivi. L'incaricato la contatterà in \
+         questa fascia oraria indicando i tempi di realizzazione e, se ci sono costi \
+         aggiuntivi, il preventivo.\n\n\
          Per aggiungere informazioni risponda a questo messaggio lasciando il codice [{}] \
          nell'oggetto. La preghiamo di non contattare gli operatori direttamente (telefono, \
          sms, WhatsApp o email personali): tutta la corrispondenza passa da {}.\n\n\
          Se ha altri interventi da richiedere, la invitiamo a raggrupparli in un'unica \
          richiesta: un solo ticket per più interventi ci permette di seguirla meglio e più \
          in fretta.\n\n",
-        OFFICE_HOURS, t.code, t.support_address
+        t.office_hours, t.code, t.support_address
     ));
     body.push_str(&signature(t.signature, t.support_address));
     (subject, body)
 }
 
-/// Office hours as the seed states them; the exact next opening comes with the calendar.
-const OFFICE_HOURS: &str = "Orari: l'assistenza è attiva dal lunedì al venerdì dalle 9:00 alle \
-18:00, esclusi i festivi. La richiesta sarà esaminata in questa fascia oraria: l'incaricato la \
-contatterà indicando i tempi di realizzazione e, se ci sono costi aggiuntivi, il preventivo.";
+/// An operator's answer, sent to the customer from the support address.
+pub fn relay(t: &OperatorText<'_>) -> (String, String) {
+    let subject = format!(
+        "[{}] Risposta alla sua richiesta di assistenza",
+        t.ticket.code
+    );
+    let mut body = String::new();
+    body.push_str(t.text.trim());
+    body.push_str("\n\n");
+    body.push_str(&operator_signature(t));
+    (subject, body)
+}
+
+/// The closure: the operator's text, the reopen deadline and how to reopen.
+pub fn closure(t: &OperatorText<'_>, reopen_until: DateTime<Utc>) -> (String, String) {
+    let code = &t.ticket.code;
+    let subject = format!("[{code}] Chiusura della richiesta di assistenza");
+    let mut body = String::new();
+    if !t.text.trim().is_empty() {
+        body.push_str(t.text.trim());
+        body.push_str("\n\n");
+    } else {
+        body.push_str(&greeting(None));
+        body.push_str("\n\nl'intervento richiesto è stato completato.\n\n");
+    }
+    body.push_str(&format!(
+        "Il ticket {code} è chiuso. Se qualcosa non è risolto può riaprirlo semplicemente \
+         rispondendo a questa email entro {} (ora italiana). Trascorso questo termine senza \
+         risposta il ticket sarà chiuso definitivamente e non potrà più essere riaperto: per \
+         un nuovo problema occorrerà inviare una nuova richiesta.\n\n",
+        italian_when(reopen_until)
+    ));
+    body.push_str(&operator_signature(t));
+    (subject, body)
+}
+
+/// To the customer whose reply reopened the ticket.
+pub fn reopened(t: &CustomerReplyText<'_>) -> (String, String) {
+    let code = &t.ticket.code;
+    let subject = format!("[{code}] Ticket riaperto");
+    let body = format!(
+        "{}\n\nabbiamo ricevuto la sua risposta del {}: il ticket {code} è stato riaperto e \
+         l'incaricato ne è stato informato. La ricontatteremo nell'orario di assistenza.\n\n{}",
+        greeting(None),
+        italian_datetime(t.received_at),
+        signature(t.signature, t.support_address)
+    );
+    (subject, body)
+}
+
+/// To the customer replying after the ticket was closed for good.
+pub fn reopen_refused(t: &CustomerReplyText<'_>) -> (String, String) {
+    let code = &t.ticket.code;
+    let subject = format!("[{code}] Ticket chiuso definitivamente");
+    let until = t
+        .ticket
+        .status
+        .reopen_until
+        .map(|u| format!(" il termine per riaprirlo è scaduto {}", italian_when(u)))
+        .unwrap_or_default();
+    let body = format!(
+        "{}\n\nabbiamo ricevuto il suo messaggio del {}, ma il ticket {code} è chiuso \
+         definitivamente:{until} e non può più essere riaperto.\n\n\
+         Se ha ancora bisogno di assistenza, la preghiamo di inviare una nuova richiesta: \
+         riceverà un nuovo codice.\n\n{}\n{}",
+        greeting(None),
+        italian_datetime(t.received_at),
+        how_to_write(t.sender, t.support_address),
+        signature(t.signature, t.support_address)
+    );
+    (subject, body)
+}
+
+/// "Giulia — Assistenza KZweb" and the support address: the customer answers the desk,
+/// never the operator directly.
+fn operator_signature(t: &OperatorText<'_>) -> String {
+    format!(
+        "{} — {}\n{}\n\nPer rispondere usi \"Rispondi\" lasciando il codice [{}] \
+         nell'oggetto.\n",
+        t.operator, t.signature, t.support_address, t.ticket.code
+    )
+}
 
 /// Why a request was refused, with what the rejection must say about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,75 +325,11 @@ fn how_to_write(to: &Address, support: &Address) -> String {
     )
 }
 
-fn greeting(name: Option<&str>) -> String {
-    match name.map(printable).filter(|n| !n.is_empty()) {
-        Some(n) => format!("Gentile {n},"),
-        None => "Gentile cliente,".to_string(),
-    }
-}
-
-fn signature(name: &str, support: &Address) -> String {
-    format!(
-        "Cordiali saluti,\n{name}\n{support}\n\n-- \nQuesto è un messaggio automatico del \
-         servizio di assistenza.\n"
-    )
-}
-
-/// Text from the sender shown back in a body: control characters removed and length
-/// capped, so a hostile subject cannot reshape the message.
-fn printable(text: &str) -> String {
-    let clean: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let clean = clean.trim();
-    if clean.chars().count() > 120 {
-        let cut: String = clean.chars().take(120).collect();
-        format!("{cut}…")
-    } else {
-        clean.to_string()
-    }
-}
-
-fn megabytes(bytes: u64) -> String {
-    let mb = bytes as f64 / (1024.0 * 1024.0);
-    format!("{mb:.1}").replace('.', ",")
-}
-
-const MONTHS: [&str; 12] = [
-    "gennaio",
-    "febbraio",
-    "marzo",
-    "aprile",
-    "maggio",
-    "giugno",
-    "luglio",
-    "agosto",
-    "settembre",
-    "ottobre",
-    "novembre",
-    "dicembre",
-];
-
-/// `10 marzo 2026`.
-pub fn italian_date(d: NaiveDate) -> String {
-    format!("{} {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
-}
-
-/// `10 marzo 2026 alle 10:05`, in Europe/Rome.
-pub fn italian_datetime(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&Rome);
-    format!(
-        "{} alle {}",
-        italian_date(local.date_naive()),
-        local.format("%H:%M")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use chrono_tz::Europe::Rome;
 
     fn addr(s: &str) -> Address {
         Address::parse(s).expect("valid")
@@ -297,6 +348,9 @@ mod tests {
             sender: None,
             greeting_name: Some("Mario Rossi"),
             summary: "Il modulo non invia\nwww.example.it",
+            office_hours: "dal lunedì al venerdì dalle 9:00 alle 18:00",
+            examined: Examined::Now,
+            urgent_after_hours: false,
             support_address: &addr("assistenza@kzweb.it"),
             signature: "Assistenza KZweb",
         });
@@ -305,6 +359,8 @@ mod tests {
         assert!(body.contains("    KZ-2026-00001\n"));
         assert!(body.contains("> Il modulo non invia\n> www.example.it\n"));
         assert!(body.contains("dal lunedì al venerdì dalle 9:00 alle 18:00"));
+        assert!(body.contains("sarà esaminata a breve"));
+        assert!(!body.contains("URGENTE"));
         assert!(body.contains("lasciando il codice [KZ-2026-00001] nell'oggetto"));
         assert!(body.contains("raggrupparli in un'unica richiesta"));
     }
@@ -322,11 +378,27 @@ mod tests {
             sender: Some(&addr("anna@example.it")),
             greeting_name: None,
             summary: "x",
+            office_hours: "dal lunedì al venerdì dalle 9:00 alle 18:00",
+            examined: Examined::From(
+                Rome.with_ymd_and_hms(2026, 12, 7, 9, 0, 0)
+                    .single()
+                    .expect("valid")
+                    .with_timezone(&Utc),
+            ),
+            urgent_after_hours: true,
             support_address: &addr("assistenza@kzweb.it"),
             signature: "Assistenza KZweb",
         });
         assert!(body.starts_with("Gentile cliente,"));
         assert!(body.contains("inviata da anna@example.it per conto di mario@example.it"));
+        assert!(
+            body.contains("sarà esaminata a partire da lunedì 7 dicembre 2026 alle 9:00"),
+            "{body}"
+        );
+        assert!(
+            body.contains("URGENTE") && body.contains("fatturati a parte"),
+            "{body}"
+        );
     }
 
     #[test]

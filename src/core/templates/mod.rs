@@ -1,0 +1,218 @@
+//! Every sentence a person reads, in Italian: customers in `customer` (formal "Lei", as
+//! the agency writes to its customers), operators in `operator`. Code and logs stay
+//! English.
+//!
+//! Each function returns `(subject, body)`; headers are built in `mail::compose`, which
+//! also encodes the subject, so nothing here can inject a header.
+
+mod customer;
+mod operator;
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
+use chrono_tz::Europe::Rome;
+
+use super::address::Address;
+use super::calendar::Calendar;
+use super::ticket::{TicketCode, TicketFacts};
+
+pub use customer::{
+    ack, closure, rejection, relay, reopen_refused, reopened, AckText, Examined, RejectionContext,
+    RejectionText,
+};
+pub use operator::{
+    assignment, command_refused, escalation, forward, oncall_notice, queue_notice, reminder,
+    reopen_notice,
+};
+
+/// What texts about a new ticket need (queue notice, on-call alert).
+pub struct TicketBrief<'a> {
+    pub code: &'a TicketCode,
+    pub customer: &'a str,
+    pub contract_until: NaiveDate,
+    pub requester: &'a Address,
+    pub sender: &'a Address,
+    pub received_at: DateTime<Utc>,
+    /// The request's own text.
+    pub text: &'a str,
+    pub urgent: bool,
+    /// Whether the desk was open when it arrived.
+    pub open_now: bool,
+    pub first_contact_due: DateTime<Utc>,
+    pub signature: &'a str,
+}
+
+/// What texts caused by an operator's message need.
+pub struct OperatorText<'a> {
+    pub ticket: &'a TicketFacts,
+    /// The operator's name.
+    pub operator: &'a str,
+    /// The text after the commands.
+    pub text: &'a str,
+    pub support_address: &'a Address,
+    pub signature: &'a str,
+}
+
+/// What texts caused by a customer's reply need.
+pub struct CustomerReplyText<'a> {
+    pub ticket: &'a TicketFacts,
+    pub sender: &'a Address,
+    /// The reply's own text (no quotes).
+    pub text: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub support_address: &'a Address,
+    pub signature: &'a str,
+}
+
+pub(crate) fn greeting(name: Option<&str>) -> String {
+    match name.map(printable).filter(|n| !n.is_empty()) {
+        Some(n) => format!("Gentile {n},"),
+        None => "Gentile cliente,".to_string(),
+    }
+}
+
+pub(crate) fn signature(name: &str, support: &Address) -> String {
+    format!(
+        "Cordiali saluti,\n{name}\n{support}\n\n-- \nQuesto è un messaggio automatico del \
+         servizio di assistenza.\n"
+    )
+}
+
+/// Text from the sender shown back in a body: control characters removed and length
+/// capped, so a hostile subject cannot reshape the message.
+pub(crate) fn printable(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = clean.trim();
+    if clean.chars().count() > 120 {
+        let cut: String = clean.chars().take(120).collect();
+        format!("{cut}…")
+    } else {
+        clean.to_string()
+    }
+}
+
+pub(crate) fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    format!("{mb:.1}").replace('.', ",")
+}
+
+pub(crate) const MONTHS: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];
+
+/// `10 marzo 2026`.
+pub fn italian_date(d: NaiveDate) -> String {
+    format!("{} {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
+}
+
+/// `10 marzo 2026 alle 10:05`, in Europe/Rome.
+pub fn italian_datetime(at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&Rome);
+    format!(
+        "{} alle {}",
+        italian_date(local.date_naive()),
+        local.format("%H:%M")
+    )
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+];
+
+fn weekday_name(d: Weekday) -> &'static str {
+    WEEKDAYS[d.num_days_from_monday() as usize]
+}
+
+/// `lunedì 7 dicembre 2026 alle 9:00`, in Europe/Rome: the weekday tells a customer at a
+/// glance whether it is after the weekend.
+pub fn italian_when(at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&Rome);
+    format!(
+        "{} {} {} {} alle {}:{:02}",
+        weekday_name(local.weekday()),
+        local.day(),
+        MONTHS[local.month0() as usize],
+        local.year(),
+        local.hour(),
+        local.minute()
+    )
+}
+
+/// The office hours in words: `dal lunedì al venerdì dalle 9:00 alle 18:00`.
+pub fn office_hours(calendar: &Calendar) -> String {
+    let mut days: Vec<Weekday> = calendar.days.clone();
+    days.sort_by_key(|d| d.num_days_from_monday());
+    days.dedup();
+    let contiguous = days
+        .windows(2)
+        .all(|w| w[1].num_days_from_monday() == w[0].num_days_from_monday() + 1);
+    let days_text = match days.as_slice() {
+        [] => String::from("in nessun giorno"),
+        [one] => format!("il {}", weekday_name(*one)),
+        [first, .., last] if contiguous => {
+            format!("dal {} al {}", weekday_name(*first), weekday_name(*last))
+        }
+        many => {
+            let names: Vec<&str> = many.iter().map(|d| weekday_name(*d)).collect();
+            format!("il {}", names.join(", "))
+        }
+    };
+    let time = |t: chrono::NaiveTime| format!("{}:{:02}", t.hour(), t.minute());
+    format!(
+        "{days_text} dalle {} alle {}",
+        time(calendar.opens),
+        time(calendar.closes)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_time_is_written_with_weekday_day_month_year_and_hour_in_rome() {
+        let at = Rome
+            .with_ymd_and_hms(2026, 12, 7, 9, 0, 0)
+            .single()
+            .expect("valid")
+            .with_timezone(&Utc);
+        assert_eq!(italian_when(at), "lunedì 7 dicembre 2026 alle 9:00");
+    }
+
+    #[test]
+    fn office_hours_read_as_a_sentence() {
+        assert_eq!(
+            office_hours(&Calendar::default()),
+            "dal lunedì al venerdì dalle 9:00 alle 18:00"
+        );
+        let odd = Calendar {
+            days: vec![Weekday::Mon, Weekday::Wed],
+            opens: chrono::NaiveTime::from_hms_opt(8, 30, 0).expect("time"),
+            ..Calendar::default()
+        };
+        assert_eq!(
+            office_hours(&odd),
+            "il lunedì, mercoledì dalle 8:30 alle 18:00"
+        );
+    }
+}

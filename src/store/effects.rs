@@ -1,0 +1,183 @@
+//! Applying a decision's effects inside an open transaction: tickets opened and updated,
+//! messages attached to their ticket, history lines, and composed mail queued in the
+//! outbox. Shared by intake (effects of a message) and the scheduler (effects of a
+//! deadline), so both write the same rows the same way.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use crate::core::decide::Effect;
+use crate::core::ticket::{TicketCode, TicketStatus};
+use crate::mail::compose::Composer;
+
+use super::intake::Tx;
+use super::ts;
+
+/// What caused the effects: it names the stable Message-IDs of the mail they queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// An inbound message (its row id).
+    Inbound(i64),
+    /// A deadline of the scheduler.
+    Timer,
+}
+
+impl Cause {
+    fn inbound_id(self) -> Option<i64> {
+        match self {
+            Cause::Inbound(id) => Some(id),
+            Cause::Timer => None,
+        }
+    }
+
+    /// The part of a Message-ID that says what caused the mail.
+    fn tag(self) -> String {
+        match self {
+            Cause::Inbound(id) => id.to_string(),
+            Cause::Timer => "timer".into(),
+        }
+    }
+}
+
+impl Tx<'_> {
+    /// Applies `effects` in order; `now` stamps queued mail.
+    pub fn apply(
+        &self,
+        cause: Cause,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+        composer: &Composer,
+    ) -> Result<()> {
+        for (index, effect) in effects.iter().enumerate() {
+            match effect {
+                Effect::OpenTicket(t) => {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO tickets (code, contract_id, requester, sender, state,
+                                 summary, opened_at, ack_due_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        )?
+                        .execute(params![
+                            t.code.to_string(),
+                            t.contract_id,
+                            t.requester.as_str(),
+                            t.sender.as_str(),
+                            t.status.state.as_str(),
+                            t.summary,
+                            ts(t.opened_at),
+                            ts(t.ack_due_at),
+                        ])
+                        .with_context(|| format!("opening ticket {}", t.code))?;
+                    let ticket_id = self.tx.last_insert_rowid();
+                    self.write_status(ticket_id, &t.status)?;
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO ticket_counters (prefix, year, last) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (prefix, year) DO UPDATE SET last = MAX(last, excluded.last)",
+                        )?
+                        .execute(params![t.code.prefix, t.code.year, t.code.number])?;
+                    if let Some(inbound_id) = cause.inbound_id() {
+                        self.attach(inbound_id, ticket_id, &t.text)?;
+                    }
+                }
+                Effect::AppendToTicket { ticket_id, text } => {
+                    if let Some(inbound_id) = cause.inbound_id() {
+                        self.attach(inbound_id, *ticket_id, text)?;
+                    }
+                }
+                Effect::UpdateTicket { ticket_id, status } => {
+                    self.write_status(*ticket_id, status)?;
+                }
+                Effect::Log(event) => {
+                    let ticket_id = self.ticket_id(&event.code)?;
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO ticket_events (ticket_id, at, actor, event, detail, inbound_id)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        )?
+                        .execute(params![
+                            ticket_id,
+                            ts(event.at),
+                            event.actor,
+                            event.kind.name(),
+                            event.detail,
+                            cause.inbound_id(),
+                        ])
+                        .context("recording a ticket event")?;
+                }
+                Effect::Send(mail) => {
+                    let message_id = composer.message_id(mail, &cause.tag(), index);
+                    let composed = composer.compose(mail, &message_id, now)?;
+                    let ticket_id = mail
+                        .ticket
+                        .as_ref()
+                        .map(|code| self.ticket_id(code))
+                        .transpose()?;
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO outbox (message_id, kind, ticket_id, inbound_id,
+                                 envelope_from, recipients, subject, raw, created_at,
+                                 next_attempt_at, body)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+                        )?
+                        .execute(params![
+                            composed.message_id,
+                            mail.kind.name(),
+                            ticket_id,
+                            cause.inbound_id(),
+                            composed.envelope_from,
+                            composed.recipients.join(","),
+                            mail.subject,
+                            composed.raw,
+                            ts(now),
+                            mail.body,
+                        ])
+                        .context("queueing an outgoing mail")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn ticket_id(&self, code: &TicketCode) -> Result<i64> {
+        self.tx
+            .prepare_cached("SELECT id FROM tickets WHERE code = ?1")?
+            .query_row([code.to_string()], |r| r.get(0))
+            .with_context(|| format!("finding ticket {code}"))
+    }
+
+    fn attach(&self, inbound_id: i64, ticket_id: i64, text: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE inbound SET ticket_id = ?2, text = ?3 WHERE id = ?1")?
+            .execute(params![inbound_id, ticket_id, text])?;
+        Ok(())
+    }
+
+    fn write_status(&self, ticket_id: i64, st: &TicketStatus) -> Result<()> {
+        let t = |at: Option<DateTime<Utc>>| at.map(ts);
+        self.tx
+            .prepare_cached(
+                "UPDATE tickets SET state = ?2, operator = ?3, level = ?4, team = ?5, urgent = ?6,
+                     first_contact_due_at = ?7, first_contact_at = ?8, reminded_at = ?9,
+                     closed_at = ?10, reopen_until = ?11, next_deadline_at = ?12
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                ticket_id,
+                st.state.as_str(),
+                st.operator,
+                st.level,
+                st.team,
+                st.urgent,
+                t(st.first_contact_due_at),
+                t(st.first_contact_at),
+                t(st.reminded_at),
+                t(st.closed_at),
+                t(st.reopen_until),
+                t(st.next_deadline().map(|d| d.at())),
+            ])
+            .context("writing a ticket's status")?;
+        Ok(())
+    }
+}
