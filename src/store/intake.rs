@@ -194,13 +194,15 @@ impl Tx<'_> {
     /// Every message received and sent on a ticket, oldest first.
     fn thread(&self, ticket_id: i64) -> Result<Vec<ThreadEntry>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT received_at AS at, 0 AS out, outcome, COALESCE(sender, ''), message_id,
-                    COALESCE(text, ''), id
+            // In the order the daemon handled them (a message, then the mail it caused):
+            // INTERNALDATE has whole seconds only, so it cannot order a quick exchange.
+            "SELECT received_at, 0 AS out, outcome, COALESCE(sender, ''), message_id,
+                    COALESCE(text, ''), processed_at AS handled, id
              FROM inbound WHERE ticket_id = ?1
              UNION ALL
-             SELECT created_at, 1, kind, recipients, message_id, COALESCE(body, ''), id
+             SELECT created_at, 1, kind, recipients, message_id, COALESCE(body, ''), created_at, id
              FROM outbox WHERE ticket_id = ?1
-             ORDER BY at, out, 7",
+             ORDER BY handled, out, id",
         )?;
         let rows = stmt.query_map([ticket_id], |r| {
             Ok(ThreadEntry {

@@ -135,14 +135,17 @@ impl Store {
         let Some((row, id, sender, summary)) = found else {
             return Ok(None);
         };
-        let mut messages = Vec::new();
         let mut inbound = self.conn.prepare(
-            "SELECT received_at, outcome, COALESCE(sender, ''), subject, raw
+            "SELECT received_at, outcome, COALESCE(sender, ''), subject, raw, processed_at
              FROM inbound WHERE ticket_id = ?1",
         )?;
+        // Ordered as handled (a message, then the mail it caused): INTERNALDATE has whole
+        // seconds only.
+        let mut ordered: Vec<(String, TicketMessage)> = Vec::new();
         for m in inbound.query_map([id], |r| {
             let outcome: String = r.get(1)?;
-            Ok(TicketMessage {
+            let handled: String = r.get(5)?;
+            let m = TicketMessage {
                 at: parse_ts(&r.get::<_, String>(0)?)?,
                 direction: "in",
                 kind: match outcome.as_str() {
@@ -156,9 +159,10 @@ impl Store {
                 subject: r.get(3)?,
                 status: "received".into(),
                 raw: r.get(4)?,
-            })
+            };
+            Ok((handled, m))
         })? {
-            messages.push(m?);
+            ordered.push(m?);
         }
         let mut outbound = self.conn.prepare(
             "SELECT created_at, kind, envelope_from, recipients, subject, sent_at, failed_at,
@@ -177,8 +181,9 @@ impl Store {
                     None => "pending".into(),
                 },
             };
-            Ok(TicketMessage {
-                at: parse_ts(&r.get::<_, String>(0)?)?,
+            let created: String = r.get(0)?;
+            let m = TicketMessage {
+                at: parse_ts(&created)?,
                 direction: "out",
                 kind: r.get(1)?,
                 from: r.get(2)?,
@@ -186,11 +191,14 @@ impl Store {
                 subject: r.get(4)?,
                 status,
                 raw: r.get(8)?,
-            })
+            };
+            Ok((created, m))
         })? {
-            messages.push(m?);
+            ordered.push(m?);
         }
-        messages.sort_by_key(|m| m.at);
+        // A stable sort keeps each message before the mail it caused (same time).
+        ordered.sort_by(|a, b| a.0.cmp(&b.0));
+        let messages: Vec<TicketMessage> = ordered.into_iter().map(|(_, m)| m).collect();
         let history = self
             .conn
             .prepare("SELECT at, actor, event, detail FROM ticket_events WHERE ticket_id = ?1 ORDER BY at, id")?
