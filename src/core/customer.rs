@@ -46,17 +46,20 @@ pub fn reply(
     };
     let in_window = st.reopen_until.is_some_and(|until| at < until);
     match st.state {
-        TicketState::Open | TicketState::Taken => {
-            let (subject, body) = templates::forward(&ctx);
-            Decision::new(
-                Outcome::TicketUpdate(ticket.code.clone()),
-                vec![
-                    append,
-                    log(EventKind::CustomerReply),
-                    to_handlers(MailKind::Forward, ticket, settings, subject, body, msg),
-                ],
-            )
-        }
+        TicketState::Open | TicketState::Taken => Decision::new(
+            Outcome::TicketUpdate(ticket.code.clone()),
+            vec![
+                append,
+                log(EventKind::CustomerReply),
+                to_handlers(
+                    MailKind::Forward,
+                    ticket,
+                    settings,
+                    templates::forward(&ctx),
+                    msg,
+                ),
+            ],
+        ),
         TicketState::Resolved | TicketState::Closed if in_window => {
             let mut status = st.clone();
             status.state = if status.operator.is_some() {
@@ -66,8 +69,6 @@ pub fn reply(
             };
             status.closed_at = None;
             status.reopen_until = None;
-            let (notice_subject, notice_body) = templates::reopen_notice(&ctx);
-            let (subject, body) = templates::reopened(&ctx);
             Decision::new(
                 Outcome::Reopened(ticket.code.clone()),
                 vec![
@@ -81,25 +82,33 @@ pub fn reply(
                         MailKind::ReopenNotice,
                         ticket,
                         settings,
-                        notice_subject,
-                        notice_body,
+                        templates::reopen_notice(&ctx),
                         msg,
                     ),
-                    to_customer(MailKind::Reopened, ticket, sender, subject, body, msg),
+                    to_customer(
+                        MailKind::Reopened,
+                        ticket,
+                        sender,
+                        templates::reopened(&ctx),
+                        msg,
+                    ),
                 ],
             )
         }
-        TicketState::Resolved | TicketState::Closed => {
-            let (subject, body) = templates::reopen_refused(&ctx);
-            Decision::new(
-                Outcome::ReopenRefused(ticket.code.clone()),
-                vec![
-                    append,
-                    log(EventKind::ReopenRefused),
-                    to_customer(MailKind::ReopenRefused, ticket, sender, subject, body, msg),
-                ],
-            )
-        }
+        TicketState::Resolved | TicketState::Closed => Decision::new(
+            Outcome::ReopenRefused(ticket.code.clone()),
+            vec![
+                append,
+                log(EventKind::ReopenRefused),
+                to_customer(
+                    MailKind::ReopenRefused,
+                    ticket,
+                    sender,
+                    templates::reopen_refused(&ctx),
+                    msg,
+                ),
+            ],
+        ),
     }
 }
 
@@ -107,20 +116,12 @@ fn to_handlers(
     kind: MailKind,
     ticket: &TicketFacts,
     settings: &Settings,
-    subject: String,
-    body: String,
+    text: (String, String),
     msg: &Inbound,
 ) -> Effect {
     Effect::Send(OutgoingMail {
-        kind,
-        ticket: Some(ticket.code.clone()),
-        to: settings.handlers(ticket),
-        cc: vec![],
-        subject,
-        body,
-        in_reply_to: None,
-        references: vec![],
         attachments: msg.attachments.clone(),
+        ..OutgoingMail::new(kind, Some(&ticket.code), settings.handlers(ticket), text)
     })
 }
 
@@ -128,20 +129,13 @@ fn to_customer(
     kind: MailKind,
     ticket: &TicketFacts,
     to: &Address,
-    subject: String,
-    body: String,
+    text: (String, String),
     msg: &Inbound,
 ) -> Effect {
     Effect::Send(OutgoingMail {
-        kind,
-        ticket: Some(ticket.code.clone()),
-        to: vec![to.clone()],
-        cc: vec![],
-        subject,
-        body,
         in_reply_to: msg.message_id.clone(),
         references: super::decide::thread(msg),
-        attachments: vec![],
+        ..OutgoingMail::new(kind, Some(&ticket.code), vec![to.clone()], text)
     })
 }
 

@@ -409,6 +409,29 @@ pub struct OutgoingMail {
     pub attachments: Vec<Attachment>,
 }
 
+impl OutgoingMail {
+    /// A mail about `ticket` with no copy, no threading and no attachment: callers set
+    /// those fields with struct update syntax when they need them.
+    pub fn new(
+        kind: MailKind,
+        ticket: Option<&TicketCode>,
+        to: Vec<Address>,
+        (subject, body): (String, String),
+    ) -> OutgoingMail {
+        OutgoingMail {
+            kind,
+            ticket: ticket.cloned(),
+            to,
+            cc: vec![],
+            subject,
+            body,
+            in_reply_to: None,
+            references: vec![],
+            attachments: vec![],
+        }
+    }
+}
+
 /// A decision: the outcome and what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {

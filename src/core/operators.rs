@@ -167,13 +167,11 @@ pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator)
                 st.operator = Some(to.name.clone());
                 st.first_contact_at.get_or_insert(at);
                 effects.push(log(EventKind::Assigned, to.name.clone()));
-                let (subject, body) = templates::assignment(&ctx, &to.name);
                 effects.push(send_to_operators(
                     MailKind::Assignment,
                     ticket,
                     to.address().into_iter().cloned().collect(),
-                    subject,
-                    body,
+                    templates::assignment(&ctx, &to.name),
                     msg,
                 ));
             }
@@ -186,7 +184,6 @@ pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator)
                 st.team = Some(team_name.clone());
                 st.first_contact_at.get_or_insert(at);
                 effects.push(log(EventKind::Escalated, team_name.clone()));
-                let (subject, body) = templates::escalation(&ctx, &team_name);
                 effects.push(send_to_operators(
                     MailKind::Escalation,
                     ticket,
@@ -194,8 +191,7 @@ pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator)
                         .iter()
                         .filter_map(|o| o.address().cloned())
                         .collect(),
-                    subject,
-                    body,
+                    templates::escalation(&ctx, &team_name),
                     msg,
                 ));
             }
@@ -218,12 +214,10 @@ pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator)
                     EventKind::Closed,
                     format!("riapribile fino al {}", templates::italian_datetime(until)),
                 ));
-                let (subject, body) = templates::closure(&ctx, until);
                 effects.push(send_to_customer(
                     MailKind::Closure,
                     ticket,
-                    subject,
-                    body,
+                    templates::closure(&ctx, until),
                     msg,
                 ));
             }
@@ -241,12 +235,10 @@ pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator)
         }
         st.first_contact_at.get_or_insert(at);
         effects.push(log(EventKind::Answered, String::new()));
-        let (subject, body) = templates::relay(&ctx);
         effects.push(send_to_customer(
             MailKind::Relay,
             ticket,
-            subject,
-            body,
+            templates::relay(&ctx),
             msg,
         ));
     }
@@ -330,7 +322,7 @@ fn refused(
     refusal: Refusal,
     code: Option<&TicketCode>,
 ) -> Decision {
-    let (subject, body) = templates::command_refused(&refusal, code, &op.name, settings);
+    let text = templates::command_refused(&refusal, code, &op.name, settings);
     let to = msg
         .from
         .clone()
@@ -340,15 +332,9 @@ fn refused(
     Decision::new(
         Outcome::CommandRefused(refusal),
         vec![Effect::Send(OutgoingMail {
-            kind: MailKind::CommandRefused,
-            ticket: None,
-            to,
-            cc: vec![],
-            subject,
-            body,
             in_reply_to: msg.message_id.clone(),
             references: super::decide::thread(msg),
-            attachments: vec![],
+            ..OutgoingMail::new(MailKind::CommandRefused, None, to, text)
         })],
     )
 }
@@ -357,41 +343,35 @@ fn refused(
 fn send_to_customer(
     kind: MailKind,
     ticket: &TicketFacts,
-    subject: String,
-    body: String,
+    text: (String, String),
     msg: &Inbound,
 ) -> Effect {
     let (in_reply_to, references) = ticket.customer_thread();
     Effect::Send(OutgoingMail {
-        kind,
-        ticket: Some(ticket.code.clone()),
-        to: vec![ticket.requester.clone()],
-        cc: vec![],
-        subject,
-        body,
         in_reply_to,
         references,
         attachments: msg.attachments.clone(),
+        ..OutgoingMail::new(
+            kind,
+            Some(&ticket.code),
+            vec![ticket.requester.clone()],
+            text,
+        )
     })
 }
 
+/// A mail to operators, answering the operator's message, with its attachments.
 fn send_to_operators(
     kind: MailKind,
     ticket: &TicketFacts,
     to: Vec<Address>,
-    subject: String,
-    body: String,
+    text: (String, String),
     msg: &Inbound,
 ) -> Effect {
     Effect::Send(OutgoingMail {
-        kind,
-        ticket: Some(ticket.code.clone()),
-        to,
-        cc: vec![],
-        subject,
-        body,
         in_reply_to: msg.message_id.clone(),
         references: super::decide::thread(msg),
         attachments: msg.attachments.clone(),
+        ..OutgoingMail::new(kind, Some(&ticket.code), to, text)
     })
 }

@@ -152,7 +152,7 @@ fn open_ticket(
     } else {
         None
     };
-    let (subject, body) = templates::ack(&AckText {
+    let ack = templates::ack(&AckText {
         code: &code,
         requester: &requester,
         sender: colleague,
@@ -188,15 +188,10 @@ fn open_ticket(
             },
         }),
         Effect::Send(OutgoingMail {
-            kind: MailKind::Ack,
-            ticket: Some(code.clone()),
-            to: vec![requester.clone()],
             cc: colleague.into_iter().cloned().collect(),
-            subject,
-            body,
             in_reply_to: msg.message_id.clone(),
             references: thread(msg),
-            attachments: vec![],
+            ..OutgoingMail::new(MailKind::Ack, Some(&code), vec![requester.clone()], ack)
         }),
     ];
     let brief = TicketBrief {
@@ -214,38 +209,24 @@ fn open_ticket(
     };
     let queue = settings.queue_addresses();
     if !queue.is_empty() {
-        let (subject, body) = templates::queue_notice(&brief, &settings.support_address);
+        let text = templates::queue_notice(&brief, &settings.support_address);
         effects.push(Effect::Send(OutgoingMail {
-            kind: MailKind::QueueNotice,
-            ticket: Some(code.clone()),
-            to: queue,
-            cc: vec![],
-            subject,
-            body,
-            in_reply_to: None,
-            references: vec![],
             attachments: msg.attachments.clone(),
+            ..OutgoingMail::new(MailKind::QueueNotice, Some(&code), queue, text)
         }));
     }
     if let Some(oncall) = oncall {
-        let (subject, body) = templates::oncall_notice(&brief, &settings.support_address);
+        let text = templates::oncall_notice(&brief, &settings.support_address);
         effects.push(Effect::Log(Event {
             code: code.clone(),
             at,
-            actor: "sistema".into(),
+            actor: super::timers::SYSTEM.into(),
             kind: EventKind::OnCallNotified,
             detail: oncall.to_string(),
         }));
         effects.push(Effect::Send(OutgoingMail {
-            kind: MailKind::OnCall,
-            ticket: Some(code.clone()),
-            to: vec![oncall.clone()],
-            cc: vec![],
-            subject,
-            body,
-            in_reply_to: None,
-            references: vec![],
             attachments: msg.attachments.clone(),
+            ..OutgoingMail::new(MailKind::OnCall, Some(&code), vec![oncall.clone()], text)
         }));
     }
     Decision::new(Outcome::NewTicket(code), effects)

@@ -53,18 +53,12 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
                 }),
             ];
             if !to.is_empty() {
-                let (subject, body) = templates::reminder(ticket, due_at, &settings.signature);
-                effects.push(Effect::Send(OutgoingMail {
-                    kind: MailKind::Reminder,
-                    ticket: Some(ticket.code.clone()),
+                effects.push(Effect::Send(OutgoingMail::new(
+                    MailKind::Reminder,
+                    Some(&ticket.code),
                     to,
-                    cc: vec![],
-                    subject,
-                    body,
-                    in_reply_to: None,
-                    references: vec![],
-                    attachments: vec![],
-                }));
+                    templates::reminder(ticket, due_at, &settings.signature),
+                )));
             }
             effects
         }
