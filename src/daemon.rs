@@ -149,15 +149,8 @@ impl Daemon {
                 .await
                 .ok()
                 .flatten();
-            let wait = next
-                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(SCHEDULER_MAX_SLEEP)
-                .clamp(Duration::from_millis(200), SCHEDULER_MAX_SLEEP);
-            tokio::select! {
-                _ = self.scheduler_wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
-            }
+            let wait = until(next, Duration::from_millis(200), SCHEDULER_MAX_SLEEP);
+            wait_or_wake(wait, &self.scheduler_wake, &mut shutdown).await;
         }
     }
 
@@ -388,18 +381,8 @@ impl Daemon {
                 .await
                 .ok()
                 .flatten();
-            let wait = match next {
-                Some(at) => (at - Utc::now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .max(Duration::from_millis(50)),
-                None => Duration::from_secs(60),
-            };
-            tokio::select! {
-                _ = self.outbox_wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
-            }
+            let wait = until(next, Duration::from_millis(50), Duration::from_secs(60));
+            wait_or_wake(wait, &self.outbox_wake, &mut shutdown).await;
         }
     }
 
@@ -516,6 +499,23 @@ impl Backoff {
     }
 }
 
+/// How long to sleep until `next` (now if past), kept within `min..=max`; `max` when
+/// nothing is due.
+fn until(next: Option<chrono::DateTime<Utc>>, min: Duration, max: Duration) -> Duration {
+    next.map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+        .unwrap_or(max)
+        .clamp(min, max)
+}
+
+/// Sleeps for `wait`, or less when another task has work for us or shutdown is asked.
+async fn wait_or_wake(wait: Duration, wake: &Notify, shutdown: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = wake.notified() => {}
+        _ = tokio::time::sleep(wait) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
 /// Sleeps; true when shutdown was asked meanwhile.
 async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
@@ -527,6 +527,18 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sleep_until_the_next_deadline_within_bounds() {
+        let (min, max) = (Duration::from_millis(50), Duration::from_secs(60));
+        assert_eq!(until(None, min, max), max);
+        let past = Utc::now() - chrono::Duration::seconds(5);
+        assert_eq!(until(Some(past), min, max), min);
+        let far = Utc::now() + chrono::Duration::hours(3);
+        assert_eq!(until(Some(far), min, max), max);
+        let soon = until(Some(Utc::now() + chrono::Duration::seconds(10)), min, max);
+        assert!(soon > Duration::from_secs(9) && soon <= Duration::from_secs(10));
+    }
 
     #[test]
     fn retry_delay_doubles_up_to_the_cap() {
