@@ -69,6 +69,9 @@ pub struct ImapConfig {
     /// A PEM file with the CA to trust instead of the system's roots.
     pub ca_file: Option<PathBuf>,
     pub folders: Folders,
+    /// Wait with IMAP IDLE between passes (when the server offers it) instead of polling.
+    pub idle: bool,
+    /// How often the mailbox is checked when IDLE is off or missing.
     pub poll_interval: Duration,
 }
 
@@ -128,6 +131,18 @@ pub struct OutboxConfig {
 #[derive(Clone, Debug)]
 pub struct LogConfig {
     pub filter: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event (no timestamp under systemd: the journal adds its own).
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// A password: never printed, not even by `{:?}`.
@@ -243,6 +258,7 @@ struct RawImap {
     mailbox: Option<String>,
     ca_file: Option<PathBuf>,
     poll_interval_secs: Option<u64>,
+    idle: Option<bool>,
     #[serde(default)]
     folders: RawFolders,
 }
@@ -304,6 +320,7 @@ struct RawOutbox {
 #[serde(deny_unknown_fields)]
 struct RawLog {
     filter: Option<String>,
+    format: Option<LogFormat>,
 }
 
 // ---- stage two: validation -------------------------------------------------------------
@@ -517,7 +534,10 @@ impl Validator<'_> {
             },
             intake: intake?,
             outbox: outbox?,
-            log: LogConfig { filter },
+            log: LogConfig {
+                filter,
+                format: raw.log.format.unwrap_or_default(),
+            },
             operators,
             queue,
             oncall,
@@ -583,6 +603,7 @@ impl Validator<'_> {
             mailbox,
             ca_file,
             folders,
+            idle: r.idle.unwrap_or(true),
             poll_interval: Duration::from_secs(poll),
         })
     }

@@ -1,10 +1,13 @@
 //! The running daemon: an intake task (IMAP → pipeline → IMAP move), a scheduler task
 //! (ticket deadlines → pipeline) and an outbox task (SQLite → SMTP), stopped together by
 //! one shutdown signal. SQLite work runs on the blocking pool so the async threads never
-//! wait on the disk.
+//! wait on the disk. Intake waits with IMAP IDLE where the server has it, and polls
+//! otherwise; every task reconnects or retries on its own, and tells systemd it is alive.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -13,10 +16,11 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 use crate::core::decide::Folder;
-use crate::mail::imap::{Fetched, Imap, Meta};
+use crate::mail::imap::{Fetched, Imap, Meta, Woken};
 use crate::mail::smtp::{SendError, Smtp};
 use crate::pipeline::{Handled, Pipeline};
 use crate::store::{InboundSource, Store};
+use crate::systemd;
 
 /// Most bytes fetched in one IMAP round trip: keeps memory flat however large the backlog.
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
@@ -29,11 +33,24 @@ const DEADLINE_BATCH: usize = 100;
 /// The scheduler looks again at least this often, whatever the next deadline: intake may
 /// have created an earlier one meanwhile (it also wakes the scheduler when it does).
 const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(60);
+/// An IDLE is ended and the mailbox looked at again this often even when nothing
+/// happened: well inside RFC 2177's 29 minutes, and a cheap check that all is well.
+const IDLE_RENEW: Duration = Duration::from_secs(10 * 60);
+/// After SIGTERM, the tasks get this long to finish what they hold; systemd's own stop
+/// timeout is longer. Whatever is cut short is redone at the next start.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// A task that has not reported for this long is stuck: the watchdog stops pinging and
+/// systemd restarts the daemon. Intake may legitimately sit in IDLE for `IDLE_RENEW`
+/// and then wait for slow commands.
+const INTAKE_STUCK: Duration = Duration::from_secs(15 * 60);
+const TASK_STUCK: Duration = Duration::from_secs(5 * 60);
 
 /// What the tasks share.
 pub struct Daemon {
     cfg: Config,
-    pipeline: Pipeline,
+    /// Rebuilt from the config file on SIGHUP; each message uses the one current when it
+    /// is handled.
+    pipeline: RwLock<Arc<Pipeline>>,
     /// std Mutex: held only inside blocking tasks, never across an await.
     store: Arc<Mutex<Store>>,
     smtp: Smtp,
@@ -41,6 +58,21 @@ pub struct Daemon {
     outbox_wake: Notify,
     /// Wakes the scheduler when intake may have set a new deadline.
     scheduler_wake: Notify,
+    /// Told each time intake logs in to IMAP (the first one makes the daemon ready).
+    imap_connected: Notify,
+    /// When each task last showed it is alive (Unix seconds), for the watchdog.
+    beats: Beats,
+}
+
+#[derive(Default)]
+struct Beats {
+    intake: AtomicI64,
+    outbox: AtomicI64,
+    scheduler: AtomicI64,
+}
+
+fn beat(at: &AtomicI64) {
+    at.store(Utc::now().timestamp(), Ordering::Relaxed);
 }
 
 /// Counts from one pass over the mailbox.
@@ -58,12 +90,42 @@ impl Daemon {
         let smtp = Smtp::new(&cfg.smtp)?;
         Ok(Arc::new(Daemon {
             cfg,
-            pipeline,
+            pipeline: RwLock::new(Arc::new(pipeline)),
             store: Arc::new(Mutex::new(store)),
             smtp,
             outbox_wake: Notify::new(),
             scheduler_wake: Notify::new(),
+            imap_connected: Notify::new(),
+            beats: Beats::default(),
         }))
+    }
+
+    /// The pipeline in force now.
+    fn pipeline(&self) -> Arc<Pipeline> {
+        match self.pipeline.read() {
+            Ok(p) => Arc::clone(&p),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// SIGHUP: re-reads the config file and puts its operators, queue, on-call, calendar
+    /// and ticket settings in force for the next message. Connections, folders, store
+    /// and outbox settings stay as they were started (they need a restart). A config
+    /// with errors changes nothing.
+    pub fn reload(&self, path: &Path) -> Result<()> {
+        let cfg = Config::load(path)?;
+        let pipeline = Pipeline::new(&cfg)?;
+        let operators = pipeline.settings.operators.len();
+        match self.pipeline.write() {
+            Ok(mut p) => *p = Arc::new(pipeline),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(pipeline),
+        }
+        tracing::info!(
+            operators,
+            "config reloaded: operators, queue, on-call, calendar and ticket settings in force \
+             (connection, folder, store and outbox settings need a restart)"
+        );
+        Ok(())
     }
 
     /// Runs the store closure on the blocking pool.
@@ -89,6 +151,7 @@ impl Daemon {
         let mut imap = self.connect_imap().await?;
         let stats = self.intake_pass(&mut imap, None).await?;
         imap.logout().await;
+        self.record_pass("once").await;
         tracing::info!(
             handled = stats.handled,
             duplicates = stats.duplicates,
@@ -98,7 +161,7 @@ impl Daemon {
         self.deadlines_due().await?;
         let deadline = tokio::time::Instant::now() + self.cfg.outbox.once_timeout;
         loop {
-            self.deliver_due().await?;
+            self.deliver_due(None).await?;
             let next = self.with_store(|_, s| s.next_outbox_due()).await?;
             let Some(next) = next else { break };
             let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
@@ -115,32 +178,118 @@ impl Daemon {
         Ok(())
     }
 
-    /// The daemon: intake and outbox until `shutdown` turns true.
-    pub async fn run(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Result<()> {
-        let intake = tokio::spawn({
-            let me = Arc::clone(self);
-            let shutdown = shutdown.clone();
-            async move { me.intake_loop(shutdown).await }
-        });
-        let outbox = tokio::spawn({
-            let me = Arc::clone(self);
-            let shutdown = shutdown.clone();
-            async move { me.outbox_loop(shutdown).await }
-        });
-        let scheduler = tokio::spawn({
-            let me = Arc::clone(self);
-            let shutdown = shutdown.clone();
-            async move { me.scheduler_loop(shutdown).await }
-        });
-        let (a, b, c) = tokio::join!(intake, outbox, scheduler);
+    /// The daemon: intake, scheduler and outbox until `shutdown` turns true; then each
+    /// task finishes what it holds, within `SHUTDOWN_GRACE`.
+    pub async fn run(self: &Arc<Self>, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+        let me = || Arc::clone(self);
+        let intake = tokio::spawn(me().intake_loop(shutdown.clone()));
+        let outbox = tokio::spawn(me().outbox_loop(shutdown.clone()));
+        let scheduler = tokio::spawn(me().scheduler_loop(shutdown.clone()));
+        let ready = tokio::spawn(me().announce_ready(shutdown.clone()));
+        let watchdog = systemd::watchdog_interval()
+            .map(|every| tokio::spawn(me().watchdog(every, shutdown.clone())));
+        let all = async { tokio::join!(intake, outbox, scheduler) };
+        tokio::pin!(all);
+        let joined = tokio::select! {
+            r = &mut all => Some(r),
+            _ = shutdown.wait_for(|stop| *stop) => None,
+        };
+        let joined = match joined {
+            Some(r) => r,
+            None => {
+                systemd::stopping();
+                match tokio::time::timeout(SHUTDOWN_GRACE, &mut all).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::warn!(
+                            "work still in hand after {SHUTDOWN_GRACE:?}; exiting anyway \
+                             (nothing is lost: it is redone at the next start)"
+                        );
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        ready.abort();
+        if let Some(w) = watchdog {
+            w.abort();
+        }
+        let (a, b, c) = joined;
         a.context("intake task panicked")?;
         b.context("outbox task panicked")?;
         c.context("scheduler task panicked")?;
         Ok(())
     }
 
+    /// Tells systemd the daemon is ready once the database is open (it is, or `new`
+    /// would have failed), IMAP has accepted the login, and SMTP does too.
+    async fn announce_ready(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        tokio::select! {
+            _ = self.imap_connected.notified() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        loop {
+            match self.smtp.login().await {
+                Ok(()) => break,
+                Err(e) => {
+                    if backoff.failures == 0 {
+                        tracing::warn!("SMTP login failed, retrying with backoff: {e:#}");
+                    }
+                    if sleep_or_shutdown(backoff.next(), &mut shutdown).await {
+                        return;
+                    }
+                }
+            }
+        }
+        if backoff.failures > 0 {
+            tracing::info!(host = %self.cfg.smtp.host, "SMTP login accepted");
+        }
+        let how = if self.cfg.imap.idle {
+            "IDLE"
+        } else {
+            "polling"
+        };
+        systemd::ready(&format!(
+            "watching {} on {} ({how})",
+            self.cfg.imap.mailbox, self.cfg.imap.host
+        ));
+        tracing::info!("ready: database open, IMAP and SMTP logins accepted");
+    }
+
+    /// Pings the systemd watchdog while every task keeps reporting; a stuck task stops
+    /// the pings and systemd restarts the daemon.
+    async fn watchdog(self: Arc<Self>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        let started = Utc::now().timestamp();
+        loop {
+            let now = Utc::now().timestamp();
+            let age = |at: &AtomicI64| now - at.load(Ordering::Relaxed).max(started);
+            let stuck = [
+                ("intake", age(&self.beats.intake), INTAKE_STUCK),
+                ("outbox", age(&self.beats.outbox), TASK_STUCK),
+                ("scheduler", age(&self.beats.scheduler), TASK_STUCK),
+            ]
+            .into_iter()
+            .find(|(_, age, limit)| *age > limit.as_secs() as i64);
+            match stuck {
+                None => systemd::watchdog(),
+                Some((task, age, _)) => {
+                    tracing::error!(
+                        task,
+                        silent_secs = age,
+                        "task stuck: not pinging the watchdog"
+                    )
+                }
+            }
+            if sleep_or_shutdown(every, &mut shutdown).await {
+                return;
+            }
+        }
+    }
+
     async fn scheduler_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
+            beat(&self.beats.scheduler);
             if let Err(e) = self.deadlines_due().await {
                 tracing::error!("scheduler: {e:#}");
             }
@@ -167,7 +316,7 @@ impl Daemon {
             let mut progressed = false;
             for id in ids {
                 match self
-                    .with_store(move |d, s| d.pipeline.deadline(s, id, Utc::now()))
+                    .with_store(move |d, s| d.pipeline().deadline(s, id, Utc::now()))
                     .await
                 {
                     Ok(Some(what)) => {
@@ -198,10 +347,22 @@ impl Daemon {
         Ok(imap)
     }
 
+    /// Records a successful look at the mailbox, for `assistenza status`.
+    async fn record_pass(self: &Arc<Self>, mode: &'static str) {
+        let now = Utc::now();
+        if let Err(e) = self.with_store(move |_, s| s.record_poll(now, mode)).await {
+            tracing::warn!("could not record the mailbox pass: {e:#}");
+        }
+    }
+
+    /// Connects, handles what is in the mailbox, then waits for more (IDLE, or the poll
+    /// interval) and handles it, until shutdown. A lost connection is re-made with capped
+    /// exponential backoff; each change of state is logged once, not each try.
     async fn intake_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         let mut connected_once = false;
         while !*shutdown.borrow() {
+            beat(&self.beats.intake);
             let mut imap = match self.connect_imap().await {
                 Ok(imap) => {
                     if backoff.failures > 0 || !connected_once {
@@ -209,45 +370,83 @@ impl Daemon {
                     }
                     connected_once = true;
                     backoff.reset();
+                    self.imap_connected.notify_one();
                     imap
                 }
                 Err(e) => {
                     if backoff.failures == 0 {
                         tracing::warn!("IMAP connection failed, retrying with backoff: {e:#}");
                     }
-                    let wait = backoff.next();
-                    if sleep_or_shutdown(wait, &mut shutdown).await {
+                    if sleep_or_shutdown(backoff.next(), &mut shutdown).await {
                         break;
                     }
                     continue;
                 }
             };
+            let idle = self.cfg.imap.idle && imap.has_idle();
+            let mode = if idle { "idle" } else { "poll" };
+            if self.cfg.imap.idle && !idle {
+                tracing::warn!(
+                    every = ?self.cfg.imap.poll_interval,
+                    "the IMAP server does not offer IDLE: polling instead"
+                );
+            }
             loop {
+                beat(&self.beats.intake);
                 match self.intake_pass(&mut imap, Some(&shutdown)).await {
-                    Ok(stats) if stats.handled + stats.duplicates + stats.failed > 0 => {
-                        tracing::info!(
-                            handled = stats.handled,
-                            duplicates = stats.duplicates,
-                            failed = stats.failed,
-                            "mailbox pass done"
-                        );
+                    Ok(stats) => {
+                        self.record_pass(mode).await;
+                        if stats.handled + stats.duplicates + stats.failed > 0 {
+                            tracing::info!(
+                                handled = stats.handled,
+                                duplicates = stats.duplicates,
+                                failed = stats.failed,
+                                "mailbox pass done"
+                            );
+                        }
                     }
-                    Ok(_) => {}
                     Err(e) => {
                         tracing::warn!("IMAP session lost, reconnecting: {e:#}");
                         break;
                     }
                 }
-                if sleep_or_shutdown(self.cfg.imap.poll_interval, &mut shutdown).await {
+                if *shutdown.borrow() {
                     imap.logout().await;
                     return;
+                }
+                // Mail that arrived during the pass: look again before waiting.
+                if imap.new_mail_reported() {
+                    continue;
+                }
+                if !idle {
+                    if sleep_or_shutdown(self.cfg.imap.poll_interval, &mut shutdown).await {
+                        imap.logout().await;
+                        return;
+                    }
+                    continue;
+                }
+                let mut stop = shutdown.clone();
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                match imap.idle(IDLE_RENEW, stopped).await {
+                    Ok((session, Woken::Stopped)) => {
+                        session.logout().await;
+                        return;
+                    }
+                    Ok((session, Woken::Changed | Woken::Renew)) => imap = session,
+                    Err(e) => {
+                        tracing::warn!("IMAP session lost, reconnecting: {e:#}");
+                        break;
+                    }
                 }
             }
         }
     }
 
     /// One pass over the mailbox: every message is handled (or found handled before) and
-    /// moved to its folder. Stops between batches when shutdown is asked.
+    /// moved to its folder. When shutdown is asked it stops after the message in hand;
+    /// messages not handled stay in the mailbox for the next start.
     pub async fn intake_pass(
         self: &Arc<Self>,
         imap: &mut Imap,
@@ -265,6 +464,7 @@ impl Daemon {
             if shutdown.is_some_and(|s| *s.borrow()) {
                 break;
             }
+            beat(&self.beats.intake);
             let (small, large): (Vec<&Meta>, Vec<&Meta>) =
                 batch.iter().partition(|m| m.size <= limit);
             let mut fetched = imap
@@ -275,8 +475,11 @@ impl Daemon {
                     .await?,
             );
             let mb = mailbox.clone();
+            let stop = shutdown.cloned();
             let results = self
-                .with_store(move |d, store| Ok(d.handle_batch(store, &mb, uidvalidity, fetched)))
+                .with_store(move |d, store| {
+                    Ok(d.handle_batch(store, &mb, uidvalidity, fetched, stop.as_ref()))
+                })
                 .await?;
             let mut moves: BTreeMap<&str, (Vec<u32>, Vec<i64>)> = BTreeMap::new();
             for (uid, result) in results {
@@ -330,36 +533,42 @@ impl Daemon {
         now: chrono::DateTime<Utc>,
     ) -> Result<Handled> {
         let size = raw.len() as u64;
-        self.with_store(move |d, store| d.pipeline.handle(store, &source, &raw, size, now, now))
+        self.with_store(move |d, store| d.pipeline().handle(store, &source, &raw, size, now, now))
             .await
     }
 
+    /// Handles fetched messages in order, each in its own transaction, stopping early
+    /// (after the message in hand) when shutdown is asked.
     fn handle_batch(
         &self,
         store: &mut Store,
         mailbox: &str,
         uidvalidity: u32,
         fetched: Vec<Fetched>,
+        shutdown: Option<&watch::Receiver<bool>>,
     ) -> Vec<(u32, Result<Handled>)> {
-        fetched
-            .into_iter()
-            .map(|f| {
-                let source = InboundSource::Imap {
-                    mailbox: mailbox.to_string(),
-                    uidvalidity,
-                    uid: f.meta.uid,
-                };
-                let result = self.pipeline.handle(
-                    store,
-                    &source,
-                    &f.raw,
-                    f.meta.size,
-                    f.meta.received_at,
-                    Utc::now(),
-                );
-                (f.meta.uid, result)
-            })
-            .collect()
+        let pipeline = self.pipeline();
+        let mut results = Vec::with_capacity(fetched.len());
+        for f in fetched {
+            if shutdown.is_some_and(|s| *s.borrow()) {
+                break;
+            }
+            let source = InboundSource::Imap {
+                mailbox: mailbox.to_string(),
+                uidvalidity,
+                uid: f.meta.uid,
+            };
+            let result = pipeline.handle(
+                store,
+                &source,
+                &f.raw,
+                f.meta.size,
+                f.meta.received_at,
+                Utc::now(),
+            );
+            results.push((f.meta.uid, result));
+        }
+        results
     }
 
     fn folder_name(&self, folder: Folder) -> &str {
@@ -373,7 +582,8 @@ impl Daemon {
 
     async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            if let Err(e) = self.deliver_due().await {
+            beat(&self.beats.outbox);
+            if let Err(e) = self.deliver_due(Some(&shutdown)).await {
                 tracing::error!("outbox: {e:#}");
             }
             let next = self
@@ -388,7 +598,11 @@ impl Daemon {
 
     /// Sends every due mail; stops at the first transient error (the server is likely
     /// down, so the rest would fail the same way) after scheduling that mail's retry.
-    pub async fn deliver_due(self: &Arc<Self>) -> Result<usize> {
+    /// When shutdown is asked it stops after the mail in flight.
+    pub async fn deliver_due(
+        self: &Arc<Self>,
+        shutdown: Option<&watch::Receiver<bool>>,
+    ) -> Result<usize> {
         let mut sent = 0;
         loop {
             let rows = self
@@ -399,6 +613,10 @@ impl Daemon {
             }
             let full = rows.len() == OUTBOX_BATCH;
             for row in rows {
+                if shutdown.is_some_and(|s| *s.borrow()) {
+                    return Ok(sent);
+                }
+                beat(&self.beats.outbox);
                 let id = row.id;
                 match self.smtp.send(&row).await {
                     Ok(()) => {

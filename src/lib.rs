@@ -19,3 +19,4 @@ pub mod mail;
 pub mod pipeline;
 pub mod signals;
 pub mod store;
+pub mod systemd;

@@ -2,11 +2,14 @@
 //! with the store, the pipeline and the daemon. Output for people on stdout; logs on
 //! stderr.
 
+mod check;
 pub mod contracts;
+mod status;
 mod tickets;
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
@@ -15,7 +18,9 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::daemon::Daemon;
 use crate::pipeline::{Handled, Pipeline};
+use crate::signals::{Request, Signals};
 use crate::store::{InboundSource, Store};
+use crate::systemd;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +43,20 @@ pub enum Command {
         /// Handle what is in the mailbox now, deliver the outbox, and exit.
         #[arg(long)]
         once: bool,
+    },
+    /// Check the config, the database, the IMAP and SMTP logins and the folders; one
+    /// line per check, non-zero exit when any fails.
+    Check,
+    /// What the desk is doing: mailbox backlog, outbox, tickets, deadlines, the
+    /// 30-minute promise, the daemon's last look at the mailbox.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A consistent copy of the database, taken while the daemon runs.
+    Backup {
+        /// The file to write (replaced whole), or a directory to write a dated file in.
+        path: PathBuf,
     },
     /// Run one message (a file, or - for standard input) through the same pipeline.
     Process {
@@ -106,30 +125,73 @@ pub enum TicketsCommand {
 
 /// Carries out the command. Config errors come back as `ConfigError` for exit code 78.
 pub async fn execute(cli: Cli) -> Result<()> {
+    if let Command::Check = cli.command {
+        return check::check(&cli.config).await;
+    }
     let cfg = Config::load(&cli.config)?;
-    crate::logging::init(&cfg.log.filter);
+    crate::logging::init(&cfg.log.filter, cfg.log.format);
     match cli.command {
-        Command::Run { once } => run(cfg, once).await,
+        Command::Run { once } => run(cfg, &cli.config, once).await,
+        Command::Check => unreachable!("handled above"),
+        Command::Status { json } => status::status(&cfg, json).await,
+        Command::Backup { path } => backup(&cfg, &path),
         Command::Process { file, dry_run } => process(cfg, &file, dry_run).await,
         Command::Contracts(c) => contracts_command(&cfg, c),
         Command::Tickets(t) => tickets::command(&cfg, t),
     }
 }
 
-async fn run(cfg: Config, once: bool) -> Result<()> {
+async fn run(cfg: Config, config_path: &Path, once: bool) -> Result<()> {
     let daemon = Daemon::new(cfg)?;
     if once {
         return daemon.run_once().await;
     }
+    let mut signals = Signals::install()?;
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let path = config_path.to_path_buf();
+    let reloader = Arc::clone(&daemon);
     tokio::spawn(async move {
-        crate::signals::wait_for_shutdown().await;
-        tracing::info!("shutdown requested; finishing the work in hand");
-        let _ = tx.send(true);
+        loop {
+            match signals.next().await {
+                Request::Stop => {
+                    tracing::info!("shutdown requested; finishing the work in hand");
+                    let _ = tx.send(true);
+                    return;
+                }
+                Request::Reload => {
+                    systemd::reloading();
+                    if let Err(e) = reloader.reload(&path) {
+                        tracing::error!("config not reloaded; the one in force stays: {e:#}");
+                    }
+                    systemd::reloaded();
+                }
+            }
+        }
     });
-    tracing::info!("assistenza started");
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "assistenza started");
     daemon.run(rx).await?;
+    // The last handle: dropping it closes the database cleanly.
+    drop(daemon);
     tracing::info!("assistenza stopped");
+    Ok(())
+}
+
+fn backup(cfg: &Config, path: &Path) -> Result<()> {
+    let dest = if path.is_dir() {
+        path.join(format!(
+            "assistenza-{}.db",
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        ))
+    } else {
+        path.to_path_buf()
+    };
+    let store = Store::open_existing(&cfg.store.path)?;
+    let bytes = store.backup_to(&dest)?;
+    println!(
+        "backed up {} to {} ({bytes} bytes, integrity ok)",
+        cfg.store.path.display(),
+        dest.display()
+    );
     Ok(())
 }
 
@@ -187,7 +249,7 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
             )
         }
     }
-    let sent = daemon.deliver_due().await?;
+    let sent = daemon.deliver_due(None).await?;
     println!("mail sent: {sent}");
     Ok(())
 }

@@ -72,7 +72,24 @@ fn minimal_config_gets_every_default() {
     assert!(c.intake.allow_colleagues);
     assert_eq!(c.outbox.max_attempts, 10);
     assert_eq!(c.log.filter, "info");
+    assert_eq!(c.log.format, LogFormat::Text);
+    assert!(c.imap.idle, "IDLE is on unless turned off");
     assert_eq!(c.source, d.source());
+}
+
+#[test]
+fn idle_can_be_turned_off_and_log_format_is_checked_by_name() {
+    let d = Dir::new();
+    let c = d
+        .load(&MINIMAL.replace("[smtp]", "idle = false\n[smtp]"))
+        .expect("valid");
+    assert!(!c.imap.idle);
+    let json = d
+        .load(&format!("{MINIMAL}\n[log]\nformat = \"json\"\n"))
+        .expect("valid");
+    assert_eq!(json.log.format, LogFormat::Json);
+    let p = d.problems(&format!("{MINIMAL}\n[log]\nformat = \"xml\"\n"));
+    assert_eq!(keys(&p), vec!["log.format"]);
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! IMAP with async-imap: connect (implicit TLS, STARTTLS, or plain on loopback), make
 //! sure the folders exist, list and fetch the inbox with `BODY.PEEK[]` (so nothing is
 //! marked seen behind the operators' backs), and move handled messages with `UID MOVE`
-//! (or COPY + \Deleted + UID EXPUNGE where MOVE is missing). No rule is decided here.
+//! (or COPY + \Deleted + UID EXPUNGE where MOVE is missing), and wait for new mail with
+//! IDLE. No rule is decided here.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use async_imap::{Client, Session};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -19,6 +22,21 @@ use super::tls::{self, MaybeTls};
 
 /// Longest we wait for one IMAP command before calling the connection dead.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// During IDLE the server says "still here" every few minutes (Dovecot: 2); silence for
+/// this long means the connection died without a word (a NAT or a cable dropped it).
+const IDLE_SILENCE: Duration = Duration::from_secs(5 * 60);
+
+/// Why an IDLE ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Woken {
+    /// The server reported a change to the mailbox: look at it.
+    Changed,
+    /// The renewal time passed with no change (IDLE is re-issued well before the
+    /// 29-minute limit of RFC 2177).
+    Renew,
+    /// The caller asked to stop.
+    Stopped,
+}
 
 /// Size and arrival time of a message, fetched before its body.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +58,7 @@ pub struct Imap {
     session: Session<MaybeTls>,
     has_move: bool,
     has_uidplus: bool,
+    has_idle: bool,
 }
 
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
@@ -87,12 +106,18 @@ impl Imap {
         Ok(Imap {
             has_move: caps.has_str("MOVE"),
             has_uidplus: caps.has_str("UIDPLUS"),
+            has_idle: caps.has_str("IDLE"),
             session,
         })
     }
 
-    /// Creates the folders that do not exist yet.
-    pub async fn ensure_folders(&mut self, folders: &[&str]) -> Result<()> {
+    /// Whether the server offers IDLE (RFC 2177).
+    pub fn has_idle(&self) -> bool {
+        self.has_idle
+    }
+
+    /// Creates the folders that do not exist yet; returns the ones it created.
+    pub async fn ensure_folders(&mut self, folders: &[&str]) -> Result<Vec<String>> {
         let existing: HashSet<String> = within("LIST", async {
             self.session
                 .list(None, Some("*"))
@@ -103,15 +128,107 @@ impl Imap {
         })
         .await?
         .context("listing IMAP folders")?;
+        let mut created = Vec::new();
         for folder in folders {
             if !existing.contains(*folder) {
                 within("CREATE", self.session.create(folder))
                     .await?
                     .with_context(|| format!("creating IMAP folder {folder:?}"))?;
                 tracing::info!(folder, "created IMAP folder");
+                created.push(folder.to_string());
             }
         }
-        Ok(())
+        Ok(created)
+    }
+
+    /// How many messages wait in `mailbox` and when the oldest arrived, looked at
+    /// read-only (EXAMINE), so the daemon's own session is not disturbed.
+    pub async fn backlog(&mut self, mailbox: &str) -> Result<(u32, Option<DateTime<Utc>>)> {
+        let mb = within("EXAMINE", self.session.examine(mailbox))
+            .await?
+            .with_context(|| format!("IMAP folder {mailbox:?}"))?;
+        if mb.exists == 0 {
+            return Ok((0, None));
+        }
+        let first: Vec<async_imap::types::Fetch> = within("FETCH", async {
+            self.session
+                .fetch("1", "(INTERNALDATE)")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?
+        .context("reading the oldest message's arrival time")?;
+        let oldest = first
+            .iter()
+            .filter_map(|f| f.internal_date())
+            .map(|d| d.with_timezone(&Utc))
+            .min();
+        Ok((mb.exists, oldest))
+    }
+
+    /// True when the server has reported new messages since the last look (an `EXISTS`
+    /// that came with the answer to another command). Empties that queue of reports.
+    pub fn new_mail_reported(&mut self) -> bool {
+        let rx = &self.session.unsolicited_responses;
+        drain_exists(|| rx.try_recv().ok())
+    }
+
+    /// Waits with IDLE on the selected mailbox until it changes, `renew` passes, or
+    /// `stop` resolves; then ends the IDLE so the session can be used again. A connection
+    /// that closes or falls silent is an error: the caller reconnects.
+    pub async fn idle(
+        self,
+        renew: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(Imap, Woken)> {
+        let Imap {
+            session,
+            has_move,
+            has_uidplus,
+            has_idle,
+        } = self;
+        let unsolicited = session.unsolicited_responses.clone();
+        // Reports from the last pass's commands are stale: that pass has looked already,
+        // except for mail that arrived during it, which `new_mail_reported` checked.
+        let mut handle = session.idle();
+        within("IDLE", handle.init())
+            .await?
+            .context("starting IMAP IDLE")?;
+        // Mail delivered between the last pass and the IDLE is reported as IDLE starts.
+        let woken = if drain_exists(|| unsolicited.try_recv().ok()) {
+            Woken::Changed
+        } else {
+            let (wait, interrupt) = handle.wait_with_timeout(IDLE_SILENCE);
+            let woken = tokio::select! {
+                r = timeout(renew, wait) => match r {
+                    Err(_) => Woken::Renew,
+                    Ok(Ok(IdleResponse::NewData(_))) => Woken::Changed,
+                    Ok(Ok(IdleResponse::Timeout)) => {
+                        bail!("the IMAP server was silent for {IDLE_SILENCE:?} during IDLE")
+                    }
+                    Ok(Ok(IdleResponse::ManualInterrupt)) => {
+                        bail!("the IMAP server closed the connection during IDLE")
+                    }
+                    Ok(Err(e)) => return Err(e).context("IMAP IDLE"),
+                },
+                _ = stop => Woken::Stopped,
+            };
+            drop(interrupt);
+            woken
+        };
+        let session = within("DONE", handle.done())
+            .await?
+            .context("ending IMAP IDLE")?;
+        Ok((
+            Imap {
+                session,
+                has_move,
+                has_uidplus,
+                has_idle,
+            },
+            woken,
+        ))
     }
 
     /// Selects the mailbox; returns its UIDVALIDITY and how many messages it holds.
@@ -219,6 +336,18 @@ impl Imap {
     pub async fn logout(mut self) {
         let _ = within("LOGOUT", self.session.logout()).await;
     }
+}
+
+/// Empties a queue of unsolicited responses (`next` pops one); true if any said new mail.
+fn drain_exists(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> bool {
+    let mut seen = false;
+    while let Some(r) = next() {
+        seen |= matches!(
+            r,
+            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+        );
+    }
+    seen
 }
 
 async fn read_greeting<T>(client: &mut Client<T>) -> Result<()>

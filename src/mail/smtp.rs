@@ -71,6 +71,16 @@ impl Smtp {
         })
     }
 
+    /// Connects and logs in (when configured), then says goodbye: proves the server,
+    /// its certificate and the credentials are right without sending anything.
+    pub async fn login(&self) -> Result<()> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => anyhow::bail!("the SMTP server did not answer NOOP"),
+            Err(e) => Err(anyhow::anyhow!("{e}")).context("SMTP login"),
+        }
+    }
+
     /// Sends one outbox row as it was composed.
     pub async fn send(&self, row: &OutboxRow) -> Result<(), SendError> {
         let from = row

@@ -10,6 +10,7 @@ mod effects;
 mod intake;
 mod outbox;
 mod schedule;
+mod status;
 mod tickets;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ pub use contracts::{ContractInput, ImportSummary};
 pub use effects::Cause;
 pub use intake::{Duplicate, InboundSource, Tx};
 pub use outbox::OutboxRow;
+pub use status::{AckPromise, StoreStatus};
 pub use tickets::{TicketDetail, TicketEvent, TicketMessage, TicketRow};
 
 /// The ordered migrations; index + 1 is the schema version they bring the database to.
@@ -30,6 +32,7 @@ pub use tickets::{TicketDetail, TicketEvent, TicketMessage, TicketRow};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_intake.sql"),
     include_str!("migrations/002_ticket_life.sql"),
+    include_str!("migrations/003_daemon_state.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.
@@ -54,6 +57,75 @@ impl Store {
             .migrate()
             .with_context(|| format!("migrating {}", path.display()))?;
         Ok(store)
+    }
+
+    /// Opens an existing database as it is, without creating or migrating it: for
+    /// `check` and `status`, which must not change what the daemon owns.
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            bail!(
+                "the database {} does not exist yet (the daemon creates it at its first start)",
+                path.display()
+            );
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(Store { conn })
+    }
+
+    /// A consistent copy of the whole database at `dest`, taken with SQLite's online
+    /// backup API while the daemon goes on writing (it is never blocked for long: the
+    /// copy goes 256 pages at a time). The copy is written beside `dest` and renamed
+    /// into place, so `dest` is either the old file or a whole new one; it is readable
+    /// only by its owner, as it holds personal data.
+    pub fn backup_to(&self, dest: &Path) -> Result<u64> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let name = dest
+            .file_name()
+            .ok_or_else(|| anyhow::anyhow!("{} is not a file path", dest.display()))?;
+        let tmp = dest.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+        let _ = std::fs::remove_file(&tmp);
+        // Create it 0600 before SQLite writes a byte.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        let result = (|| -> Result<u64> {
+            let mut copy = Connection::open(&tmp)?;
+            {
+                let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy)?;
+                backup.run_to_completion(256, Duration::from_millis(5), None)?;
+            }
+            let check: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                bail!("the copy failed its integrity check: {check}");
+            }
+            // A self-contained file: no WAL beside it.
+            copy.pragma_update(None, "journal_mode", "DELETE")?;
+            drop(copy);
+            Ok(std::fs::metadata(&tmp)?.len())
+        })();
+        match result {
+            Ok(bytes) => {
+                std::fs::rename(&tmp, dest)
+                    .with_context(|| format!("moving the copy to {}", dest.display()))?;
+                Ok(bytes)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e).with_context(|| format!("backing up to {}", dest.display()))
+            }
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok", or what is wrong.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
     fn configure(&self) -> Result<()> {

@@ -1,0 +1,181 @@
+//! `assistenza check`: everything the daemon needs, tried once, one line per check:
+//! the config (every problem with file and key, password files included), the database
+//! and its migrations, the IMAP login with TLS, the support mailbox and the folders, and
+//! the SMTP login. Exits non-zero when any check fails.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::config::Config;
+use crate::mail::imap::Imap;
+use crate::mail::smtp::Smtp;
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+
+/// Prints each check as it is done and counts the failures.
+#[derive(Default)]
+struct Report {
+    failed: usize,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str, detail: impl std::fmt::Display) {
+        println!("ok    {what:<9} {detail}");
+    }
+    fn fail(&mut self, what: &str, detail: impl std::fmt::Display) {
+        self.failed += 1;
+        println!("FAIL  {what:<9} {detail}");
+    }
+    fn result<T>(&mut self, what: &str, r: Result<T>, ok: impl FnOnce(&T) -> String) -> Option<T> {
+        match r {
+            Ok(v) => {
+                self.ok(what, ok(&v));
+                Some(v)
+            }
+            Err(e) => {
+                self.fail(what, format!("{e:#}"));
+                None
+            }
+        }
+    }
+}
+
+pub async fn check(path: &Path) -> Result<()> {
+    let mut report = Report::default();
+    let cfg = match Config::load(path) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            for p in &e.problems {
+                report.fail(
+                    "config",
+                    format!("{}: {}: {}", e.file.display(), p.key, p.message),
+                );
+            }
+            bail!("{} check(s) failed", report.failed);
+        }
+    };
+    crate::logging::init(&cfg.log.filter, cfg.log.format);
+    report.ok(
+        "config",
+        format!(
+            "{} ({} operator(s); password files readable by their owner only)",
+            path.display(),
+            cfg.operators.len()
+        ),
+    );
+    report.result("settings", Pipeline::new(&cfg), |_| {
+        "addresses of the support desk, operators, queue and on-call are valid".into()
+    });
+    database(&mut report, &cfg.store.path);
+    imap(&mut report, &cfg).await;
+    report.result(
+        "smtp",
+        match Smtp::new(&cfg.smtp) {
+            Ok(smtp) => smtp.login().await,
+            Err(e) => Err(e),
+        },
+        |_| {
+            format!(
+                "{}:{} accepted {} (TLS {:?})",
+                cfg.smtp.host,
+                cfg.smtp.port,
+                cfg.smtp.username.as_deref().unwrap_or("us without login"),
+                cfg.smtp.tls
+            )
+        },
+    );
+    if report.failed > 0 {
+        bail!("{} check(s) failed", report.failed);
+    }
+    println!("all checks passed");
+    Ok(())
+}
+
+fn database(report: &mut Report, path: &Path) {
+    if !path.exists() {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = dir.unwrap_or(Path::new("."));
+        match writable_dir(dir) {
+            Ok(()) => report.ok(
+                "database",
+                format!(
+                    "{} does not exist yet; the daemon creates it at its first start",
+                    path.display()
+                ),
+            ),
+            Err(e) => report.fail(
+                "database",
+                format!("{} cannot be created: {e:#}", path.display()),
+            ),
+        }
+        return;
+    }
+    let opened = Store::open_existing(path).and_then(|s| {
+        let (version, latest) = s.schema_version()?;
+        let integrity = s.integrity_check()?;
+        Ok((version, latest, integrity))
+    });
+    match opened {
+        Err(e) => report.fail("database", format!("{e:#}")),
+        Ok((v, latest, _)) if v > latest => report.fail(
+            "database",
+            format!("{}: schema version {v} is newer than this binary ({latest}): install the newer assistenza", path.display()),
+        ),
+        Ok((_, _, integrity)) if integrity != "ok" => report.fail(
+            "database",
+            format!("{}: integrity check failed: {integrity}", path.display()),
+        ),
+        Ok((v, latest, _)) if v < latest => report.ok(
+            "database",
+            format!("{}: schema {v}, {} migration(s) to apply at the next start", path.display(), latest - v),
+        ),
+        Ok((v, _, _)) => report.ok("database", format!("{}: schema {v} (current), integrity ok", path.display())),
+    }
+}
+
+fn writable_dir(dir: &Path) -> Result<()> {
+    let probe = dir.join(format!(".assistenza-check-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+async fn imap(report: &mut Report, cfg: &Config) {
+    let c = &cfg.imap;
+    let Some(mut imap) = report.result("imap", Imap::connect(c).await, |imap| {
+        format!(
+            "{}:{} accepted {} (TLS {:?}; IDLE {})",
+            c.host,
+            c.port,
+            c.username,
+            c.tls,
+            if imap.has_idle() {
+                "offered"
+            } else {
+                "missing: the daemon will poll"
+            }
+        )
+    }) else {
+        return;
+    };
+    report.result("mailbox", imap.backlog(&c.mailbox).await, |(n, _)| {
+        format!("{:?} exists, {n} message(s) waiting", c.mailbox)
+    });
+    let f = &c.folders;
+    report.result(
+        "folders",
+        imap.ensure_folders(&[&f.processed, &f.rejected, &f.quarantine])
+            .await,
+        |created| {
+            let names = format!("{:?}, {:?}, {:?}", f.processed, f.rejected, f.quarantine);
+            if created.is_empty() {
+                format!("{names} exist")
+            } else {
+                format!("{names} exist (created now: {})", created.join(", "))
+            }
+        },
+    );
+    imap.logout().await;
+}

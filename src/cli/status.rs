@@ -1,0 +1,226 @@
+//! `assistenza status [--json]`: what a sysadmin or a monitoring system wants to know
+//! about a running desk: the mailbox backlog, the outbox, tickets by state, deadlines
+//! coming up, the 30-minute acknowledgement promise, and the daemon's last look at the
+//! mailbox. Read from the database and, read-only, from IMAP; nothing is changed.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use chrono::{DateTime, Local, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::mail::imap::Imap;
+use crate::store::{Store, StoreStatus};
+
+/// How long `status` waits for the IMAP server before reporting it unreachable.
+const IMAP_WAIT: Duration = Duration::from_secs(15);
+/// The promise to customers.
+const PROMISE: chrono::Duration = chrono::Duration::minutes(30);
+
+#[derive(Serialize)]
+struct Status {
+    at: DateTime<Utc>,
+    /// False when anything below needs a person's attention; `problems` says what.
+    healthy: bool,
+    problems: Vec<String>,
+    mailbox: Mailbox,
+    #[serde(flatten)]
+    store: StoreStatus,
+}
+
+#[derive(Serialize)]
+struct Mailbox {
+    name: String,
+    waiting: Option<u32>,
+    oldest_received_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+}
+
+pub async fn status(cfg: &Config, json: bool) -> Result<()> {
+    let store = Store::open_existing(&cfg.store.path)?;
+    let (version, latest) = store.schema_version()?;
+    if version != latest {
+        bail!(
+            "the database has schema {version}, this binary {latest}: start the daemon of this \
+             version once (it migrates), or use the binary that matches"
+        );
+    }
+    let now = Utc::now();
+    let store = store.status(now)?;
+    let mailbox = mailbox(cfg).await;
+    let problems = problems(&store, &mailbox, cfg, now);
+    let status = Status {
+        at: now,
+        healthy: problems.is_empty(),
+        problems,
+        mailbox,
+        store,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print_text(&status, now);
+    }
+    Ok(())
+}
+
+async fn mailbox(cfg: &Config) -> Mailbox {
+    let name = cfg.imap.mailbox.clone();
+    let look = async {
+        let mut imap = Imap::connect(&cfg.imap).await?;
+        let backlog = imap.backlog(&cfg.imap.mailbox).await;
+        imap.logout().await;
+        backlog
+    };
+    match tokio::time::timeout(IMAP_WAIT, look).await {
+        Ok(Ok((waiting, oldest))) => Mailbox {
+            name,
+            waiting: Some(waiting),
+            oldest_received_at: oldest,
+            error: None,
+        },
+        Ok(Err(e)) => Mailbox {
+            name,
+            waiting: None,
+            oldest_received_at: None,
+            error: Some(format!("{e:#}")),
+        },
+        Err(_) => Mailbox {
+            name,
+            waiting: None,
+            oldest_received_at: None,
+            error: Some(format!("no answer from the IMAP server in {IMAP_WAIT:?}")),
+        },
+    }
+}
+
+fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &m.error {
+        out.push(format!("mailbox unreachable: {e}"));
+    }
+    if let Some(oldest) = m.oldest_received_at {
+        if now - oldest > PROMISE {
+            out.push(format!(
+                "a request has waited in the mailbox since {} (over 30 minutes): is the daemon running?",
+                local(oldest)
+            ));
+        }
+    }
+    // With IDLE the daemon looks at least every 10 minutes; polling, every interval.
+    let expected = if s.intake_mode.as_deref() == Some("idle") {
+        chrono::Duration::minutes(10)
+    } else {
+        chrono::Duration::from_std(cfg.imap.poll_interval).unwrap_or(chrono::Duration::MAX)
+    };
+    match s.last_poll_at {
+        None => out.push("the daemon has never looked at the mailbox".into()),
+        Some(at) if now - at > expected * 2 + chrono::Duration::minutes(1) => out.push(format!(
+            "the daemon last looked at the mailbox at {}: is it running?",
+            local(at)
+        )),
+        Some(_) => {}
+    }
+    if !s.acks.missed_unsent.is_empty() {
+        out.push(format!(
+            "acknowledgements past the 30-minute promise and not sent: {}",
+            s.acks.missed_unsent.join(", ")
+        ));
+    }
+    if !s.acks.at_risk.is_empty() {
+        out.push(format!(
+            "acknowledgements not sent yet and due within 15 minutes: {}",
+            s.acks.at_risk.join(", ")
+        ));
+    }
+    if s.outbox_failed_7d > 0 {
+        out.push(format!(
+            "{} mail(s) given up in the last 7 days (see the log)",
+            s.outbox_failed_7d
+        ));
+    }
+    if s.deadlines_overdue > 0 {
+        out.push(format!(
+            "{} ticket deadline(s) past and not acted on",
+            s.deadlines_overdue
+        ));
+    }
+    out
+}
+
+fn local(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - at).num_seconds().max(0);
+    let span = match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        _ => format!("{} h", secs / 3600),
+    };
+    format!("{} ({span} ago)", local(at))
+}
+
+fn print_text(s: &Status, now: DateTime<Utc>) {
+    let m = &s.mailbox;
+    match (&m.error, m.waiting) {
+        (Some(e), _) => println!("mailbox      {}: unreachable: {e}", m.name),
+        (None, Some(n)) => match m.oldest_received_at {
+            Some(oldest) => println!(
+                "mailbox      {}: {n} waiting, oldest received {}",
+                m.name,
+                ago(oldest, now)
+            ),
+            None => println!("mailbox      {}: empty", m.name),
+        },
+        (None, None) => println!("mailbox      {}: unknown", m.name),
+    }
+    let st = &s.store;
+    match st.last_poll_at {
+        Some(at) => println!(
+            "last look    {} by {}",
+            ago(at, now),
+            st.intake_mode.as_deref().unwrap_or("?")
+        ),
+        None => println!("last look    never"),
+    }
+    match st.outbox_oldest_pending_at {
+        Some(at) => println!(
+            "outbox       {} pending, oldest queued {}; {} given up in 7 days",
+            st.outbox_pending,
+            ago(at, now),
+            st.outbox_failed_7d
+        ),
+        None => println!(
+            "outbox       empty; {} given up in 7 days",
+            st.outbox_failed_7d
+        ),
+    }
+    let states: Vec<String> = ["open", "taken", "resolved", "closed"]
+        .iter()
+        .map(|k| format!("{k} {}", st.tickets_by_state.get(*k).copied().unwrap_or(0)))
+        .collect();
+    println!("tickets      {}", states.join(", "));
+    println!(
+        "deadlines    {} overdue, {} in the next hour",
+        st.deadlines_overdue, st.deadlines_next_hour
+    );
+    println!(
+        "ack promise  {} missed and unsent, {} sent late in 24 h, {} at risk",
+        st.acks.missed_unsent.len(),
+        st.acks.missed_sent_24h,
+        st.acks.at_risk.len()
+    );
+    if s.problems.is_empty() {
+        println!("healthy      yes");
+    } else {
+        println!("healthy      no");
+        for p in &s.problems {
+            println!("  - {p}");
+        }
+    }
+}

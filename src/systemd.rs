@@ -1,0 +1,46 @@
+//! The systemd notify protocol (`Type=notify`): READY once the daemon can do its job,
+//! WATCHDOG pings while its tasks are alive, RELOADING around a SIGHUP, STOPPING on the
+//! way out, and a STATUS line for `systemctl status`. Outside systemd (no
+//! `NOTIFY_SOCKET`) every call does nothing.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+fn send(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::debug!("systemd notify failed: {e}");
+    }
+}
+
+/// The database is open and both servers accepted our login.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A line shown by `systemctl status`.
+pub fn status(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
+pub fn reloading() {
+    send(&[NotifyState::Reloading]);
+}
+
+pub fn reloaded() {
+    send(&[NotifyState::Ready]);
+}
+
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+pub fn watchdog() {
+    send(&[NotifyState::Watchdog]);
+}
+
+/// How often to ping the watchdog (half its timeout), when the unit sets `WatchdogSec`.
+pub fn watchdog_interval() -> Option<Duration> {
+    let mut usec = 0u64;
+    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+}
