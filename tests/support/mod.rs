@@ -26,12 +26,45 @@ pub struct Stack {
     pub submission_port: u16,
 }
 
+/// A private stack (name, port base) for a test binary that stops and starts the mail
+/// daemons, so the other test binaries running meanwhile are not disturbed.
+static PRIVATE: OnceLock<(&'static str, u16)> = OnceLock::new();
+
+/// Makes this test binary use its own mail stack in `/tmp/assistenza-mailstack-NAME`,
+/// on ports `base + 143` (IMAP), `base + 993` (IMAPS), `base + 25`, `base + 587`, ….
+/// Call it first in every test of that binary.
+pub fn use_private_stack(name: &'static str, base: u16) {
+    let chosen = PRIVATE.get_or_init(|| (name, base));
+    assert_eq!(*chosen, (name, base), "one private stack per test binary");
+}
+
+/// `scripts/mailstack` aimed at this binary's stack.
+pub fn mailstack() -> Command {
+    let mut cmd = Command::new(repo().join("scripts/mailstack"));
+    if let Some((name, base)) = PRIVATE.get() {
+        cmd.env(
+            "ASSISTENZA_MAILSTACK_DIR",
+            format!("/tmp/assistenza-mailstack-{name}"),
+        );
+        for (var, offset) in [
+            ("MAILSTACK_IMAP_PORT", 143),
+            ("MAILSTACK_IMAPS_PORT", 993),
+            ("MAILSTACK_SMTP_PORT", 25),
+            ("MAILSTACK_SUBMISSION_PORT", 587),
+            ("MAILSTACK_LMTP_PORT", 24),
+            ("MAILSTACK_AUTH_PORT", 26),
+        ] {
+            cmd.env(var, (base + offset).to_string());
+        }
+    }
+    cmd
+}
+
 /// Starts the stack once per test binary (the script is idempotent and takes a lock).
 pub fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
-        let script = repo().join("scripts/mailstack");
-        let out = Command::new(&script)
+        let out = mailstack()
             .arg("up")
             .output()
             .expect("running scripts/mailstack up");
@@ -41,7 +74,7 @@ pub fn stack() -> &'static Stack {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let out = Command::new(&script)
+        let out = mailstack()
             .arg("env")
             .output()
             .expect("scripts/mailstack env");
@@ -75,7 +108,7 @@ pub const PASSWORD: &str = "testpass";
 
 /// A mailbox user created for one test.
 pub fn add_user(address: &str) {
-    let out = Command::new(repo().join("scripts/mailstack"))
+    let out = mailstack()
         .args(["adduser", address, PASSWORD])
         .output()
         .expect("scripts/mailstack adduser");
@@ -238,6 +271,10 @@ once_timeout_secs = 20
         let got = wait_for(&self.support, "INBOX", n, Duration::from_secs(20)).len();
         assert_eq!(got, n, "messages delivered to the support inbox");
         self.ok(&["run", "--once"]);
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("json")
     }
 
     pub fn tickets_json(&self) -> serde_json::Value {
@@ -578,4 +615,95 @@ pub fn message_id(raw: &[u8]) -> String {
         .expect("Message-ID")
         .trim_matches(['<', '>'])
         .to_string()
+}
+
+/// The real daemon (`assistenza run`) running in the background for one desk, its log in
+/// a file of the desk's directory. Killed if the test ends without stopping it.
+pub struct Running {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Desk {
+    /// Changes this desk's config file.
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        std::fs::write(&self.config, f(text)).expect("config");
+    }
+
+    /// Starts `assistenza run` and waits until it says it is ready.
+    pub fn start(&self) -> Running {
+        let log = self
+            .dir
+            .path()
+            .join(format!("daemon-{}.log", unique("run")));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_assistenza"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stderr(file)
+            .spawn()
+            .expect("starting the daemon");
+        let running = Running { child, log };
+        running.wait_log("ready:", 1, Duration::from_secs(30));
+        running
+    }
+}
+
+impl Running {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `needle` appears `n` times in the log; panics with the log otherwise.
+    pub fn wait_log(&self, needle: &str, n: usize, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.log_text().matches(needle).count() >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{needle:?} not logged {n} time(s) within {within:?}:\n{}",
+            self.log_text()
+        );
+    }
+
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{name}");
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and how long it took.
+    pub fn stop(mut self) -> (std::process::ExitStatus, Duration, String) {
+        self.signal("TERM");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status, start.elapsed(), self.log_text());
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                panic!(
+                    "the daemon did not exit 30 s after SIGTERM:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

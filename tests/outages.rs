@@ -1,0 +1,123 @@
+//! The mail servers go away while the daemon runs: Dovecot restarts, Postfix stops. These
+//! tests stop and start the daemons of a private mail stack (its own directory and
+//! ports), so the other test binaries, which share the default stack, run undisturbed.
+//! They take turns, since each stops a server the other needs.
+
+mod support;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use support::*;
+
+const REQUEST: &str = "Buongiorno, sono Mario Rossi.\r\nSito: https://www.rossi-impianti.it\r\n\
+Il modulo contatti non invia più i messaggi.";
+const WAIT: Duration = Duration::from_secs(40);
+
+static TURN: Mutex<()> = Mutex::new(());
+
+fn private_stack() -> std::sync::MutexGuard<'static, ()> {
+    use_private_stack("outages", 11000);
+    let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    // Whatever the last test left stopped is started again.
+    mailstack().arg("up").output().expect("mailstack up");
+    turn
+}
+
+fn mail_daemon(action: &str, which: &str) {
+    let out = mailstack()
+        .args([action, which])
+        .output()
+        .expect("mailstack");
+    assert!(
+        out.status.success(),
+        "mailstack {action} {which}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn dovecot_restarting_mid_run_is_survived_and_mail_sent_meanwhile_is_handled() {
+    let _turn = private_stack();
+    let desk = Desk::new("dovecot");
+    let mario = desk.customer_with_contract("mario");
+    let daemon = desk.start();
+    desk.send_request(&mario, &mario, REQUEST);
+    assert_eq!(wait_for(&mario, "INBOX", 1, WAIT).len(), 1);
+
+    mail_daemon("stop", "dovecot");
+    // Postfix takes the request and holds it until Dovecot is back.
+    desk.send_request(&mario, &mario, &format!("{REQUEST}\r\nSeconda richiesta."));
+    // Long enough for several reconnection attempts.
+    std::thread::sleep(Duration::from_secs(4));
+    mail_daemon("start", "dovecot");
+
+    assert_eq!(
+        wait_for(&mario, "INBOX", 2, WAIT).len(),
+        2,
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(desk.tickets_json().as_array().map(Vec::len), Some(2));
+    let (status, _, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    // One line per change of state, not one per attempt.
+    assert_eq!(log.matches("IMAP connection failed").count(), 1, "{log}");
+    assert_eq!(log.matches("IMAP connected").count(), 2, "{log}");
+}
+
+#[test]
+fn with_postfix_stopped_acknowledgements_wait_in_the_outbox_and_go_out_when_it_is_back() {
+    let _turn = private_stack();
+    let desk = Desk::new("postfix");
+    let mario = desk.customer_with_contract("mario");
+    let daemon = desk.start();
+    mail_daemon("stop", "postfix");
+    // One request arrives now, one arrived 40 minutes ago (as after a long outage): its
+    // acknowledgement has already missed the 30-minute promise.
+    append(
+        &desk.support,
+        "INBOX",
+        &request(&mario, &desk.support, &mario, REQUEST),
+    );
+    let old = chrono::Utc::now() - chrono::Duration::minutes(40);
+    let late = request(
+        &mario,
+        &desk.support,
+        &mario,
+        &format!("{REQUEST}\r\nDa ieri."),
+    );
+    append_at(&desk.support, "INBOX", &late, old);
+
+    let start = std::time::Instant::now();
+    let mut status = desk.status();
+    while status["tickets_by_state"]["open"] != 2 && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(100));
+        status = desk.status();
+    }
+    assert_eq!(status["tickets_by_state"]["open"], 2, "{status:#}");
+    assert_eq!(status["outbox_pending"], 2, "{status:#}");
+    assert_eq!(status["healthy"], false, "{status:#}");
+    let missed = status["acks"]["missed_unsent"].as_array().expect("list");
+    assert_eq!(missed.len(), 1, "{status:#}");
+    assert_eq!(count(&mario, "INBOX"), 0, "nothing can be sent yet");
+    let text = desk.ok(&["status"]);
+    assert!(text.contains("past the 30-minute promise"), "{text}");
+
+    mail_daemon("start", "postfix");
+    assert_eq!(
+        wait_for(&mario, "INBOX", 2, WAIT).len(),
+        2,
+        "{}",
+        daemon.log_text()
+    );
+    let start = std::time::Instant::now();
+    while desk.status()["outbox_pending"] != 0 && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = desk.status();
+    assert_eq!(status["outbox_pending"], 0, "{status:#}");
+    assert_eq!(status["acks"]["missed_sent_24h"], 1, "{status:#}");
+    let (exit, _, log) = daemon.stop();
+    assert!(exit.success(), "{log}");
+}
