@@ -77,11 +77,11 @@ pub async fn check(path: &Path) -> Result<()> {
         },
         |_| {
             format!(
-                "{}:{} accepted {} (TLS {:?})",
+                "{}:{} accepted {} (TLS {})",
                 cfg.smtp.host,
                 cfg.smtp.port,
                 cfg.smtp.username.as_deref().unwrap_or("us without login"),
-                cfg.smtp.tls
+                format!("{:?}", cfg.smtp.tls).to_lowercase()
             )
         },
     );
@@ -146,11 +146,11 @@ async fn imap(report: &mut Report, cfg: &Config) {
     let c = &cfg.imap;
     let Some(mut imap) = report.result("imap", Imap::connect(c).await, |imap| {
         format!(
-            "{}:{} accepted {} (TLS {:?}; IDLE {})",
+            "{}:{} accepted {} (TLS {}; IDLE {})",
             c.host,
             c.port,
             c.username,
-            c.tls,
+            format!("{:?}", c.tls).to_lowercase(),
             if imap.has_idle() {
                 "offered"
             } else {

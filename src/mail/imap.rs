@@ -78,7 +78,9 @@ impl Imap {
         let client = match cfg.tls {
             TlsMode::Implicit => {
                 let config = tls::client_config(cfg.ca_file.as_deref())?;
-                let stream = tls::connect(config, &cfg.host, tcp).await?;
+                let stream = tls::connect(config, &cfg.host, tcp)
+                    .await
+                    .with_context(|| trust_context(cfg))?;
                 let mut client = Client::new(MaybeTls::Tls(Box::new(stream)));
                 read_greeting(&mut client).await?;
                 client
@@ -90,7 +92,9 @@ impl Imap {
                     .await?
                     .context("IMAP STARTTLS refused")?;
                 let config = tls::client_config(cfg.ca_file.as_deref())?;
-                let stream = tls::connect(config, &cfg.host, plain.into_inner()).await?;
+                let stream = tls::connect(config, &cfg.host, plain.into_inner())
+                    .await
+                    .with_context(|| trust_context(cfg))?;
                 Client::new(MaybeTls::Tls(Box::new(stream)))
             }
             TlsMode::None => {
@@ -101,7 +105,13 @@ impl Imap {
         };
         let mut session = within("LOGIN", client.login(&cfg.username, cfg.password.expose()))
             .await?
-            .map_err(|(e, _)| anyhow!("IMAP login as {} refused: {e}", cfg.username))?;
+            .map_err(|(e, _)| {
+                anyhow!(
+                    "IMAP login as {} refused: {}",
+                    cfg.username,
+                    server_said(&e)
+                )
+            })?;
         let caps = within("CAPABILITY", session.capabilities()).await??;
         Ok(Imap {
             has_move: caps.has_str("MOVE"),
@@ -133,7 +143,7 @@ impl Imap {
             if !existing.contains(*folder) {
                 within("CREATE", self.session.create(folder))
                     .await?
-                    .with_context(|| format!("creating IMAP folder {folder:?}"))?;
+                    .map_err(|e| anyhow!("creating IMAP folder {folder:?}: {}", server_said(&e)))?;
                 tracing::info!(folder, "created IMAP folder");
                 created.push(folder.to_string());
             }
@@ -146,7 +156,7 @@ impl Imap {
     pub async fn backlog(&mut self, mailbox: &str) -> Result<(u32, Option<DateTime<Utc>>)> {
         let mb = within("EXAMINE", self.session.examine(mailbox))
             .await?
-            .with_context(|| format!("IMAP folder {mailbox:?}"))?;
+            .map_err(|e| anyhow!("IMAP folder {mailbox:?}: {}", server_said(&e)))?;
         if mb.exists == 0 {
             return Ok((0, None));
         }
@@ -235,7 +245,7 @@ impl Imap {
     pub async fn select(&mut self, mailbox: &str) -> Result<(u32, u32)> {
         let mb = within("SELECT", self.session.select(mailbox))
             .await?
-            .with_context(|| format!("selecting IMAP mailbox {mailbox:?}"))?;
+            .map_err(|e| anyhow!("selecting IMAP mailbox {mailbox:?}: {}", server_said(&e)))?;
         let validity = mb
             .uid_validity
             .ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {mailbox:?}"))?;
@@ -338,6 +348,31 @@ impl Imap {
     }
 }
 
+fn trust_context(cfg: &ImapConfig) -> String {
+    format!(
+        "IMAP server {}:{}, its certificate checked against {}",
+        cfg.host,
+        cfg.port,
+        tls::trusted(cfg.ca_file.as_deref())
+    )
+}
+
+/// The server's own words from a NO or BAD answer (async-imap keeps them inside a
+/// debug dump), or the error as it is.
+fn server_said(e: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    match e {
+        Error::No(text) | Error::Bad(text) => {
+            let said = text
+                .split_once("Some(\"")
+                .and_then(|(_, rest)| rest.rsplit_once("\")"))
+                .map(|(said, _)| said.replace("\\\"", "\""));
+            said.unwrap_or_else(|| text.clone())
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Empties a queue of unsolicited responses (`next` pops one); true if any said new mail.
 fn drain_exists(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> bool {
     let mut seen = false;
@@ -398,7 +433,21 @@ pub fn uid_set(uids: &[u32]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{server_said, uid_set};
+
+    #[test]
+    fn the_servers_words_are_taken_out_of_the_debug_dump() {
+        use async_imap::error::Error;
+        let no = Error::No(
+            "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")".into(),
+        );
+        assert_eq!(
+            server_said(&no),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        let odd = Error::Bad("something else".into());
+        assert_eq!(server_said(&odd), "something else");
+    }
 
     #[test]
     fn uid_set_compresses_runs() {

@@ -27,6 +27,8 @@ pub enum SendError {
 #[derive(Clone)]
 pub struct Smtp {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Where the server is and what its certificate is checked against, for errors.
+    describe: String,
 }
 
 impl Smtp {
@@ -66,8 +68,18 @@ impl Smtp {
                 password.expose().to_string(),
             ));
         }
+        let describe = match cfg.tls {
+            TlsMode::None => format!("SMTP server {}:{} (no TLS)", cfg.host, cfg.port),
+            _ => format!(
+                "SMTP server {}:{}, its certificate checked against {}",
+                cfg.host,
+                cfg.port,
+                super::tls::trusted(cfg.ca_file.as_deref())
+            ),
+        };
         Ok(Smtp {
             transport: builder.build(),
+            describe,
         })
     }
 
@@ -77,7 +89,7 @@ impl Smtp {
         match self.transport.test_connection().await {
             Ok(true) => Ok(()),
             Ok(false) => anyhow::bail!("the SMTP server did not answer NOOP"),
-            Err(e) => Err(anyhow::anyhow!("{e}")).context("SMTP login"),
+            Err(e) => Err(anyhow::anyhow!("{e}")).context(self.describe.clone()),
         }
     }
 

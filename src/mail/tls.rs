@@ -66,6 +66,14 @@ pub async fn connect(
         .with_context(|| format!("TLS handshake with {host}"))
 }
 
+/// What a server's certificate is checked against, for error messages.
+pub fn trusted(ca_file: Option<&std::path::Path>) -> String {
+    match ca_file {
+        Some(p) => format!("the CA in {}", p.display()),
+        None => "the system's CA certificates".into(),
+    }
+}
+
 /// A connection that is either plain (only ever to loopback, the config enforces it)
 /// or TLS, so the IMAP client has one type for both.
 #[derive(Debug)]
