@@ -40,7 +40,15 @@ pub fn watchdog() {
 }
 
 /// How often to ping the watchdog (half its timeout), when the unit sets `WatchdogSec`.
+/// As in libsystemd's `sd_watchdog_enabled`: `WATCHDOG_USEC` turns it on, and
+/// `WATCHDOG_PID`, when set, must be this process (the sd-notify crate also demands it be
+/// set, which libsystemd does not).
 pub fn watchdog_interval() -> Option<Duration> {
-    let mut usec = 0u64;
-    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
+    }
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
 }

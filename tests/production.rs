@@ -125,6 +125,63 @@ trusted_authserv_ids = ["mx.kzweb.test"]
     assert!(status.success(), "{log}");
 }
 
+/// What the daemon told "systemd" (a datagram socket standing in for it), in order.
+fn notifications(
+    sock: &std::os::unix::net::UnixDatagram,
+    until: &str,
+    within: Duration,
+) -> Vec<String> {
+    let mut got = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < within {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = text.lines().any(|l| l == until);
+            got.push(text);
+            if done {
+                return got;
+            }
+        }
+    }
+    panic!("no {until:?} within {within:?}; got {got:?}");
+}
+
+#[test]
+fn systemd_hears_ready_watchdog_pings_reloading_and_stopping() {
+    let desk = Desk::new("notify");
+    let path = desk.dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    // A one-second watchdog: the daemon pings every half second.
+    let daemon = desk.start_with(&[
+        ("NOTIFY_SOCKET", path.as_os_str()),
+        ("WATCHDOG_USEC", std::ffi::OsStr::new("1000000")),
+    ]);
+    let first = notifications(&sock, "READY=1", WAIT);
+    assert!(
+        first
+            .last()
+            .is_some_and(|m| m.contains("STATUS=watching INBOX")),
+        "{first:?}"
+    );
+    let mut pings = 0;
+    let start = Instant::now();
+    while pings < 3 && start.elapsed() < WAIT {
+        pings += notifications(&sock, "WATCHDOG=1", WAIT).len().min(1);
+    }
+    assert_eq!(pings, 3, "the watchdog is pinged while all is well");
+    daemon.signal("HUP");
+    let reload = notifications(&sock, "RELOADING=1", WAIT);
+    assert!(!reload.is_empty());
+    notifications(&sock, "READY=1", WAIT);
+    daemon.signal("TERM");
+    notifications(&sock, "STOPPING=1", WAIT);
+    let (status, _, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}
+
 #[test]
 fn status_and_backup_work_while_the_daemon_runs() {
     let desk = Desk::new("status");

@@ -633,6 +633,11 @@ impl Desk {
 
     /// Starts `assistenza run` and waits until it says it is ready.
     pub fn start(&self) -> Running {
+        self.start_with(&[])
+    }
+
+    /// Starts `assistenza run` with these environment variables added.
+    pub fn start_with(&self, env: &[(&str, &std::ffi::OsStr)]) -> Running {
         let log = self
             .dir
             .path()
@@ -643,6 +648,7 @@ impl Desk {
             .arg(&self.config)
             .arg("run")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stderr(file)
             .spawn()
             .expect("starting the daemon");
