@@ -19,7 +19,7 @@ use crate::core::decide::Folder;
 use crate::mail::imap::{Fetched, Imap, Meta, Woken};
 use crate::mail::smtp::{SendError, Smtp};
 use crate::pipeline::{Handled, Pipeline};
-use crate::store::{InboundSource, Store};
+use crate::store::{InboundSource, OutboxRow, Store};
 use crate::systemd;
 
 /// Most bytes fetched in one IMAP round trip: keeps memory flat however large the backlog.
@@ -28,6 +28,9 @@ const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 const BATCH_MESSAGES: usize = 200;
 /// Most outbox rows read at once.
 const OUTBOX_BATCH: usize = 100;
+/// SMTP connections the outbox sends on at once. All mail of one ticket goes on the same
+/// connection, in order; two keep Postfix busy while the other waits on a reply.
+const SMTP_LANES: usize = 2;
 /// Most due tickets handled in one scheduler round.
 const DEADLINE_BATCH: usize = 100;
 /// The scheduler looks again at least this often, whatever the next deadline: intake may
@@ -53,7 +56,8 @@ pub struct Daemon {
     pipeline: RwLock<Arc<Pipeline>>,
     /// std Mutex: held only inside blocking tasks, never across an await.
     store: Arc<Mutex<Store>>,
-    smtp: Smtp,
+    /// One client (one connection) per outbox lane.
+    smtp: Vec<Smtp>,
     /// Wakes the outbox when intake or the scheduler has queued mail.
     outbox_wake: Notify,
     /// Wakes the scheduler when intake may have set a new deadline.
@@ -87,7 +91,9 @@ impl Daemon {
     pub fn new(cfg: Config) -> Result<Arc<Daemon>> {
         let pipeline = Pipeline::new(&cfg)?;
         let store = Store::open(&cfg.store.path)?;
-        let smtp = Smtp::new(&cfg.smtp)?;
+        let smtp = (0..SMTP_LANES)
+            .map(|_| Smtp::new(&cfg.smtp))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Arc::new(Daemon {
             cfg,
             pipeline: RwLock::new(Arc::new(pipeline)),
@@ -230,7 +236,7 @@ impl Daemon {
         }
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         loop {
-            match self.smtp.login().await {
+            match self.smtp[0].login().await {
                 Ok(()) => break,
                 Err(e) => {
                     if backoff.failures == 0 {
@@ -476,11 +482,12 @@ impl Daemon {
             );
             let mb = mailbox.clone();
             let stop = shutdown.cloned();
-            let results = self
-                .with_store(move |d, store| {
-                    Ok(d.handle_batch(store, &mb, uidvalidity, fetched, stop.as_ref()))
-                })
-                .await?;
+            let me = Arc::clone(self);
+            let results = tokio::task::spawn_blocking(move || {
+                me.handle_batch(&mb, uidvalidity, fetched, stop.as_ref())
+            })
+            .await
+            .context("intake task panicked")??;
             let mut moves: BTreeMap<&str, (Vec<u32>, Vec<i64>)> = BTreeMap::new();
             for (uid, result) in results {
                 match result {
@@ -538,15 +545,15 @@ impl Daemon {
     }
 
     /// Handles fetched messages in order, each in its own transaction, stopping early
-    /// (after the message in hand) when shutdown is asked.
+    /// (after the message in hand) when shutdown is asked. The store is locked per
+    /// message, not per batch, so the outbox can record its sends in between.
     fn handle_batch(
         &self,
-        store: &mut Store,
         mailbox: &str,
         uidvalidity: u32,
         fetched: Vec<Fetched>,
         shutdown: Option<&watch::Receiver<bool>>,
-    ) -> Vec<(u32, Result<Handled>)> {
+    ) -> Result<Vec<(u32, Result<Handled>)>> {
         let pipeline = self.pipeline();
         let mut results = Vec::with_capacity(fetched.len());
         for f in fetched {
@@ -558,17 +565,22 @@ impl Daemon {
                 uidvalidity,
                 uid: f.meta.uid,
             };
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| anyhow!("store lock poisoned"))?;
             let result = pipeline.handle(
-                store,
+                &mut store,
                 &source,
                 &f.raw,
                 f.meta.size,
                 f.meta.received_at,
                 Utc::now(),
             );
+            drop(store);
             results.push((f.meta.uid, result));
         }
-        results
+        Ok(results)
     }
 
     fn folder_name(&self, folder: Folder) -> &str {
@@ -596,9 +608,10 @@ impl Daemon {
         }
     }
 
-    /// Sends every due mail; stops at the first transient error (the server is likely
-    /// down, so the rest would fail the same way) after scheduling that mail's retry.
-    /// When shutdown is asked it stops after the mail in flight.
+    /// Sends every due mail, on `SMTP_LANES` connections at once. A lane stops at its
+    /// first transient error (the server is likely down, so the rest would fail the same
+    /// way) after scheduling that mail's retry. When shutdown is asked each lane stops
+    /// after the mail in flight.
     pub async fn deliver_due(
         self: &Arc<Self>,
         shutdown: Option<&watch::Receiver<bool>>,
@@ -612,50 +625,79 @@ impl Daemon {
                 return Ok(sent);
             }
             let full = rows.len() == OUTBOX_BATCH;
+            let mut lanes: Vec<Vec<OutboxRow>> = (0..SMTP_LANES).map(|_| Vec::new()).collect();
             for row in rows {
-                if shutdown.is_some_and(|s| *s.borrow()) {
-                    return Ok(sent);
-                }
-                beat(&self.beats.outbox);
-                let id = row.id;
-                match self.smtp.send(&row).await {
-                    Ok(()) => {
-                        sent += 1;
-                        tracing::info!(message_id = %row.message_id, to = %row.recipients.join(","), "mail sent");
-                        self.with_store(move |_, s| s.mark_sent(id, Utc::now()))
-                            .await?;
-                    }
-                    Err(SendError::Permanent(e)) => {
-                        tracing::error!(message_id = %row.message_id, "mail refused for good: {e}");
-                        self.with_store(move |_, s| s.mark_failed(id, Utc::now(), &e))
-                            .await?;
-                    }
-                    Err(SendError::Transient(e)) => {
-                        let attempts = row.attempts + 1;
-                        if attempts >= self.cfg.outbox.max_attempts {
-                            tracing::error!(message_id = %row.message_id, attempts, "mail given up after its retries: {e}");
-                            self.with_store(move |_, s| s.mark_failed(id, Utc::now(), &e))
-                                .await?;
-                        } else {
-                            let wait = retry_delay(
-                                attempts,
-                                self.cfg.outbox.backoff_initial,
-                                self.cfg.outbox.backoff_max,
-                            );
-                            tracing::warn!(message_id = %row.message_id, attempts, retry_in = ?wait, "mail not sent, will retry: {e}");
-                            let next = Utc::now()
-                                + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-                            self.with_store(move |_, s| s.mark_retry(id, next, &e))
-                                .await?;
-                            return Ok(sent);
-                        }
-                    }
-                }
+                let lane = row
+                    .ticket_id
+                    .map_or(0, |t| t.unsigned_abs() as usize % SMTP_LANES);
+                lanes[lane].push(row);
             }
-            if !full {
+            let lanes = lanes
+                .into_iter()
+                .enumerate()
+                .map(|(lane, rows)| self.deliver_lane(lane, rows, shutdown));
+            let mut stopped = false;
+            for outcome in futures::future::join_all(lanes).await {
+                let (n, finished) = outcome?;
+                sent += n;
+                stopped |= !finished;
+            }
+            if stopped || !full {
                 return Ok(sent);
             }
         }
+    }
+
+    /// Sends `rows` in order on lane `lane`'s connection. Returns how many were sent and
+    /// whether the lane went through them all.
+    async fn deliver_lane(
+        self: &Arc<Self>,
+        lane: usize,
+        rows: Vec<OutboxRow>,
+        shutdown: Option<&watch::Receiver<bool>>,
+    ) -> Result<(usize, bool)> {
+        let mut sent = 0;
+        for row in rows {
+            if shutdown.is_some_and(|s| *s.borrow()) {
+                return Ok((sent, false));
+            }
+            beat(&self.beats.outbox);
+            let id = row.id;
+            match self.smtp[lane].send(&row).await {
+                Ok(()) => {
+                    sent += 1;
+                    tracing::info!(message_id = %row.message_id, to = %row.recipients.join(","), "mail sent");
+                    self.with_store(move |_, s| s.mark_sent(id, Utc::now()))
+                        .await?;
+                }
+                Err(SendError::Permanent(e)) => {
+                    tracing::error!(message_id = %row.message_id, "mail refused for good: {e}");
+                    self.with_store(move |_, s| s.mark_failed(id, Utc::now(), &e))
+                        .await?;
+                }
+                Err(SendError::Transient(e)) => {
+                    let attempts = row.attempts + 1;
+                    if attempts >= self.cfg.outbox.max_attempts {
+                        tracing::error!(message_id = %row.message_id, attempts, "mail given up after its retries: {e}");
+                        self.with_store(move |_, s| s.mark_failed(id, Utc::now(), &e))
+                            .await?;
+                    } else {
+                        let wait = retry_delay(
+                            attempts,
+                            self.cfg.outbox.backoff_initial,
+                            self.cfg.outbox.backoff_max,
+                        );
+                        tracing::warn!(message_id = %row.message_id, attempts, retry_in = ?wait, "mail not sent, will retry: {e}");
+                        let next = Utc::now()
+                            + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                        self.with_store(move |_, s| s.mark_retry(id, next, &e))
+                            .await?;
+                        return Ok((sent, false));
+                    }
+                }
+            }
+        }
+        Ok((sent, true))
     }
 }
 

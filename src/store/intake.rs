@@ -54,14 +54,17 @@ impl Store {
     }
 
     /// Records that the IMAP move of these messages succeeded.
-    pub fn mark_moved(&self, ids: &[i64], now: DateTime<Utc>) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("UPDATE inbound SET moved_at = ?2 WHERE id = ?1")?;
-        for id in ids {
-            stmt.execute(params![id, ts(now)])?;
+    /// Records that these messages were moved out of the mailbox: one transaction for
+    /// the batch (one fsync, not one per message).
+    pub fn mark_moved(&mut self, ids: &[i64], now: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE inbound SET moved_at = ?2 WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute(params![id, ts(now)])?;
+            }
         }
-        Ok(())
+        tx.commit().context("recording moved messages")
     }
 }
 

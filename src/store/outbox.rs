@@ -17,13 +17,15 @@ pub struct OutboxRow {
     pub raw: Vec<u8>,
     /// Delivery attempts made so far.
     pub attempts: u32,
+    /// The ticket it belongs to, if any: a ticket's mails are sent in order.
+    pub ticket_id: Option<i64>,
 }
 
 impl Store {
     /// Mails due for an attempt at `now`, oldest first.
     pub fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, message_id, envelope_from, recipients, raw, attempts FROM outbox
+            "SELECT id, message_id, envelope_from, recipients, raw, attempts, ticket_id FROM outbox
              WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -37,6 +39,7 @@ impl Store {
                     recipients: recipients.split(',').map(str::to_string).collect(),
                     raw: r.get(4)?,
                     attempts: r.get(5)?,
+                    ticket_id: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
