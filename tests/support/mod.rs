@@ -373,6 +373,20 @@ pub fn append(user: &str, mailbox: &str, raw: &[u8]) {
     })
 }
 
+/// APPENDs many messages on one IMAP session.
+pub fn append_many(user: &str, mailbox: &str, raws: impl Iterator<Item = Vec<u8>>) {
+    runtime().block_on(async {
+        let mut session = login(user).await;
+        for raw in raws {
+            session
+                .append(mailbox, None, None, &raw)
+                .await
+                .expect("append");
+        }
+        let _ = session.logout().await;
+    })
+}
+
 /// APPENDs a message with the INTERNALDATE `at`: for the daemon it arrived then. This is
 /// how tests move the clock without sleeping, the way a daemon that was down sees mail.
 pub fn append_at(user: &str, mailbox: &str, raw: &[u8], at: chrono::DateTime<chrono::Utc>) {
