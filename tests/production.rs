@@ -50,6 +50,29 @@ fn with_idle_a_request_is_acknowledged_without_waiting_for_the_poll_interval() {
 }
 
 #[test]
+fn with_idle_off_the_daemon_polls_at_its_interval() {
+    let desk = Desk::new("poll");
+    desk.edit_config(|c| {
+        c.replace(
+            "poll_interval_secs = 1",
+            "poll_interval_secs = 1\nidle = false",
+        )
+    });
+    let mario = desk.customer_with_contract("mario");
+    let daemon = desk.start();
+    desk.send_request(&mario, &mario, REQUEST);
+    assert_eq!(
+        wait_for(&mario, "INBOX", 1, WAIT).len(),
+        1,
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(desk.status()["intake_mode"], "poll");
+    let (status, _, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn sigterm_during_a_backlog_exits_cleanly_and_a_restart_finishes_the_rest() {
     let desk = Desk::new("sigterm");
     let customers: Vec<String> = (0..4)
