@@ -115,6 +115,8 @@ pub struct TicketsConfig {
 pub struct IntakeConfig {
     pub max_message_bytes: u64,
     pub allow_colleagues: bool,
+    /// At most this many mails an hour to one customer address.
+    pub max_replies_per_hour: u32,
     /// Other addresses the daemon sends as (smtp.from is always one of its own).
     pub own_addresses: Vec<String>,
 }
@@ -304,6 +306,7 @@ struct RawTickets {
 struct RawIntake {
     max_message_bytes: Option<u64>,
     allow_colleagues: Option<bool>,
+    max_replies_per_hour: Option<u32>,
     own_addresses: Option<Vec<String>>,
 }
 
@@ -669,10 +672,18 @@ impl Validator<'_> {
                 );
             }
         }
+        let replies = r.max_replies_per_hour.unwrap_or(20);
+        if !(1..=10_000).contains(&replies) {
+            self.problem(
+                "intake.max_replies_per_hour",
+                format!("{replies}: must be between 1 and 10000"),
+            );
+        }
         Some(IntakeConfig {
             max_message_bytes: max,
             allow_colleagues: r.allow_colleagues.unwrap_or(true),
             own_addresses: own,
+            max_replies_per_hour: replies,
         })
     }
 

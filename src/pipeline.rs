@@ -107,6 +107,7 @@ impl Pipeline {
             calendar: cfg.calendar.clone(),
             first_contact: cfg.tickets.first_contact,
             reopen_window: cfg.tickets.reopen_window,
+            max_replies_per_hour: cfg.intake.max_replies_per_hour,
         };
         let composer = Composer::new(&cfg.smtp.from_name, &support)?;
         Ok(Pipeline { settings, composer })
@@ -135,7 +136,12 @@ impl Pipeline {
             }
         }
         let wanted = decide::wanted(&msg, &self.settings);
-        let facts = tx.facts(&wanted, &self.settings.code_prefix, code_year(received_at))?;
+        let facts = tx.facts(
+            &wanted,
+            &self.settings.code_prefix,
+            code_year(received_at),
+            now,
+        )?;
         let decision = decide::decide(&msg, &facts, &self.settings);
         let inbound_id = tx.record(source, &msg, raw, &decision, now, &self.composer)?;
         tx.commit()?;
@@ -183,7 +189,12 @@ impl Pipeline {
         let tx = store.begin()?;
         let msg = parse(raw, raw.len() as u64, received_at);
         let wanted = decide::wanted(&msg, &self.settings);
-        let facts = tx.facts(&wanted, &self.settings.code_prefix, code_year(received_at))?;
+        let facts = tx.facts(
+            &wanted,
+            &self.settings.code_prefix,
+            code_year(received_at),
+            received_at,
+        )?;
         Ok(decide::decide(&msg, &facts, &self.settings))
     }
 }

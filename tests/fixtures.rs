@@ -93,6 +93,7 @@ fn every_fixture_gets_its_expected_outcome() {
         calendar: Calendar::default(),
         first_contact: chrono::Duration::hours(4),
         reopen_window: chrono::Duration::hours(48),
+        max_replies_per_hour: 20,
     };
     let now = Rome
         .with_ymd_and_hms(2026, 3, 10, 10, 0, 0)
@@ -130,6 +131,7 @@ fn every_fixture_gets_its_expected_outcome() {
                 year: 2026,
                 number: 8,
             },
+            replies_last_hour: 0,
         };
         let d = decide(&msg, &facts, &settings);
         let got_requester = d

@@ -268,6 +268,27 @@ fn daemon_killed_mid_backlog_and_restarted_opens_each_ticket_once() {
 }
 
 #[test]
+fn replies_over_the_hourly_limit_are_recorded_and_not_sent() {
+    let desk = Desk::with(
+        "limit",
+        ImapTls::Implicit,
+        "[intake]\nmax_replies_per_hour = 2\n",
+    );
+    let mario = desk.customer_with_contract("mario");
+    for i in 0..3 {
+        desk.send_request(&mario, &mario, &format!("{GOOD_BODY}\r\nRichiesta {i}."));
+    }
+    desk.handle(3);
+    assert_eq!(desk.tickets_json().as_array().map(Vec::len), Some(3));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(fetch_all(&mario, "INBOX").len(), 2, "only two acks sent");
+    let status = desk.status();
+    assert_eq!(status["outbox_held_7d"], 1, "{status:#}");
+    assert_eq!(status["outbox_pending"], 0, "{status:#}");
+    assert_eq!(status["outbox_failed_7d"], 0, "{status:#}");
+}
+
+#[test]
 fn colleague_request_acknowledges_the_requester_with_the_colleague_in_copy() {
     let desk = Desk::new("colleague");
     let mario = desk.customer("mario");

@@ -190,14 +190,15 @@ fn print_text(s: &Status, now: DateTime<Utc>) {
     }
     match st.outbox_oldest_pending_at {
         Some(at) => println!(
-            "outbox       {} pending, oldest queued {}; {} given up in 7 days",
+            "outbox       {} pending, oldest queued {}; in 7 days {} given up, {} held by the rate limit",
             st.outbox_pending,
             ago(at, now),
-            st.outbox_failed_7d
+            st.outbox_failed_7d,
+            st.outbox_held_7d
         ),
         None => println!(
-            "outbox       empty; {} given up in 7 days",
-            st.outbox_failed_7d
+            "outbox       empty; in 7 days {} given up, {} held by the rate limit",
+            st.outbox_failed_7d, st.outbox_held_7d
         ),
     }
     let states: Vec<String> = ["open", "taken", "resolved", "closed"]

@@ -47,6 +47,8 @@ pub struct Settings {
     pub first_contact: Duration,
     /// How long a customer may reopen a closed ticket by replying, unless the operator says.
     pub reopen_window: Duration,
+    /// At most this many mails an hour to one customer address; the rest are held.
+    pub max_replies_per_hour: u32,
 }
 
 impl Settings {
@@ -79,6 +81,8 @@ pub struct Wanted {
     pub code: Option<TicketCode>,
     /// … or else the ticket one of these Message-IDs belongs to.
     pub refs: Vec<String>,
+    /// How many mails went to this address in the last hour (the reply rate limit).
+    pub sender: Option<Address>,
 }
 
 /// The stored facts a decision depends on.
@@ -90,6 +94,8 @@ pub struct Facts {
     pub ticket: Option<TicketFacts>,
     /// The code a new ticket would get.
     pub next_code: TicketCode,
+    /// Mails queued to the sender in the last hour, held ones included.
+    pub replies_last_hour: u32,
 }
 
 /// The one outcome of a message; it decides the IMAP folder.
@@ -407,6 +413,8 @@ pub struct OutgoingMail {
     /// The thread, oldest first, without brackets.
     pub references: Vec<String>,
     pub attachments: Vec<Attachment>,
+    /// Why this mail is recorded but must not be sent (the reply rate limit), if so.
+    pub held: Option<String>,
 }
 
 impl OutgoingMail {
@@ -428,6 +436,7 @@ impl OutgoingMail {
             in_reply_to: None,
             references: vec![],
             attachments: vec![],
+            held: None,
         }
     }
 }
@@ -466,6 +475,7 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
         addresses,
         code: TicketCode::find(&msg.subject, &settings.code_prefix),
         refs: msg.refs.clone(),
+        sender: msg.from.clone(),
     }
 }
 
@@ -507,9 +517,45 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
             op.name
         ));
     }
-    let mut decision = from_customer(msg, facts, settings, sender);
+    let mut decision = from_customer(msg, facts, settings, sender.clone());
     decision.warning = warning;
+    limit_replies(
+        &mut decision,
+        &sender,
+        facts.replies_last_hour,
+        settings.max_replies_per_hour,
+    );
     decision
+}
+
+/// Flood and loop protection: at most `limit` mails an hour to one customer address,
+/// whatever their kind. The ones over the limit stay in the decision, marked held: they
+/// are recorded and never sent, and the log says so. The message's outcome (a ticket,
+/// say) is not changed.
+fn limit_replies(decision: &mut Decision, sender: &Address, already: u32, limit: u32) {
+    let mut count = already;
+    let mut held = 0;
+    for effect in &mut decision.effects {
+        if let Effect::Send(mail) = effect {
+            if mail.to.contains(sender) || mail.cc.contains(sender) {
+                if count >= limit {
+                    mail.held = Some(format!(
+                        "rate limit: {limit} mails an hour to {sender} already queued"
+                    ));
+                    held += 1;
+                }
+                count += 1;
+            }
+        }
+    }
+    if held > 0 {
+        let note =
+            format!("{held} mail(s) to {sender} held, not sent: {limit} an hour already queued");
+        decision.warning = Some(match decision.warning.take() {
+            Some(w) => format!("{w}; {note}"),
+            None => note,
+        });
+    }
 }
 
 /// Mail from anyone but an authenticated operator: a reply on a ticket or a new request.
@@ -578,15 +624,9 @@ fn rejection_mail(
         },
     );
     OutgoingMail {
-        kind: MailKind::Rejection,
-        ticket: None,
-        to: vec![to.clone()],
-        cc: vec![],
-        subject,
-        body,
         in_reply_to: msg.message_id.clone(),
         references: thread(msg),
-        attachments: vec![],
+        ..OutgoingMail::new(MailKind::Rejection, None, vec![to.clone()], (subject, body))
     }
 }
 

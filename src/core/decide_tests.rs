@@ -55,6 +55,7 @@ pub(super) fn settings() -> Settings {
         calendar: Calendar::default(),
         first_contact: chrono::Duration::hours(4),
         reopen_window: chrono::Duration::hours(48),
+        max_replies_per_hour: 20,
     }
 }
 
@@ -95,6 +96,7 @@ pub(super) fn facts(contracts: Vec<Contract>) -> Facts {
         contracts,
         ticket: None,
         next_code: next_code(),
+        replies_last_hour: 0,
     }
 }
 
@@ -575,4 +577,44 @@ fn decision_is_the_same_for_the_same_input() {
     let msg = request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT);
     let f = facts(vec![rossi()]);
     assert_eq!(decide(&msg, &f, &settings()), decide(&msg, &f, &settings()));
+}
+
+#[test]
+fn mails_over_the_hourly_limit_are_held_and_the_ticket_still_opens() {
+    let msg = request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT);
+    let at_limit = Facts {
+        replies_last_hour: 20,
+        ..facts(vec![rossi()])
+    };
+    let d = decide(&msg, &at_limit, &settings());
+    assert!(
+        matches!(d.outcome, Outcome::NewTicket(_)),
+        "{:?}",
+        d.outcome
+    );
+    let mails = sent(&d);
+    let ack = mails
+        .iter()
+        .find(|m| m.kind == MailKind::Ack)
+        .expect("an ack");
+    assert!(ack
+        .held
+        .as_deref()
+        .is_some_and(|h| h.contains("rate limit")));
+    assert!(
+        mails
+            .iter()
+            .filter(|m| !m.to.contains(&addr("mario@rossi.it")))
+            .all(|m| m.held.is_none()),
+        "mail to the operators is not limited"
+    );
+    assert!(d.warning.as_deref().is_some_and(|w| w.contains("held")));
+
+    let under = Facts {
+        replies_last_hour: 19,
+        ..facts(vec![rossi()])
+    };
+    let d = decide(&msg, &under, &settings());
+    assert!(sent(&d).iter().all(|m| m.held.is_none()));
+    assert!(d.warning.is_none());
 }

@@ -199,6 +199,7 @@ mod tests {
             in_reply_to: Some("orig@example.it".into()),
             references: vec!["older@example.it".into(), "orig@example.it".into()],
             attachments: vec![],
+            held: None,
         }
     }
 

@@ -118,8 +118,9 @@ impl Tx<'_> {
                         .prepare_cached(
                             "INSERT INTO outbox (message_id, kind, ticket_id, inbound_id,
                                  envelope_from, recipients, subject, raw, created_at,
-                                 next_attempt_at, body)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+                                 next_attempt_at, body, held, failed_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11,
+                                     CASE WHEN ?11 IS NULL THEN NULL ELSE ?9 END)",
                         )?
                         .execute(params![
                             composed.message_id,
@@ -132,6 +133,7 @@ impl Tx<'_> {
                             composed.raw,
                             ts(now),
                             mail.body,
+                            mail.held,
                         ])
                         .context("queueing an outgoing mail")?;
                 }

@@ -85,7 +85,14 @@ impl Tx<'_> {
     }
 
     /// Loads the facts `decide` asked for.
-    pub fn facts(&self, wanted: &Wanted, prefix: &str, year: i32) -> Result<Facts> {
+    /// What `decide` needs to know about this message, as of `now`.
+    pub fn facts(
+        &self,
+        wanted: &Wanted,
+        prefix: &str,
+        year: i32,
+        now: DateTime<Utc>,
+    ) -> Result<Facts> {
         let mut contract_ids: Vec<i64> = Vec::new();
         {
             let mut stmt = self
@@ -118,10 +125,27 @@ impl Tx<'_> {
             year,
             number: last.unwrap_or(0) + 1,
         };
+        let replies_last_hour = match &wanted.sender {
+            Some(sender) => self
+                .tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM outbox WHERE created_at >= ?1
+                       AND instr(',' || recipients || ',', ?2) > 0",
+                )?
+                .query_row(
+                    params![
+                        ts(now - chrono::Duration::hours(1)),
+                        format!(",{},", sender.as_str())
+                    ],
+                    |r| r.get::<_, u32>(0),
+                )?,
+            None => 0,
+        };
         Ok(Facts {
             contracts,
             ticket,
             next_code,
+            replies_last_hour,
         })
     }
 

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_intake.sql"),
     include_str!("migrations/002_ticket_life.sql"),
     include_str!("migrations/003_daemon_state.sql"),
+    include_str!("migrations/004_reply_limit.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.

@@ -22,6 +22,8 @@ pub struct StoreStatus {
     pub outbox_oldest_pending_at: Option<DateTime<Utc>>,
     /// Mail given up (refused for good or out of retries) in the last 7 days.
     pub outbox_failed_7d: u64,
+    /// Mail held by the reply rate limit (recorded, never sent) in the last 7 days.
+    pub outbox_held_7d: u64,
     /// Ticket deadlines (first contact, end of the reopen window) already past and not
     /// yet acted on, and those due within the next hour.
     pub deadlines_overdue: u64,
@@ -98,7 +100,11 @@ impl Store {
             outbox_pending: self.outbox_pending()?,
             outbox_oldest_pending_at: oldest.map(|t| parse_ts(&t)).transpose()?,
             outbox_failed_7d: count(
-                "SELECT COUNT(*) FROM outbox WHERE failed_at >= ?1",
+                "SELECT COUNT(*) FROM outbox WHERE failed_at >= ?1 AND held IS NULL",
+                &[&ts(now - Duration::days(7))],
+            )?,
+            outbox_held_7d: count(
+                "SELECT COUNT(*) FROM outbox WHERE failed_at >= ?1 AND held IS NOT NULL",
                 &[&ts(now - Duration::days(7))],
             )?,
             deadlines_overdue: count(
@@ -120,7 +126,7 @@ impl Store {
         let mut unsent = self.conn.prepare(
             "SELECT t.code, t.ack_due_at FROM tickets t JOIN outbox o
                ON o.ticket_id = t.id AND o.kind = 'ack'
-             WHERE o.sent_at IS NULL AND t.ack_due_at <= ?1
+             WHERE o.sent_at IS NULL AND o.held IS NULL AND t.ack_due_at <= ?1
              ORDER BY t.ack_due_at",
         )?;
         let rows = unsent.query_map([ts(now + AT_RISK)], |r| {
