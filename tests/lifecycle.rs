@@ -391,3 +391,69 @@ fn urgent_request_on_a_sunday_alerts_on_call_and_an_untaken_ticket_is_reminded_o
     assert_eq!(reminders, 1);
     assert!(desk.ok(&["tickets", "show", &code]).contains("reminded"));
 }
+
+#[test]
+fn a_real_bounce_is_recorded_on_the_ticket_and_told_to_the_queue_never_answered() {
+    let (desk, staff) = Desk::with_staff("bounce");
+    // A customer on a contract whose mailbox does not exist: Postfix bounces the ack.
+    let ghost = format!("{}@example.it", unique("ghost"));
+    desk.contracts(&contract_row(
+        "Fantasma srl",
+        &[&ghost],
+        "www.rossi-impianti.it",
+    ));
+    append(
+        &desk.support,
+        "INBOX",
+        &request(&ghost, &desk.support, &ghost, REQUEST),
+    );
+    desk.ok(&["run", "--once"]);
+    let (code, _) = desk.only_ticket();
+    // The queue notice, then Postfix's report about the ack, back in the support mailbox.
+    wait_for(&staff.queue, "INBOX", 1, std::time::Duration::from_secs(20));
+    let dsn = wait_for(
+        &desk.support,
+        "INBOX",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(dsn.len(), 1, "Postfix returned the undeliverable ack");
+    desk.ok(&["run", "--once"]);
+
+    let show: serde_json::Value =
+        serde_json::from_str(&desk.ok(&["tickets", "show", &code, "--json"])).expect("json");
+    let history = show["history"].as_array().expect("history");
+    let bounced = history
+        .iter()
+        .find(|e| e["event"] == "bounced")
+        .unwrap_or_else(|| panic!("no bounce in the history: {show:#}"));
+    assert!(
+        bounced["detail"].as_str().unwrap_or("").contains(&ghost),
+        "{bounced}"
+    );
+    let notices = wait_for(&staff.queue, "INBOX", 2, std::time::Duration::from_secs(20));
+    let notice = notices
+        .iter()
+        .map(|m| subject_and_text(m))
+        .find(|(s, _)| s.contains("Mancata consegna"))
+        .unwrap_or_else(|| panic!("no bounce notice to the queue"));
+    assert!(notice.0.contains(&code), "{}", notice.0);
+    assert!(notice.1.contains(&ghost), "{}", notice.1);
+    assert_eq!(count(&desk.support, "INBOX"), 0);
+    assert_eq!(count(&desk.support, "Processed"), 2, "request and bounce");
+    // Nothing was sent back to the mailer-daemon: the outbox holds ack, notices only.
+    let outbox: Vec<String> = {
+        let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");
+        let mut stmt = db.prepare("SELECT recipients FROM outbox").expect("sql");
+        stmt.query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    assert!(
+        outbox
+            .iter()
+            .all(|r| !r.to_lowercase().contains("mailer-daemon")),
+        "{outbox:?}"
+    );
+}

@@ -114,6 +114,8 @@ pub enum Outcome {
     CommandRefused(Refusal),
     Rejected(Rejection),
     Quarantined(Quarantine),
+    /// A report that a mail of this ticket was not delivered: recorded, handlers told.
+    Bounced(TicketCode),
 }
 
 /// Why a request was refused with a reply.
@@ -249,7 +251,8 @@ impl Outcome {
             Outcome::NewTicket(_)
             | Outcome::TicketUpdate(_)
             | Outcome::Command(_)
-            | Outcome::Reopened(_) => Folder::Processed,
+            | Outcome::Reopened(_)
+            | Outcome::Bounced(_) => Folder::Processed,
             Outcome::ReopenRefused(_) | Outcome::CommandRefused(_) | Outcome::Rejected(_) => {
                 Folder::Rejected
             }
@@ -268,6 +271,7 @@ impl Outcome {
             Outcome::CommandRefused(_) => "command_refused",
             Outcome::Rejected(_) => "rejected",
             Outcome::Quarantined(_) => "quarantine",
+            Outcome::Bounced(_) => "bounce",
         }
     }
 
@@ -288,7 +292,8 @@ impl Outcome {
             | Outcome::TicketUpdate(c)
             | Outcome::Command(c)
             | Outcome::Reopened(c)
-            | Outcome::ReopenRefused(c) => Some(c),
+            | Outcome::ReopenRefused(c)
+            | Outcome::Bounced(c) => Some(c),
             _ => None,
         }
     }
@@ -305,6 +310,7 @@ impl std::fmt::Display for Outcome {
             Outcome::CommandRefused(r) => write!(f, "operator message refused: {}", r.name()),
             Outcome::Rejected(r) => write!(f, "rejected: {}", r.name()),
             Outcome::Quarantined(q) => write!(f, "quarantined: {}", q.name()),
+            Outcome::Bounced(c) => write!(f, "ticket {c}: a mail was not delivered (bounce)"),
         }
     }
 }
@@ -375,6 +381,8 @@ pub enum MailKind {
     CommandRefused,
     /// To the queue: nobody has taken the ticket in time.
     Reminder,
+    /// To the operator in charge (or team, or queue): a mail of the ticket bounced.
+    BounceNotice,
 }
 
 impl MailKind {
@@ -394,6 +402,7 @@ impl MailKind {
             MailKind::ReopenRefused => "reopen-refused",
             MailKind::CommandRefused => "refused",
             MailKind::Reminder => "reminder",
+            MailKind::BounceNotice => "bounce_notice",
         }
     }
 }
@@ -471,10 +480,19 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
             addresses.push(requester);
         }
     }
+    // A bounce is about the mail it returns, not about its own thread.
+    let refs = match msg
+        .bounce
+        .as_ref()
+        .and_then(|b| b.original_message_id.clone())
+    {
+        Some(original) => vec![original],
+        None => msg.refs.clone(),
+    };
     Wanted {
         addresses,
         code: TicketCode::find(&msg.subject, &settings.code_prefix),
-        refs: msg.refs.clone(),
+        refs,
         sender: msg.from.clone(),
     }
 }
@@ -486,6 +504,15 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
 
     if msg.malformed.is_some() {
         return quarantine(Quarantine::Malformed);
+    }
+    // A report that one of our mails was not delivered: recorded on its ticket, never
+    // answered (the bounce module decides; anything else automated is quarantined).
+    if let Some(decision) = msg
+        .bounce
+        .as_ref()
+        .and_then(|b| super::bounce::about_a_ticket(msg, b, facts, settings))
+    {
+        return decision;
     }
     let Some(sender) = msg.from.clone() else {
         return quarantine(Quarantine::NoSender);

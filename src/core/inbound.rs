@@ -40,6 +40,32 @@ pub struct Inbound {
     pub auth_results: Vec<String>,
     /// Files attached (quotes, screenshots), relayed with the text.
     pub attachments: Vec<Attachment>,
+    /// When the message is a delivery status notification (RFC 3464): what it reports.
+    pub bounce: Option<Bounce>,
+}
+
+/// What a delivery status notification says about one undelivered mail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bounce {
+    /// The Message-ID of the mail that was not delivered, when the report returns its
+    /// header (without angle brackets).
+    pub original_message_id: Option<String>,
+    /// `Final-Recipient`, without its `rfc822;` type.
+    pub recipient: Option<String>,
+    /// `Action`: `failed`, `delayed`, `delivered`, …, lower-cased.
+    pub action: Option<String>,
+    /// `Status`, e.g. `5.1.1`.
+    pub status: Option<String>,
+    /// `Diagnostic-Code`, without its `smtp;` type.
+    pub diagnostic: Option<String>,
+}
+
+impl Bounce {
+    /// The mail will not be delivered: the report says failed, or gives a 5.x.x status.
+    pub fn failed(&self) -> bool {
+        self.action.as_deref() == Some("failed")
+            || self.status.as_deref().is_some_and(|s| s.starts_with('5'))
+    }
 }
 
 /// A file attached to a message.

@@ -635,3 +635,69 @@ fn scheduler_reminds_the_queue_once_and_closes_for_good_at_the_deadline() {
     )
     .is_empty());
 }
+
+fn bounce_of(original: &str, action: &str, status: &str) -> Inbound {
+    Inbound {
+        message_id: Some("dsn1@mail.rossi.it".into()),
+        from: super::address::Address::parse("mailer-daemon@mail.rossi.it"),
+        null_sender: true,
+        subject: "Undelivered Mail Returned to Sender".into(),
+        auto_submitted: Some("auto-replied".into()),
+        received_at: now(),
+        bounce: Some(super::inbound::Bounce {
+            original_message_id: Some(original.into()),
+            recipient: Some("mario@rossi.it".into()),
+            action: Some(action.into()),
+            status: Some(status.into()),
+            diagnostic: Some("550 5.1.1 User unknown".into()),
+        }),
+        ..Inbound::default()
+    }
+}
+
+#[test]
+fn a_bounce_of_a_ticket_mail_is_recorded_and_told_to_the_operator_never_answered() {
+    let msg = bounce_of("KZ-2026-00042.relay.7.1@kzweb.it", "failed", "5.1.1");
+    let d = decide(&msg, &with_ticket(ticket(TicketState::Taken)), &settings());
+    assert_eq!(d.outcome, Outcome::Bounced(ticket_42().code));
+    assert_eq!(d.outcome.folder(), Folder::Processed);
+    let logged: Vec<&super::ticket::Event> = d
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Log(ev) => Some(ev),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].kind, EventKind::Bounced);
+    assert!(logged[0].detail.contains("mario@rossi.it"));
+    assert!(logged[0].detail.contains("5.1.1"));
+    let mails = sent(&d);
+    assert_eq!(mails.len(), 1, "one notice, nothing to the mailer-daemon");
+    assert_eq!(mails[0].kind, MailKind::BounceNotice);
+    assert_eq!(mails[0].to, vec![addr("giulia@kzweb.it")]);
+    assert!(mails[0]
+        .body
+        .contains("non è stata consegnata a mario@rossi.it"));
+    assert!(mails[0].body.contains("550 5.1.1 User unknown"));
+    // Nothing about the ticket changes.
+    assert!(new_status(&d).is_none());
+}
+
+#[test]
+fn delays_and_bounces_of_mail_not_ours_are_quarantined_as_before() {
+    let f = with_ticket(ticket(TicketState::Taken));
+    for msg in [
+        bounce_of("KZ-2026-00042.relay.7.1@kzweb.it", "delayed", "4.4.1"),
+        bounce_of("someone-else@example.com", "failed", "5.1.1"),
+    ] {
+        let d = decide(&msg, &f, &settings());
+        assert!(
+            matches!(d.outcome, Outcome::Quarantined(_)),
+            "{:?}",
+            d.outcome
+        );
+        assert!(sent(&d).is_empty());
+    }
+}

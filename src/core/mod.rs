@@ -11,6 +11,7 @@
 pub mod address;
 pub mod auth;
 pub mod body;
+pub mod bounce;
 pub mod calendar;
 pub mod commands;
 pub mod contract;

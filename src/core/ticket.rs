@@ -227,6 +227,8 @@ pub enum EventKind {
     ClosedForGood,
     Reminded,
     OnCallNotified,
+    /// A mail of the ticket could not be delivered (a bounce came back).
+    Bounced,
 }
 
 impl EventKind {
@@ -246,6 +248,7 @@ impl EventKind {
             EventKind::ClosedForGood => "closed_for_good",
             EventKind::Reminded => "reminded",
             EventKind::OnCallNotified => "oncall_notified",
+            EventKind::Bounced => "bounced",
         }
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 
 use crate::core::address::Address;
-use crate::core::inbound::{Attachment, Inbound};
+use crate::core::inbound::{Attachment, Bounce, Inbound};
 
 /// Header the daemon puts on every mail it sends; finding it on an inbound message
 /// means one of our own mails came back.
@@ -49,6 +49,7 @@ pub fn parse(raw: &[u8], size: u64, received_at: DateTime<Utc>) -> Inbound {
             inbound.refs.push(id);
         }
     }
+    inbound.bounce = delivery_report(&msg);
     inbound.auto_submitted = msg.header_raw("Auto-Submitted").map(first_token);
     inbound.precedence = msg.header_raw("Precedence").map(first_token);
     inbound.list_id = msg.header_raw("List-Id").is_some();
@@ -136,6 +137,99 @@ fn message_ids(value: &HeaderValue<'_>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The facts of a delivery status notification (RFC 3464: `multipart/report;
+/// report-type=delivery-status`): the first recipient's `Final-Recipient`, `Action`,
+/// `Status` and `Diagnostic-Code`, and the Message-ID of the returned mail (from its
+/// `message/rfc822` or `text/rfc822-headers` part). `None` for any other message.
+fn delivery_report(msg: &mail_parser::Message<'_>) -> Option<Bounce> {
+    let ct = msg.content_type()?;
+    let is_report = ct.ctype().eq_ignore_ascii_case("multipart")
+        && ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        && ct
+            .attribute("report-type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"));
+    if !is_report {
+        return None;
+    }
+    let mut bounce = Bounce::default();
+    for part in msg.parts.iter().skip(1) {
+        let Some(pct) = part.content_type() else {
+            continue;
+        };
+        let kind = format!(
+            "{}/{}",
+            pct.ctype().to_ascii_lowercase(),
+            pct.subtype().unwrap_or("").to_ascii_lowercase()
+        );
+        match kind.as_str() {
+            "message/delivery-status" | "message/global-delivery-status" => {
+                let text = String::from_utf8_lossy(part.contents()).into_owned();
+                read_status_fields(&text, &mut bounce);
+            }
+            "message/rfc822" | "message/global" | "text/rfc822-headers"
+                if bounce.original_message_id.is_none() =>
+            {
+                let id = match part.message() {
+                    Some(returned) => returned.message_id().map(str::to_string),
+                    None => MessageParser::default()
+                        .parse(part.contents())
+                        .and_then(|m| m.message_id().map(str::to_string)),
+                };
+                bounce.original_message_id = id
+                    .map(|id| id.trim().to_string())
+                    .filter(|id| !id.is_empty());
+            }
+            _ => {}
+        }
+    }
+    Some(bounce)
+}
+
+/// Reads the per-recipient fields of a delivery-status body (the first recipient's).
+fn read_status_fields(text: &str, bounce: &mut Bounce) {
+    // Fields may be folded onto several lines: join continuation lines first.
+    let mut fields: Vec<String> = Vec::new();
+    for line in text.lines() {
+        match fields.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => fields.push(line.trim_end().to_string()),
+        }
+    }
+    for line in &fields {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        // `rfc822; someone@example.it`, `smtp; 550 5.1.1 …`: drop the type.
+        let typed = || {
+            value
+                .split_once(';')
+                .map_or(value, |(_, v)| v.trim())
+                .to_string()
+        };
+        let slot = match name.trim().to_ascii_lowercase().as_str() {
+            "final-recipient" => &mut bounce.recipient,
+            "action" => &mut bounce.action,
+            "status" => &mut bounce.status,
+            "diagnostic-code" => &mut bounce.diagnostic,
+            _ => continue,
+        };
+        if slot.is_none() {
+            let v = match name.trim().to_ascii_lowercase().as_str() {
+                "action" => value.to_ascii_lowercase(),
+                "status" => value.to_string(),
+                _ => typed(),
+            };
+            *slot = Some(v.chars().take(500).collect());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +239,40 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0)
             .single()
             .expect("valid")
+    }
+
+    #[test]
+    fn a_delivery_report_gives_the_returned_mail_and_why_it_failed() {
+        let raw = b"From: MAILER-DAEMON@mail.kzweb.it (Mail Delivery System)\r\n\
+To: assistenza@kzweb.it\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+Message-Id: <b1@mail.kzweb.it>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"XX\"\r\n\r\n\
+--XX\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n\
+--XX\r\nContent-Type: message/delivery-status\r\n\r\n\
+Reporting-MTA: dns; mail.kzweb.it\r\n\r\n\
+Final-Recipient: rfc822; old.user@example.it\r\nOriginal-Recipient: rfc822;old.user@example.it\r\n\
+Action: Failed\r\nStatus: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 <old.user@example.it>: Recipient address\r\n\
+\t rejected: User unknown\r\n\
+--XX\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+From: assistenza@kzweb.it\r\nMessage-ID: <KZ-2026-00001.ack.1.2@kzweb.it>\r\n\
+Subject: [KZ-2026-00001] Richiesta presa in carico\r\n\r\n--XX--\r\n";
+        let m = parse(raw, raw.len() as u64, at());
+        let b = m.bounce.expect("a delivery report");
+        assert_eq!(
+            b.original_message_id.as_deref(),
+            Some("KZ-2026-00001.ack.1.2@kzweb.it")
+        );
+        assert_eq!(b.recipient.as_deref(), Some("old.user@example.it"));
+        assert_eq!(b.action.as_deref(), Some("failed"));
+        assert_eq!(b.status.as_deref(), Some("5.1.1"));
+        assert_eq!(
+            b.diagnostic.as_deref(),
+            Some("550 5.1.1 <old.user@example.it>: Recipient address rejected: User unknown")
+        );
+        assert!(b.failed());
+        let plain = parse(b"From: a@example.it\r\n\r\nciao\r\n", 20, at());
+        assert!(plain.bounce.is_none());
     }
 
     #[test]

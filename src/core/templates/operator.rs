@@ -152,6 +152,38 @@ pub fn escalation(t: &OperatorText<'_>, team: &str) -> (String, String) {
     (subject, body)
 }
 
+/// To whoever handles the ticket: a mail of it could not be delivered, so the customer
+/// has not read it; what the receiving server said, and what to do.
+pub fn bounce_notice(
+    ticket: &TicketFacts,
+    bounce: &super::super::inbound::Bounce,
+    signature: &str,
+) -> (String, String) {
+    let code = &ticket.code;
+    let subject = format!("[{code}] Mancata consegna di una email al cliente");
+    let recipient = bounce
+        .recipient
+        .as_deref()
+        .map(printable)
+        .unwrap_or_else(|| ticket.requester.to_string());
+    let mut reason = String::new();
+    if let Some(status) = &bounce.status {
+        reason.push_str(&format!("Esito: {}\n", printable(status)));
+    }
+    if let Some(diagnostic) = &bounce.diagnostic {
+        reason.push_str(&format!("Risposta del server: {}\n", printable(diagnostic)));
+    }
+    let body = format!(
+        "Una email del ticket {code} di {} non è stata consegnata a {recipient}: il \
+         cliente non l'ha ricevuta.\n\n{reason}\n\
+         Verificate l'indirizzo e, se serve, contattate il cliente per altra via. \
+         L'evento è registrato nella storia del ticket; a questa segnalazione non è \
+         stata inviata alcuna risposta.\n\n-- \n{signature}\n",
+        printable(&ticket.contract.customer),
+    );
+    (subject, body)
+}
+
 /// To the queue (or team): nobody has taken the ticket in time.
 pub fn reminder(ticket: &TicketFacts, due_at: DateTime<Utc>, signature: &str) -> (String, String) {
     let code = &ticket.code;
