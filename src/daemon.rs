@@ -39,6 +39,9 @@ const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(60);
 /// An IDLE is ended and the mailbox looked at again this often even when nothing
 /// happened: well inside RFC 2177's 29 minutes, and a cheap check that all is well.
 const IDLE_RENEW: Duration = Duration::from_secs(10 * 60);
+/// Messages left in the mailbox because they failed are tried again after this long
+/// (or the poll interval, if shorter).
+const RETRY_FAILED: Duration = Duration::from_secs(30);
 /// After SIGTERM, the tasks get this long to finish what they hold; systemd's own stop
 /// timeout is longer. Whatever is cut short is redone at the next start.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -399,7 +402,7 @@ impl Daemon {
             }
             loop {
                 beat(&self.beats.intake);
-                match self.intake_pass(&mut imap, Some(&shutdown)).await {
+                let failed = match self.intake_pass(&mut imap, Some(&shutdown)).await {
                     Ok(stats) => {
                         self.record_pass(mode).await;
                         if stats.handled + stats.duplicates + stats.failed > 0 {
@@ -410,18 +413,30 @@ impl Daemon {
                                 "mailbox pass done"
                             );
                         }
+                        stats.failed
                     }
                     Err(e) => {
                         tracing::warn!("IMAP session lost, reconnecting: {e:#}");
                         break;
                     }
-                }
+                };
                 if *shutdown.borrow() {
                     imap.logout().await;
                     return;
                 }
                 // Mail that arrived during the pass: look again before waiting.
                 if imap.new_mail_reported() {
+                    continue;
+                }
+                // A message that could not be recorded (the database locked by another
+                // process, say) stays in the mailbox: try it again soon, not at the next
+                // IDLE wake-up, which may be minutes away.
+                if failed > 0 {
+                    let wait = self.cfg.imap.poll_interval.min(RETRY_FAILED);
+                    if sleep_or_shutdown(wait, &mut shutdown).await {
+                        imap.logout().await;
+                        return;
+                    }
                     continue;
                 }
                 if !idle {

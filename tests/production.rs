@@ -304,3 +304,31 @@ fn check_passes_on_a_good_config_and_names_each_failure() {
     failing(&|_| {}, "a world-readable secret", "chmod 600");
     set_mode(&secret, 0o600);
 }
+
+#[test]
+fn a_database_locked_by_another_process_delays_a_request_and_loses_nothing() {
+    let desk = Desk::new("lock");
+    let mario = desk.customer_with_contract("mario");
+    let daemon = desk.start();
+    // Another process holds the write lock: an administrator's sqlite3 session, say.
+    let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");
+    db.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    desk.send_request(&mario, &mario, REQUEST);
+    // The daemon waits for the lock (10 s), then leaves the message where it is.
+    daemon.wait_log("message left in the mailbox, will retry", 1, WAIT);
+    assert_eq!(count(&desk.support, "INBOX"), 1, "still in the mailbox");
+    assert_eq!(count(&mario, "INBOX"), 0, "nothing sent");
+    db.execute_batch("COMMIT").expect("unlock");
+    // Handled on the next try, once.
+    assert_eq!(
+        wait_for(&mario, "INBOX", 1, WAIT).len(),
+        1,
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(desk.tickets_json().as_array().map(Vec::len), Some(1));
+    assert_eq!(count(&desk.support, "INBOX"), 0);
+    assert_eq!(count(&desk.support, "Processed"), 1);
+    let (status, _, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}
