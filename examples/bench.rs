@@ -218,6 +218,11 @@ ca_file = "{ca}"
 
 [store]
 path = "desk.db"
+
+# The latency run sends each customer 20 requests and the crash run more: the reply
+# rate limit (20 an hour by default) must not hold any acknowledgement back.
+[intake]
+max_replies_per_hour = 10000
 "#,
                 imaps = stack.imaps,
                 sub = stack.submission,

@@ -75,6 +75,7 @@ fn with_idle_off_the_daemon_polls_at_its_interval() {
 #[test]
 fn sigterm_during_a_backlog_exits_cleanly_and_a_restart_finishes_the_rest() {
     let desk = Desk::new("sigterm");
+    desk.allow_many_replies();
     let customers: Vec<String> = (0..4)
         .map(|i| desk.customer_with_contract(&format!("c{i}")))
         .collect();

@@ -639,6 +639,12 @@ pub struct Running {
 }
 
 impl Desk {
+    /// Lifts the reply rate limit (20 an hour to one address by default) for tests that
+    /// send one customer dozens of requests.
+    pub fn allow_many_replies(&self) {
+        self.edit_config(|c| c + "\n[intake]\nmax_replies_per_hour = 10000\n");
+    }
+
     /// Changes this desk's config file.
     pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
         let text = std::fs::read_to_string(&self.config).expect("config");
