@@ -1,8 +1,8 @@
 //! `assistenza purge`: the retention limit on personal data. Tickets closed for good
 //! long enough ago are deleted with everything that holds personal data about them (their
-//! history, the mail received and sent on them with its raw bytes), and so are old
-//! messages that never became part of a ticket (rejected or quarantined mail) and old mail
-//! sent or given up outside any ticket.
+//! history, the mail received and sent on them with its raw bytes, the bounces of their
+//! mail), and so are old messages that never became part of a ticket (rejected or
+//! quarantined mail) and old mail sent, given up or held outside any ticket.
 //!
 //! What is never deleted: tickets in any state but `closed` (a `resolved` ticket can still
 //! be reopened), mail still waiting to be sent, contracts, and the ticket counters (a code
@@ -31,7 +31,7 @@ pub struct PurgeReport {
     /// deletes them.
     pub kept: Vec<String>,
     pub ticket_events: u64,
-    /// Messages received on the deleted tickets.
+    /// Messages received on the deleted tickets (bounces of their mail included).
     pub inbound_of_tickets: u64,
     /// Messages that belong to no ticket (rejected, quarantined, refused commands).
     pub inbound_without_ticket: u64,
@@ -97,7 +97,7 @@ impl Store {
             .context("starting the purge transaction")?;
         tx.execute_batch(
             "CREATE TEMP TABLE purge_tickets (id INTEGER PRIMARY KEY);
-             CREATE TEMP TABLE purge_inbound (id INTEGER PRIMARY KEY);",
+             CREATE TEMP TABLE purge_inbound (id INTEGER PRIMARY KEY, of_ticket INTEGER NOT NULL);",
         )?;
 
         tx.execute(
@@ -135,24 +135,33 @@ impl Store {
             }
         }
 
-        // Messages on no ticket, handled before the cutoff, unless a row that stays (mail
-        // still waiting, mail or history of a ticket that stays) refers to them.
+        // Messages on no ticket: those the history or mail of a ticket that goes refers to
+        // (a bounce of the ticket's mail is recorded that way), and any handled before the
+        // cutoff; unless a row that stays (mail still waiting, mail or history of a ticket
+        // that stays) refers to them.
         tx.execute(
-            "INSERT INTO temp.purge_inbound (id)
-             SELECT id FROM inbound WHERE ticket_id IS NULL AND processed_at < ?1",
+            "WITH of_tickets (id) AS (
+                 SELECT inbound_id FROM ticket_events
+                 WHERE ticket_id IN temp.purge_tickets AND inbound_id IS NOT NULL
+                 UNION
+                 SELECT inbound_id FROM outbox
+                 WHERE ticket_id IN temp.purge_tickets AND inbound_id IS NOT NULL)
+             INSERT INTO temp.purge_inbound (id, of_ticket)
+             SELECT id, id IN of_tickets FROM inbound
+             WHERE ticket_id IS NULL AND (processed_at < ?1 OR id IN of_tickets)",
             [&cutoff],
         )?;
         tx.execute(
             &format!(
                 "DELETE FROM temp.purge_inbound WHERE id IN (
                     SELECT o.inbound_id FROM outbox o
-                    WHERE o.inbound_id IN temp.purge_inbound
+                    WHERE o.inbound_id IN (SELECT id FROM temp.purge_inbound)
                       AND ({PENDING}
                            OR (o.ticket_id IS NOT NULL
                                AND o.ticket_id NOT IN temp.purge_tickets))
                     UNION
                     SELECT e.inbound_id FROM ticket_events e
-                    WHERE e.inbound_id IN temp.purge_inbound
+                    WHERE e.inbound_id IN (SELECT id FROM temp.purge_inbound)
                       AND e.ticket_id NOT IN temp.purge_tickets)"
             ),
             [],
@@ -181,17 +190,21 @@ impl Store {
         let outbox_without_ticket = tx.execute(
             "DELETE FROM outbox
              WHERE ticket_id IS NULL
-               AND (inbound_id IN temp.purge_inbound
+               AND (inbound_id IN (SELECT id FROM temp.purge_inbound)
                     OR inbound_id IN (SELECT id FROM inbound WHERE ticket_id IN temp.purge_tickets)
                     OR ((sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < ?1))",
             [&cutoff],
         )? as u64;
         let inbound_of_tickets = tx.execute(
-            "DELETE FROM inbound WHERE ticket_id IN temp.purge_tickets",
+            "DELETE FROM inbound
+             WHERE ticket_id IN temp.purge_tickets
+                OR id IN (SELECT id FROM temp.purge_inbound WHERE of_ticket)",
             [],
         )? as u64;
-        let inbound_without_ticket =
-            tx.execute("DELETE FROM inbound WHERE id IN temp.purge_inbound", [])? as u64;
+        let inbound_without_ticket = tx.execute(
+            "DELETE FROM inbound WHERE id IN (SELECT id FROM temp.purge_inbound WHERE NOT of_ticket)",
+            [],
+        )? as u64;
         let deleted = tx.execute("DELETE FROM tickets WHERE id IN temp.purge_tickets", [])?;
         debug_assert_eq!(deleted, tickets.len());
 
@@ -534,6 +547,61 @@ mod tests {
             .expect("counter");
         assert_eq!(last, 3);
         assert_eq!(count(&store, "contracts"), 1);
+        assert_consistent(&store);
+    }
+
+    /// A bounce of ticket `n`'s mail, handled at `at`, as `core::bounce` records it: on
+    /// no ticket itself, but named by the ticket's history and by the notice it causes.
+    fn bounce(store: &mut Store, n: u32, uid: u32, at: DateTime<Utc>) {
+        let (source, msg, raw) = message(uid, "mailer-daemon@rossi.it", at);
+        let decision = Decision::new(
+            Outcome::Bounced(code(n)),
+            vec![
+                Effect::Log(Event {
+                    code: code(n),
+                    at,
+                    actor: "sistema".into(),
+                    kind: EventKind::Bounced,
+                    detail: "mario@rossi.it 5.1.1".into(),
+                }),
+                mail(MailKind::BounceNotice, Some(&code(n)), "giulia@kzweb.it"),
+            ],
+        );
+        let tx = store.begin().expect("begin");
+        tx.record(&source, &msg, &raw, &decision, at, &composer())
+            .expect("record");
+        tx.commit().expect("commit");
+        deliver_all(store, at);
+    }
+
+    #[test]
+    fn bounce_of_a_tickets_mail_goes_with_its_ticket_and_stays_with_a_kept_one() {
+        let (_d, mut store, contract) = store();
+        let opened = now() - Duration::days(500);
+        let old = open_ticket(&mut store, contract, 1, opened);
+        close(
+            &mut store,
+            old,
+            TicketState::Closed,
+            opened + Duration::days(1),
+        );
+        // A recent bounce of the old ticket's mail goes with it …
+        bounce(&mut store, 1, 2, now() - Duration::days(10));
+        // … an old bounce of a ticket still open stays, as the ticket's history names it.
+        open_ticket(&mut store, contract, 3, opened);
+        bounce(&mut store, 3, 4, now() - Duration::days(400));
+
+        let report = store.purge(cutoff(), false).expect("purge");
+        assert_eq!(report.tickets, vec!["KZ-2025-00001".to_string()]);
+        assert_eq!(report.inbound_of_tickets, 2, "request and bounce");
+        assert_eq!(report.inbound_without_ticket, 0);
+        let left = texts(
+            &store.conn,
+            "SELECT message_id FROM inbound ORDER BY id",
+            &[],
+        )
+        .expect("left");
+        assert_eq!(left, vec!["m3@rossi.it", "m4@rossi.it"]);
         assert_consistent(&store);
     }
 
