@@ -149,3 +149,114 @@ fn unknown_ticket_code_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ticket KZ-2026-00001"));
 }
+
+#[test]
+fn purge_deletes_old_closed_tickets_and_stray_mail_and_dry_run_deletes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = minimal_config(dir.path(), "");
+    // The daemon's database, made by a command, then filled as the daemon would have.
+    let out = assistenza(
+        &path,
+        &[
+            "contracts",
+            "add",
+            "--customer",
+            "Neri",
+            "--addresses",
+            "luca@neri.it",
+            "--from",
+            "2020-01-01",
+            "--until",
+            "2099-12-31",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("db");
+    let old = "2020-03-02T09:00:00.000Z";
+    let recent = (chrono::Utc::now() - chrono::Duration::days(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    db.execute_batch(&format!(
+        "INSERT INTO ticket_counters VALUES ('KZ', 2020, 3);
+         INSERT INTO tickets (id, code, contract_id, requester, sender, state, summary,
+                              opened_at, ack_due_at, closed_at, reopen_until) VALUES
+           (1, 'KZ-2020-00001', 1, 'luca@neri.it', 'luca@neri.it', 'closed', 's',
+            '{old}', '{old}', '{old}', '{old}'),
+           (2, 'KZ-2020-00002', 1, 'luca@neri.it', 'luca@neri.it', 'resolved', 's',
+            '{old}', '{old}', '{old}', '{old}'),
+           (3, 'KZ-2020-00003', 1, 'luca@neri.it', 'luca@neri.it', 'closed', 's',
+            '{old}', '{old}', '{recent}', '{recent}');
+         INSERT INTO inbound (id, received_at, processed_at, sender, subject, size, outcome,
+                              reason, folder, ticket_id, raw) VALUES
+           (1, '{old}', '{old}', 'luca@neri.it', 'luca@neri.it', 3, 'ticket', '', 'processed', 1, x'414243'),
+           (2, '{old}', '{old}', 'x@spam.example', 'hi', 3, 'quarantine', '', 'quarantine', NULL, x'414243');
+         INSERT INTO ticket_events (ticket_id, at, actor, event, inbound_id) VALUES
+           (1, '{old}', 'luca@neri.it', 'opened', 1);
+         INSERT INTO outbox (message_id, kind, ticket_id, inbound_id, envelope_from, recipients,
+                             subject, raw, created_at, next_attempt_at, sent_at) VALUES
+           ('a1', 'ack', 1, 1, 'assistenza@kzweb.it', 'luca@neri.it', 's', x'00', '{old}', '{old}', '{old}');"
+    ))
+    .expect("rows");
+    let rows = |db: &rusqlite::Connection| -> Vec<i64> {
+        [
+            "tickets",
+            "inbound",
+            "outbox",
+            "ticket_events",
+            "ticket_counters",
+        ]
+        .iter()
+        .map(|t| {
+            db.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .expect("count")
+        })
+        .collect()
+    };
+    assert_eq!(rows(&db), vec![3, 2, 1, 1, 1]);
+
+    let out = assistenza(&path, &["purge", "--older-than", "0d"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1 day"));
+
+    let out = assistenza(&path, &["purge", "--older-than", "365d", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("dry run, nothing deleted"), "{text}");
+    assert!(text.contains("  tickets  KZ-2020-00001\n"), "{text}");
+    assert_eq!(
+        rows(&db),
+        vec![3, 2, 1, 1, 1],
+        "the dry run deleted nothing"
+    );
+
+    let out = assistenza(&path, &["purge", "--older-than", "365"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("tickets        1\n"), "{text}");
+    assert!(
+        text.contains("mail received  2 (1 on these tickets, 1 on no ticket"),
+        "{text}"
+    );
+    assert!(text.contains("  tickets  KZ-2020-00001\n"), "{text}");
+    // The resolved ticket and the recently closed one stay; the counter too.
+    assert_eq!(rows(&db), vec![2, 0, 0, 0, 1]);
+    let out = assistenza(&path, &["tickets", "show", "KZ-2020-00001"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no ticket KZ-2020-00001"));
+    let list =
+        String::from_utf8_lossy(&assistenza(&path, &["tickets", "list"]).stdout).into_owned();
+    assert!(
+        list.contains("KZ-2020-00002") && list.contains("KZ-2020-00003"),
+        "{list}"
+    );
+}

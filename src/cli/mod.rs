@@ -4,6 +4,7 @@
 
 mod check;
 pub mod contracts;
+mod purge;
 mod status;
 mod tickets;
 
@@ -63,6 +64,19 @@ pub enum Command {
         /// The .eml file, or - for standard input.
         file: PathBuf,
         /// Decide and print, but record and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete personal data older than DAYS (GDPR retention).
+    ///
+    /// Deletes tickets closed for good more than DAYS ago, with their history and mail,
+    /// and rejected or quarantined mail handled more than DAYS ago. Resolved tickets
+    /// (still reopenable), mail waiting to be sent, contracts and ticket numbers stay.
+    Purge {
+        /// The retention, in days: `365d` or `365` (at least 1 day).
+        #[arg(long, value_name = "DAYS", value_parser = purge::parse_days)]
+        older_than: u32,
+        /// Report what would be deleted, and delete nothing.
         #[arg(long)]
         dry_run: bool,
     },
@@ -136,6 +150,10 @@ pub async fn execute(cli: Cli) -> Result<()> {
         Command::Status { json } => status::status(&cfg, json).await,
         Command::Backup { path } => backup(&cfg, &path),
         Command::Process { file, dry_run } => process(cfg, &file, dry_run).await,
+        Command::Purge {
+            older_than,
+            dry_run,
+        } => purge::command(&cfg, older_than, dry_run),
         Command::Contracts(c) => contracts_command(&cfg, c),
         Command::Tickets(t) => tickets::command(&cfg, t),
     }

@@ -9,6 +9,7 @@ mod contracts;
 mod effects;
 mod intake;
 mod outbox;
+mod purge;
 mod schedule;
 mod status;
 mod tickets;
@@ -24,6 +25,7 @@ pub use contracts::{ContractInput, ImportSummary};
 pub use effects::Cause;
 pub use intake::{Duplicate, InboundSource, Tx};
 pub use outbox::OutboxRow;
+pub use purge::PurgeReport;
 pub use status::{AckPromise, StoreStatus};
 pub use tickets::{TicketDetail, TicketEvent, TicketMessage, TicketRow};
 
