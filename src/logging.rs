@@ -14,11 +14,16 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+const NO_IMAP_TRACE: &str = "async_imap=debug";
+
 /// Installs the subscriber once; later calls do nothing (tests call commands repeatedly).
 pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // async-imap traces every line it sends, LOGIN with the password included: never
+        // below debug for it, whatever the filter asks.
+        .add_directive(NO_IMAP_TRACE.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

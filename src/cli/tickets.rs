@@ -92,7 +92,13 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                 } else {
                     format!(": {}", e.detail.lines().next().unwrap_or(""))
                 };
-                println!("  {}  {:<16} by {}{detail}", local(e.at), e.event, e.actor);
+                println!(
+                    "  {}  {:<16} by {}{}",
+                    local(e.at),
+                    e.event,
+                    safe(&e.actor),
+                    safe(&detail)
+                );
             }
             for m in &t.messages {
                 println!();
@@ -106,15 +112,29 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                     m.to,
                     m.status
                 );
-                println!("   Subject: {}", m.subject);
+                println!("   Subject: {}", safe(&m.subject));
                 let text = parse(&m.raw, m.raw.len() as u64, m.at).text;
                 for line in text.lines() {
-                    println!("   | {line}");
+                    println!("   | {}", safe(line));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Text from mail made safe for a terminal: control characters (escape sequences could
+/// rewrite the administrator's screen or title) become `�`; tabs stay.
+fn safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Times for people: Europe/Rome, to the minute.
@@ -128,5 +148,16 @@ fn truncate(s: &str, n: usize) -> String {
     } else {
         let cut: String = s.chars().take(n - 1).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_sequences_from_mail_never_reach_the_terminal() {
+        assert_eq!(
+            super::safe("ok\x1b]0;pwned\x07 done\tx"),
+            "ok\u{fffd}]0;pwned\u{fffd} done\tx"
+        );
     }
 }
