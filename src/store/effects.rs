@@ -136,6 +136,14 @@ impl Tx<'_> {
                             mail.held,
                         ])
                         .context("queueing an outgoing mail")?;
+                    let outbox_id = self.tx.last_insert_rowid();
+                    let mut each = self.tx.prepare_cached(
+                        "INSERT INTO outbox_recipients (outbox_id, address, created_at)
+                         VALUES (?1, ?2, ?3)",
+                    )?;
+                    for r in &composed.recipients {
+                        each.execute(params![outbox_id, r.to_lowercase(), ts(now)])?;
+                    }
                 }
             }
         }

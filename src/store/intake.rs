@@ -129,14 +129,10 @@ impl Tx<'_> {
             Some(sender) => self
                 .tx
                 .prepare_cached(
-                    "SELECT COUNT(*) FROM outbox WHERE created_at >= ?1
-                       AND instr(',' || recipients || ',', ?2) > 0",
+                    "SELECT COUNT(*) FROM outbox_recipients WHERE address = ?1 AND created_at >= ?2",
                 )?
                 .query_row(
-                    params![
-                        ts(now - chrono::Duration::hours(1)),
-                        format!(",{},", sender.as_str())
-                    ],
+                    params![sender.as_str(), ts(now - chrono::Duration::hours(1))],
                     |r| r.get::<_, u32>(0),
                 )?,
             None => 0,
