@@ -3,6 +3,8 @@
 //! database, send mail over SMTP, read mailboxes back over IMAP, and run the real binary.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
