@@ -1,7 +1,8 @@
 //! The pure-level setup shared by the fixture tests (`tests/fixtures.rs`,
 //! `tests/hostile.rs`, `tests/proptest_parse_decide.rs`): the contracts of
 //! `fixtures/contracts.csv`, ticket KZ-2026-00007, the settings, one message through the
-//! real parser and `decide`.
+//! real parser and `decide`, and the check that a mail `decide` wants sent composes with
+//! no header that the inbound message could have put there.
 
 use std::path::PathBuf;
 
@@ -12,9 +13,10 @@ use assistenza::cli::contracts::read_csv;
 use assistenza::core::address::Address;
 use assistenza::core::calendar::Calendar;
 use assistenza::core::contract::Contract;
-use assistenza::core::decide::{self, Decision, Effect, Facts, Settings};
+use assistenza::core::decide::{self, Decision, Effect, Facts, OutgoingMail, Settings};
 use assistenza::core::operators::Operator;
 use assistenza::core::ticket::{TicketCode, TicketFacts, TicketStatus};
+use assistenza::mail::compose::Composer;
 use assistenza::mail::parse::parse;
 
 /// An oracle file: `fixtures/expected.toml`, `fixtures/hostile/expected.toml`.
@@ -184,4 +186,179 @@ pub fn requester(d: &Decision) -> String {
             _ => None,
         })
         .unwrap_or_default()
+}
+
+/// Header lines a hostile fixture tries to smuggle into our mail.
+pub const INJECTED: &[&str] = &["Bcc: x@evil.example", "X-Injected: yes"];
+
+/// Every `Send` effect of `d`, composed by the real composer as `store::effects` does,
+/// checked by [`check_composed`]. The problems found, one line each.
+pub fn check_sends(d: &Decision, input: &[u8], settings: &Settings) -> Vec<String> {
+    let composer = Composer::new(&settings.signature, &settings.support_address).expect("composer");
+    let mut problems = Vec::new();
+    for (index, effect) in d.effects.iter().enumerate() {
+        let Effect::Send(mail) = effect else { continue };
+        let id = composer.message_id(mail, "1", index);
+        match composer.compose(mail, &id, received_at()) {
+            Ok(composed) => problems.extend(
+                check_composed(mail, &composed.raw, input)
+                    .into_iter()
+                    .map(|p| format!("{} mail: {p}", mail.kind.name())),
+            ),
+            // The intake would fail the message's transaction and retry it forever.
+            Err(e) => problems.push(format!("{} mail does not compose: {e:#}", mail.kind.name())),
+        }
+    }
+    problems
+}
+
+/// What a composed mail's headers may be: ours, each once, printable ASCII, none taken
+/// from the inbound message.
+pub fn check_composed(mail: &OutgoingMail, raw: &[u8], input: &[u8]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (field, value) in [("subject", mail.subject.as_str())] {
+        if value.contains(['\r', '\n', '\0']) {
+            problems.push(format!("{field} {value:?} holds CR, LF or NUL"));
+        }
+    }
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let block = &raw[..end];
+    if let Some(p) = bare_line_break(block) {
+        problems.push(format!("bare CR or LF in the header block at byte {p}"));
+    }
+    if let Some(b) = block
+        .iter()
+        .find(|&&b| !(b == b'\t' || b == b'\r' || b == b'\n' || (0x20..0x7f).contains(&b)))
+    {
+        problems.push(format!("byte {b:#04x} in the header block"));
+    }
+    let text = String::from_utf8_lossy(block);
+    let lines = unfold(&text);
+    let input_lines: Vec<String> = String::from_utf8_lossy(input)
+        .split(['\r', '\n'])
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    const ALLOWED: &[&str] = &[
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "auto-submitted",
+        "x-assistenza-loop",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    ];
+    // Lines our mail and the inbound one may share without one coming from the other.
+    const GENERIC: &[&str] = &[
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "auto-submitted",
+    ];
+    let mut count = std::collections::HashMap::<String, usize>::new();
+    for line in &lines {
+        let Some((name, _)) = line.split_once(':') else {
+            problems.push(format!("header line without a colon: {line:?}"));
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        *count.entry(name.clone()).or_default() += 1;
+        if !ALLOWED.contains(&name.as_str()) {
+            problems.push(format!("unexpected header {line:?}"));
+        }
+        if INJECTED.iter().any(|i| line.eq_ignore_ascii_case(i)) {
+            problems.push(format!("injected header {line:?}"));
+        }
+        if !GENERIC.contains(&name.as_str()) && input_lines.iter().any(|l| l == line) {
+            problems.push(format!(
+                "header line copied from the inbound message: {line:?}"
+            ));
+        }
+    }
+    for name in ["from", "to", "subject", "date", "message-id"] {
+        let n = count.get(name).copied().unwrap_or(0);
+        if n != 1 {
+            problems.push(format!("{n} {name} header(s)"));
+        }
+    }
+    for name in ["cc", "in-reply-to", "references", "bcc"] {
+        let n = count.get(name).copied().unwrap_or(0);
+        if n > usize::from(name != "bcc") {
+            problems.push(format!("{n} {name} header(s)"));
+        }
+    }
+    // Read back, the mail says what the core meant, and its parts carry only MIME headers.
+    match mail_parser::MessageParser::default().parse(raw) {
+        None => problems.push("the composed mail does not parse".into()),
+        Some(back) => {
+            if back.subject().unwrap_or("") != mail.subject {
+                problems.push(format!(
+                    "subject reads back as {:?}, not {:?}",
+                    back.subject(),
+                    mail.subject
+                ));
+            }
+            let to: Vec<String> = back
+                .to()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|m| m.address())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let want: Vec<String> = mail.to.iter().map(|a| a.to_string()).collect();
+            if to != want {
+                problems.push(format!("To reads back as {to:?}, not {want:?}"));
+            }
+            for part in back.parts.iter().skip(1) {
+                for h in part.headers() {
+                    let name = h.name.as_str().to_ascii_lowercase();
+                    if !matches!(
+                        name.as_str(),
+                        "content-type" | "content-transfer-encoding" | "content-disposition"
+                    ) {
+                        problems.push(format!("unexpected header {name:?} in a MIME part"));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The offset of a CR not followed by LF or of an LF not preceded by CR.
+fn bare_line_break(block: &[u8]) -> Option<usize> {
+    block.iter().enumerate().find_map(|(i, &b)| {
+        let bare = match b {
+            b'\r' => block.get(i + 1) != Some(&b'\n'),
+            b'\n' => i == 0 || block[i - 1] != b'\r',
+            _ => false,
+        };
+        bare.then_some(i)
+    })
+}
+
+/// Header lines with their continuation lines joined.
+fn unfold(block: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in block.split("\r\n") {
+        match lines.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => lines.push(line.to_string()),
+        }
+    }
+    lines
 }
