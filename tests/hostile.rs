@@ -92,6 +92,14 @@ Content-Transfer-Encoding: base64\r\n\r\n",
     ));
     add("received-5000", raw.into_bytes());
 
+    // A million empty lines before the request.
+    let raw = format!(
+        "{}Content-Type: text/plain; charset=utf-8\r\n\r\n{}{REQUEST}",
+        header("blank-lines-1m"),
+        "\r\n".repeat(1_000_000)
+    );
+    add("blank-lines-1m", raw.into_bytes());
+
     // 2,000 small attachments.
     let mut raw = format!(
         "{}Content-Type: multipart/mixed; boundary=\"many\"\r\n\r\n--many\r\n\
