@@ -3,7 +3,7 @@
 //! quarantines it), never an error that would stop the intake.
 
 use chrono::{DateTime, Utc};
-use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 
 use crate::core::address::Address;
 use crate::core::inbound::{Attachment, Bounce, Inbound};
@@ -38,9 +38,8 @@ pub fn parse(raw: &[u8], size: u64, received_at: DateTime<Utc>) -> Inbound {
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty());
     }
-    inbound.null_sender = msg
-        .header_raw("Return-Path")
-        .is_some_and(|v| v.trim() == "<>");
+    let header = |name: &str| raw_header(&msg, raw, name);
+    inbound.null_sender = header("Return-Path").is_some_and(|v| v.trim() == "<>");
     inbound.subject = msg.subject().unwrap_or("").to_string();
     inbound.text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
     inbound.refs = message_ids(msg.in_reply_to());
@@ -50,10 +49,10 @@ pub fn parse(raw: &[u8], size: u64, received_at: DateTime<Utc>) -> Inbound {
         }
     }
     inbound.bounce = delivery_report(&msg);
-    inbound.auto_submitted = msg.header_raw("Auto-Submitted").map(first_token);
-    inbound.precedence = msg.header_raw("Precedence").map(first_token);
-    inbound.list_id = msg.header_raw("List-Id").is_some();
-    inbound.loop_marker = msg.header_raw(LOOP_HEADER).is_some();
+    inbound.auto_submitted = header("Auto-Submitted").as_deref().map(first_token);
+    inbound.precedence = header("Precedence").as_deref().map(first_token);
+    inbound.list_id = header("List-Id").is_some();
+    inbound.loop_marker = header(LOOP_HEADER).is_some();
     inbound.auth_results = msg
         .headers()
         .iter()
@@ -90,6 +89,23 @@ pub fn parse(raw: &[u8], size: u64, received_at: DateTime<Utc>) -> Inbound {
         })
         .collect();
     inbound
+}
+
+/// The raw value of the last `name` header (the one mail-parser's own getters read), any
+/// bytes that are not UTF-8 replaced. mail-parser's `header_raw` returns nothing for such
+/// a value, and then an auto-reply or a list message with a Latin-1 comment in its
+/// `Auto-Submitted` or `List-Id` would be answered as if it were a person's.
+fn raw_header(msg: &Message<'_>, raw: &[u8], name: &str) -> Option<String> {
+    msg.headers()
+        .iter()
+        .rev()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
+        .map(|h| {
+            let value = raw
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .unwrap_or_default();
+            String::from_utf8_lossy(value).into_owned()
+        })
 }
 
 /// A header value on one line: folding white space becomes one space.
@@ -297,6 +313,18 @@ Message-ID: <a1@example.it>\r\n\r\nCiao, il sito www.example.it non va\r\n";
         let raw = b"From: a@example.it\r\nAuto-Submitted: Auto-Replied (vacation)\r\n\
 Precedence: Bulk\r\nList-Id: <news.example.it>\r\nReturn-Path: <>\r\n\
 X-Assistenza-Loop: assistenza@kzweb.it\r\nSubject: x\r\n\r\nbody\r\n";
+        let m = parse(raw, 10, at());
+        assert_eq!(m.auto_submitted.as_deref(), Some("auto-replied"));
+        assert_eq!(m.precedence.as_deref(), Some("bulk"));
+        assert!(m.list_id && m.null_sender && m.loop_marker);
+    }
+
+    #[test]
+    fn automation_headers_count_even_with_bytes_that_are_not_utf8() {
+        let raw =
+            b"From: a@example.it\r\nAuto-Submitted: auto-replied (Abwesenheitsnotiz f\xfcr)\r\n\
+Precedence: bulk (f\xfcr Kunden)\r\nList-Id: Liste f\xfcr Kunden <kunden.example.de>\r\n\
+Return-Path: <>\r\nX-Assistenza-Loop: assistenza@kzweb.it \xff\r\nSubject: x\r\n\r\nbody\r\n";
         let m = parse(raw, 10, at());
         assert_eq!(m.auto_submitted.as_deref(), Some("auto-replied"));
         assert_eq!(m.precedence.as_deref(), Some("bulk"));

@@ -3,6 +3,8 @@
 //! database, send mail over SMTP, read mailboxes back over IMAP, and run the real binary.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -116,6 +118,26 @@ pub fn add_user(address: &str) {
         out.status.success(),
         "adduser {address}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Mailbox users created for one test in one go: the stack waits for Dovecot to see only
+/// the last one, instead of once per user.
+pub fn add_users(addresses: &[String]) {
+    use std::io::Write;
+    let mut child = mailstack()
+        .args(["addusers", PASSWORD])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("scripts/mailstack addusers");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for a in addresses {
+        writeln!(stdin, "{a}").expect("addusers stdin");
+    }
+    drop(stdin);
+    assert!(
+        child.wait().expect("addusers").success(),
+        "addusers {addresses:?}"
     );
 }
 
@@ -244,6 +266,16 @@ once_timeout_secs = 20
         let a = format!("{}@example.it", unique(tag));
         add_user(&a);
         a
+    }
+
+    /// New customer mailboxes on the stack, one per tag, created in one go.
+    pub fn customers(&self, tags: &[&str]) -> Vec<String> {
+        let addresses: Vec<String> = tags
+            .iter()
+            .map(|t| format!("{}@example.it", unique(t)))
+            .collect();
+        add_users(&addresses);
+        addresses
     }
 
     /// A customer with a contract in force whose references include the demo site.
@@ -402,6 +434,27 @@ pub fn append_at(user: &str, mailbox: &str, raw: &[u8], at: chrono::DateTime<chr
     })
 }
 
+/// APPENDs messages in order over one session, each with the INTERNALDATE `at` (a
+/// corpus of dozens would otherwise pay a TLS login each).
+pub fn append_all_at(
+    user: &str,
+    mailbox: &str,
+    raws: &[Vec<u8>],
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let date = at.format("\"%d-%b-%Y %H:%M:%S +0000\"").to_string();
+    runtime().block_on(async {
+        let mut session = login(user).await;
+        for (i, raw) in raws.iter().enumerate() {
+            session
+                .append(mailbox, None, Some(&date), raw)
+                .await
+                .unwrap_or_else(|e| panic!("append of message {i} ({} bytes): {e}", raw.len()));
+        }
+        let _ = session.logout().await;
+    })
+}
+
 /// Copies every message of `from` back into `to` (a new UID, the same bytes).
 pub fn copy_all(user: &str, from: &str, to: &str) {
     runtime().block_on(async {
@@ -488,17 +541,19 @@ pub const AUTHSERV_ID: &str = "mx.kzweb.test";
 impl Desk {
     /// A desk with operators, a queue, an on-call address and operator authentication.
     pub fn with_staff(tag: &str) -> (Desk, Staff) {
-        let mk = |who: &str| {
-            let a = format!("{}@kzweb.it", unique(&format!("{who}-{tag}")));
-            add_user(&a);
-            a
-        };
+        let mk = |who: &str| format!("{}@kzweb.it", unique(&format!("{who}-{tag}")));
         let staff = Staff {
             queue: mk("queue"),
             oncall: mk("oncall"),
             giulia: mk("giulia"),
             sergio: mk("sergio"),
         };
+        add_users(&[
+            staff.queue.clone(),
+            staff.oncall.clone(),
+            staff.giulia.clone(),
+            staff.sergio.clone(),
+        ]);
         let extra = format!(
             r#"
 [queue]
