@@ -257,12 +257,18 @@ pub fn check_composed(mail: &OutgoingMail, raw: &[u8], input: &[u8]) -> Vec<Stri
         "content-type",
         "content-transfer-encoding",
     ];
-    // Lines our mail and the inbound one may share without one coming from the other.
+    // Lines our mail and the inbound one may share without one coming from the other:
+    // MIME boilerplate, the recipients (checked below against what the core meant), and
+    // the threading headers (built from the inbound Message-IDs on purpose, and sanitised).
     const GENERIC: &[&str] = &[
         "mime-version",
         "content-type",
         "content-transfer-encoding",
         "auto-submitted",
+        "to",
+        "cc",
+        "in-reply-to",
+        "references",
     ];
     let mut count = std::collections::HashMap::<String, usize>::new();
     for line in &lines {
@@ -307,18 +313,23 @@ pub fn check_composed(mail: &OutgoingMail, raw: &[u8], input: &[u8]) -> Vec<Stri
                     mail.subject
                 ));
             }
-            let to: Vec<String> = back
-                .to()
-                .map(|a| {
+            let addresses = |a: Option<&mail_parser::Address>| -> Vec<String> {
+                a.map(|a| {
                     a.iter()
                         .filter_map(|m| m.address())
                         .map(str::to_string)
                         .collect()
                 })
-                .unwrap_or_default();
-            let want: Vec<String> = mail.to.iter().map(|a| a.to_string()).collect();
-            if to != want {
-                problems.push(format!("To reads back as {to:?}, not {want:?}"));
+                .unwrap_or_default()
+            };
+            for (field, got, want) in [
+                ("To", addresses(back.to()), &mail.to),
+                ("Cc", addresses(back.cc()), &mail.cc),
+            ] {
+                let want: Vec<String> = want.iter().map(|a| a.to_string()).collect();
+                if got != want {
+                    problems.push(format!("{field} reads back as {got:?}, not {want:?}"));
+                }
             }
             for part in back.parts.iter().skip(1) {
                 for h in part.headers() {
