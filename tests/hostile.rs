@@ -119,6 +119,18 @@ Content-Disposition: attachment; filename=\"f{i}.txt\"\r\n\r\nfile {i}\r\n"
     out
 }
 
+/// The oracle's outcome and reason for `case` in this build. mail-parser checks one of its
+/// invariants with `debug_assert!` only: where it fires, a debug build's parse panics (and
+/// the message is malformed), a release build's goes on.
+fn outcome(case: &Case) -> (&str, &str) {
+    match case.file.as_str() {
+        "malformed-mime-empty-boundary-nested-rfc822.eml" if !cfg!(debug_assertions) => {
+            ("rejected", "empty_request")
+        }
+        _ => (case.outcome.as_str(), case.reason.as_str()),
+    }
+}
+
 /// The corpus in the oracle's order: each case with its bytes.
 fn corpus() -> Vec<(Case, Vec<u8>)> {
     let mut generated = generated();
@@ -160,7 +172,7 @@ fn every_hostile_message_gets_its_expected_outcome_and_injects_nothing() {
             &settings,
         );
         let got = requester(&d);
-        let (want, why) = (case.outcome.as_str(), case.reason.as_str());
+        let (want, why) = outcome(case);
         if (d.outcome.kind(), d.outcome.reason()) != (want, why) || got != case.requester {
             failures.push(format!(
                 "{}: expected {want} {why} {} — got {} {} {} [{}]",
@@ -315,7 +327,7 @@ fn e2e_outcome(case: &Case) -> (&str, &str) {
         "charset-unknown-encoded-subject.eml" | "charset-utf7-encoded-subject.eml" => {
             ("rejected", "address_not_enabled")
         }
-        _ => (case.outcome.as_str(), case.reason.as_str()),
+        _ => outcome(case),
     }
 }
 
