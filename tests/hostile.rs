@@ -485,7 +485,8 @@ fn the_hostile_corpus_through_the_real_daemon_harms_nothing() {
 }
 
 /// What a delivered mail's header must not have: a Bcc, a line the corpus tried to
-/// inject, or anything but one From, To and Subject.
+/// inject, anything but one From, To and Subject, or a subject that decodes to a line
+/// break or a Bcc.
 fn delivered_header_problems(raw: &[u8]) -> Vec<String> {
     let end = raw
         .windows(4)
@@ -505,6 +506,14 @@ fn delivered_header_problems(raw: &[u8]) -> Vec<String> {
         if count.get(name) != Some(&1) {
             problems.push(format!("{:?} {name} header(s)", count.get(name)));
         }
+    }
+    // What the reader's client shows, once encoded words are decoded.
+    let subject = mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default();
+    if subject.contains(['\r', '\n']) || subject.contains("Bcc:") {
+        problems.push(format!("the subject decodes to {subject:?}"));
     }
     problems
 }

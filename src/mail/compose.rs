@@ -68,9 +68,13 @@ impl Composer {
         message_id: &str,
         date: DateTime<Utc>,
     ) -> Result<Composed> {
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .subject(mail.subject.clone())
+        let mut builder = Message::builder().from(self.from.clone());
+        builder = if mail.subject.contains("=?") {
+            builder.header(EncodedSubject(mail.subject.clone()))
+        } else {
+            builder.subject(mail.subject.clone())
+        };
+        let mut builder = builder
             .date(date.into())
             .message_id(Some(format!("<{message_id}>")))
             .header(AutoSubmitted("auto-replied".into()))
@@ -139,6 +143,58 @@ fn safe_id(id: &str) -> Option<&str> {
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
     ok.then_some(id)
+}
+
+/// A subject holding `=?`, written as RFC 2047 encoded words from end to end. lettre
+/// writes ASCII words as they are, so text that looks like an encoded word — a customer
+/// can put `=?utf-8?B?…?=` in the first line of a request, which the queue notice's
+/// subject quotes — would be decoded by the reader's mail client into whatever it hides:
+/// control characters, line breaks, other words. Encoded whole, the subject reads back
+/// exactly as the core wrote it.
+#[derive(Clone)]
+struct EncodedSubject(String);
+
+impl Header for EncodedSubject {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Subject")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), q_words(&self.0))
+    }
+}
+
+/// `text` as Q encoded words (RFC 2047), each short enough that every line holding one
+/// stays within 76 characters, folded between words (decoders drop the white space
+/// between encoded words, so nothing is added to the text).
+fn q_words(text: &str) -> String {
+    const MAX: usize = 76 - "Subject: =?utf-8?q?".len() - "?=".len();
+    let mut words = vec![String::new()];
+    for c in text.chars() {
+        let mut utf8 = [0u8; 4];
+        let encoded: String = c
+            .encode_utf8(&mut utf8)
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => char::from(b).to_string(),
+                b' ' => "_".to_string(),
+                _ => format!("={b:02X}"),
+            })
+            .collect();
+        if words.last().is_some_and(|w| w.len() + encoded.len() > MAX) {
+            words.push(String::new());
+        }
+        if let Some(w) = words.last_mut() {
+            w.push_str(&encoded);
+        }
+    }
+    words
+        .iter()
+        .map(|w| format!("=?utf-8?q?{w}?="))
+        .collect::<Vec<_>>()
+        .join("\r\n ")
 }
 
 /// RFC 3834: tells auto-responders not to answer us.
@@ -285,6 +341,24 @@ mod tests {
         let back = crate::mail::parse::parse(&out.raw, out.raw.len() as u64, at());
         assert!(back.text.contains("è tutto a posto."));
         assert_eq!(back.attachments, mail.attachments);
+    }
+
+    #[test]
+    fn text_that_looks_like_an_encoded_word_reads_back_as_written() {
+        let mut mail = ack();
+        mail.subject = format!(
+            "[KZ-2026-00001] Nuovo ticket: Rossi — =?utf-8?b?4oCuDQpCY2M6IHhAZXZpbC5leGFtcGxl?= {}",
+            "lungo ".repeat(30)
+        );
+        let out = composer()
+            .compose(&mail, "x.1.0@kzweb.it", at())
+            .expect("composed");
+        let back = crate::mail::parse::parse(&out.raw, out.raw.len() as u64, at());
+        assert_eq!(back.subject, mail.subject);
+        let text = String::from_utf8(out.raw).expect("ascii");
+        let header = &text[..text.find("\r\n\r\n").expect("header")];
+        assert!(header.lines().all(|l| l.len() <= 76), "{header}");
+        assert!(!header.contains("Bcc"), "{header}");
     }
 
     #[test]
