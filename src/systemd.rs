@@ -18,11 +18,6 @@ pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
-/// A line shown by `systemctl status`.
-pub fn status(status: &str) {
-    send(&[NotifyState::Status(status)]);
-}
-
 pub fn reloading() {
     send(&[NotifyState::Reloading]);
 }

@@ -59,7 +59,7 @@ pub async fn check(path: &Path) -> Result<()> {
     report.ok(
         "config",
         format!(
-            "{} ({} operator(s); password files readable by their owner only)",
+            "{} ({} operator(s); any password file readable by its owner only)",
             path.display(),
             cfg.operators.len()
         ),

@@ -45,12 +45,6 @@ pub struct AckPromise {
     pub at_risk: Vec<String>,
 }
 
-impl AckPromise {
-    pub fn missed(&self) -> usize {
-        self.missed_unsent.len() + self.missed_sent_24h as usize
-    }
-}
-
 impl Store {
     /// Records a successful look at the mailbox.
     pub fn record_poll(&mut self, at: DateTime<Utc>, mode: &str) -> Result<()> {
