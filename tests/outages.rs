@@ -121,3 +121,141 @@ fn with_postfix_stopped_acknowledgements_wait_in_the_outbox_and_go_out_when_it_i
     let (exit, _, log) = daemon.stop();
     assert!(exit.success(), "{log}");
 }
+
+/// A count from the desk's database, read while the daemon runs.
+fn db_count(desk: &Desk, sql: &str) -> usize {
+    let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");
+    db.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    db.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql) as usize
+}
+
+/// Polls `sql` until it counts at least one row.
+fn wait_until_some(desk: &Desk, sql: &str) {
+    let start = std::time::Instant::now();
+    while db_count(desk, sql) == 0 {
+        assert!(start.elapsed() < WAIT, "nothing for {sql}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until the outbox is empty; then checks that every ticket is acknowledged in its
+/// customer's mailbox and returns how many acknowledgements were duplicated.
+fn acks_per_ticket(desk: &Desk, customers: &[String], n: usize) -> usize {
+    let start = std::time::Instant::now();
+    while desk.status()["outbox_pending"] != 0 {
+        assert!(
+            start.elapsed() < WAIT,
+            "outbox not drained: {:#}",
+            desk.status()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let codes: Vec<String> = desk
+        .tickets_json()
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .map(|t| t["code"].as_str().expect("code").to_string())
+        .collect();
+    assert_eq!(codes.len(), n, "one ticket per request");
+    let acks = acks_by_code(customers, &codes, WAIT);
+    let missing: Vec<&String> = codes.iter().filter(|c| !acks.contains_key(*c)).collect();
+    assert!(missing.is_empty(), "not acknowledged: {missing:?}");
+    for (code, ids) in &acks {
+        assert!(ids.iter().all(|id| id == &ids[0]), "{code}: {ids:?}");
+    }
+    acks.values().map(|ids| ids.len() - 1).sum()
+}
+
+#[test]
+fn dovecot_restarting_in_the_middle_of_a_backlog_loses_and_doubles_nothing() {
+    let _turn = private_stack();
+    let desk = Desk::new("midfetch");
+    desk.allow_many_replies();
+    let customers: Vec<String> = (0..4)
+        .map(|i| desk.customer_with_contract(&format!("f{i}")))
+        .collect();
+    const N: usize = 120;
+    append_many(
+        &desk.support,
+        "INBOX",
+        (0..N).map(|i| {
+            let from = &customers[i % customers.len()];
+            request(
+                from,
+                &desk.support,
+                from,
+                &format!("{REQUEST}\r\nNumero {i}."),
+            )
+        }),
+    );
+    let daemon = desk.start();
+    // The first pass is under way: take the server away under it.
+    const TICKETS: &str = "SELECT COUNT(*) FROM tickets";
+    wait_until_some(&desk, TICKETS);
+    mail_daemon("stop", "dovecot");
+    let before = db_count(&desk, TICKETS);
+    eprintln!("IMAP stopped after {before} of {N} requests");
+    assert!(before < N, "the backlog was done before Dovecot stopped");
+    std::thread::sleep(Duration::from_secs(2));
+    mail_daemon("start", "dovecot");
+    let start = std::time::Instant::now();
+    while count(&desk.support, "INBOX") > 0 && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        count(&desk.support, "Processed"),
+        N,
+        "{}",
+        daemon.log_text()
+    );
+    let duplicates = acks_per_ticket(&desk, &customers, N);
+    eprintln!("IMAP restart mid-backlog: {N} requests, {duplicates} duplicated acks");
+    assert_eq!(duplicates, 0);
+    let (status, _, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn postfix_stopping_in_the_middle_of_sending_delays_acks_and_loses_none() {
+    let _turn = private_stack();
+    let desk = Desk::new("midsend");
+    desk.allow_many_replies();
+    let customers: Vec<String> = (0..4)
+        .map(|i| desk.customer_with_contract(&format!("s{i}")))
+        .collect();
+    const N: usize = 120;
+    append_many(
+        &desk.support,
+        "INBOX",
+        (0..N).map(|i| {
+            let from = &customers[i % customers.len()];
+            request(
+                from,
+                &desk.support,
+                from,
+                &format!("{REQUEST}\r\nNumero {i}."),
+            )
+        }),
+    );
+    let daemon = desk.start();
+    // As soon as the first acknowledgement is out, Postfix goes away mid-stream.
+    const SENT: &str = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL";
+    wait_until_some(&desk, SENT);
+    mail_daemon("stop", "postfix");
+    let before = db_count(&desk, SENT);
+    eprintln!("SMTP stopped after {before} of {N} acknowledgements");
+    assert!(
+        before < N,
+        "every acknowledgement was out before Postfix stopped"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    mail_daemon("start", "postfix");
+    let duplicates = acks_per_ticket(&desk, &customers, N);
+    eprintln!("SMTP stop mid-send: {N} requests, {duplicates} duplicated acks");
+    // A mail Postfix accepted just as it stopped may go twice; never more than that.
+    assert!(duplicates <= 2, "{duplicates} duplicated acks");
+    let (status, _, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}

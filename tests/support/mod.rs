@@ -477,6 +477,47 @@ pub fn wait_for(user: &str, mailbox: &str, n: usize, within: Duration) -> Vec<Ve
     }
 }
 
+/// The Message-IDs of the acknowledgements per ticket code in the customers' inboxes,
+/// once every code in `codes` has one and Postfix holds no more mail (so a late duplicate
+/// is counted too). Codes are read from the `[KZ-…]` subject prefix; on timeout, whatever
+/// arrived is returned.
+pub fn acks_by_code(
+    customers: &[String],
+    codes: &[String],
+    within: Duration,
+) -> HashMap<String, Vec<String>> {
+    let start = Instant::now();
+    loop {
+        let mut acks: HashMap<String, Vec<String>> = HashMap::new();
+        for c in customers {
+            for raw in fetch_all(c, "INBOX") {
+                let (subject, _) = subject_and_text(&raw);
+                if let Some((code, _)) = subject.strip_prefix('[').and_then(|s| s.split_once(']')) {
+                    if codes.iter().any(|c| c == code) {
+                        acks.entry(code.to_string())
+                            .or_default()
+                            .push(message_id(&raw));
+                    }
+                }
+            }
+        }
+        let all = codes.iter().all(|c| acks.contains_key(c));
+        if (all && postfix_queue_empty()) || start.elapsed() > within {
+            return acks;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// True when the stack's Postfix holds no mail, deferred or in flight.
+pub fn postfix_queue_empty() -> bool {
+    mailstack()
+        .arg("queue-empty")
+        .status()
+        .expect("mailstack queue-empty")
+        .success()
+}
+
 /// The count of messages in a mailbox (0 when it does not exist).
 pub fn count(user: &str, mailbox: &str) -> usize {
     fetch_all(user, mailbox).len()
