@@ -169,11 +169,18 @@ impl Daemon {
         );
         self.deadlines_due().await?;
         let deadline = tokio::time::Instant::now() + self.cfg.outbox.once_timeout;
+        let mut server = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         loop {
-            self.deliver_due(None).await?;
+            let done = self.deliver_due(None).await?;
             let next = self.with_store(|_, s| s.next_outbox_due()).await?;
             let Some(next) = next else { break };
-            let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            let mut wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            if let Some(e) = &done.unavailable {
+                if server.failures == 0 {
+                    tracing::warn!("SMTP server unavailable: {e}");
+                }
+                wait = wait.max(server.next());
+            }
             if tokio::time::Instant::now() + wait > deadline {
                 let left = self.with_store(|_, s| s.outbox_pending()).await?;
                 tracing::warn!(
@@ -608,10 +615,32 @@ impl Daemon {
     }
 
     async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // While the server is unavailable the due mail stays due: wait for the server
+        // with backoff rather than for the mail's time.
+        let mut server = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         while !*shutdown.borrow() {
             beat(&self.beats.outbox);
-            if let Err(e) = self.deliver_due(Some(&shutdown)).await {
-                tracing::error!("outbox: {e:#}");
+            match self.deliver_due(Some(&shutdown)).await {
+                Ok(Delivered {
+                    unavailable: Some(e),
+                    ..
+                }) => {
+                    if server.failures == 0 {
+                        tracing::warn!("SMTP server unavailable, mail waits in the outbox: {e}");
+                    }
+                    // At most a minute: well within what the watchdog allows a task.
+                    if sleep_or_shutdown(server.next(), &mut shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(_) => {
+                    if server.failures > 0 {
+                        tracing::info!(host = %self.cfg.smtp.host, "SMTP server takes mail again");
+                        server.reset();
+                    }
+                }
+                Err(e) => tracing::error!("outbox: {e:#}"),
             }
             let next = self
                 .with_store(|_, s| s.next_outbox_due())
@@ -624,20 +653,21 @@ impl Daemon {
     }
 
     /// Sends every due mail, on `SMTP_LANES` connections at once. A lane stops at its
-    /// first transient error (the server is likely down, so the rest would fail the same
-    /// way) after scheduling that mail's retry. When shutdown is asked each lane stops
+    /// first transient error (the server is likely in trouble, so the rest would fail the
+    /// same way) after scheduling that mail's retry, and at the server being unavailable
+    /// (the mail stays due, no attempt counted). When shutdown is asked each lane stops
     /// after the mail in flight.
     pub async fn deliver_due(
         self: &Arc<Self>,
         shutdown: Option<&watch::Receiver<bool>>,
-    ) -> Result<usize> {
-        let mut sent = 0;
+    ) -> Result<Delivered> {
+        let mut done = Delivered::default();
         loop {
             let rows = self
                 .with_store(|_, s| s.due_outbox(Utc::now(), OUTBOX_BATCH))
                 .await?;
             if rows.is_empty() {
-                return Ok(sent);
+                return Ok(done);
             }
             let full = rows.len() == OUTBOX_BATCH;
             let mut lanes: Vec<Vec<OutboxRow>> = (0..SMTP_LANES).map(|_| Vec::new()).collect();
@@ -653,28 +683,35 @@ impl Daemon {
                 .map(|(lane, rows)| self.deliver_lane(lane, rows, shutdown));
             let mut stopped = false;
             for outcome in futures::future::join_all(lanes).await {
-                let (n, finished) = outcome?;
-                sent += n;
-                stopped |= !finished;
+                let (n, end) = outcome?;
+                done.sent += n;
+                match end {
+                    LaneEnd::Done => {}
+                    LaneEnd::Stopped => stopped = true,
+                    LaneEnd::Unavailable(e) => {
+                        stopped = true;
+                        done.unavailable = Some(e);
+                    }
+                }
             }
             if stopped || !full {
-                return Ok(sent);
+                return Ok(done);
             }
         }
     }
 
     /// Sends `rows` in order on lane `lane`'s connection. Returns how many were sent and
-    /// whether the lane went through them all.
+    /// how the lane ended.
     async fn deliver_lane(
         self: &Arc<Self>,
         lane: usize,
         rows: Vec<OutboxRow>,
         shutdown: Option<&watch::Receiver<bool>>,
-    ) -> Result<(usize, bool)> {
+    ) -> Result<(usize, LaneEnd)> {
         let mut sent = 0;
         for row in rows {
             if shutdown.is_some_and(|s| *s.borrow()) {
-                return Ok((sent, false));
+                return Ok((sent, LaneEnd::Stopped));
             }
             beat(&self.beats.outbox);
             let id = row.id;
@@ -685,6 +722,7 @@ impl Daemon {
                     self.with_store(move |_, s| s.mark_sent(id, Utc::now()))
                         .await?;
                 }
+                Err(SendError::Unavailable(e)) => return Ok((sent, LaneEnd::Unavailable(e))),
                 Err(SendError::Permanent(e)) => {
                     tracing::error!(message_id = %row.message_id, "mail refused for good: {e}");
                     self.with_store(move |_, s| s.mark_failed(id, Utc::now(), &e))
@@ -707,13 +745,31 @@ impl Daemon {
                             + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
                         self.with_store(move |_, s| s.mark_retry(id, next, &e))
                             .await?;
-                        return Ok((sent, false));
+                        return Ok((sent, LaneEnd::Stopped));
                     }
                 }
             }
         }
-        Ok((sent, true))
+        Ok((sent, LaneEnd::Done))
     }
+}
+
+/// What one pass over the due outbox did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub sent: usize,
+    /// Set when the SMTP server could not be had: the mail not sent stays due.
+    pub unavailable: Option<String>,
+}
+
+/// How a lane's pass ended.
+enum LaneEnd {
+    /// Every mail handed to it was sent, refused or given up.
+    Done,
+    /// Shutdown, or a mail to retry later.
+    Stopped,
+    /// No session with the server.
+    Unavailable(String),
 }
 
 /// Exponential: `initial × 2^(attempts-1)`, capped at `max`.

@@ -122,6 +122,82 @@ fn with_postfix_stopped_acknowledgements_wait_in_the_outbox_and_go_out_when_it_i
     assert!(exit.success(), "{log}");
 }
 
+/// A desk that gives a mail up after 2 failed attempts (1–2 s apart): any outage longer
+/// than that would lose an acknowledgement if it counted against the mail.
+fn impatient_desk(tag: &str) -> Desk {
+    let desk = Desk::new(tag);
+    desk.edit_config(|c| c.replace("[outbox]\n", "[outbox]\nmax_attempts = 2\n"));
+    desk
+}
+
+#[test]
+fn an_smtp_outage_longer_than_the_retries_gives_up_no_mail() {
+    let _turn = private_stack();
+    let desk = impatient_desk("longout");
+    let mario = desk.customer_with_contract("mario");
+    let daemon = desk.start();
+    mail_daemon("stop", "postfix");
+    append(
+        &desk.support,
+        "INBOX",
+        &request(&mario, &desk.support, &mario, REQUEST),
+    );
+    daemon.wait_log("SMTP server unavailable", 1, WAIT);
+    // Several connection attempts fail meanwhile (1 s, 2 s, 4 s apart).
+    std::thread::sleep(Duration::from_secs(6));
+    let status = desk.status();
+    assert_eq!(status["outbox_failed_7d"], 0, "{status:#}");
+    assert_eq!(status["outbox_pending"], 1, "{status:#}");
+
+    mail_daemon("start", "postfix");
+    assert_eq!(wait_for(&mario, "INBOX", 1, WAIT).len(), 1);
+    daemon.wait_log("SMTP server takes mail again", 1, WAIT);
+    let (exit, _, log) = daemon.stop();
+    assert!(exit.success(), "{log}");
+    // One line for the outage and one for its end, not one per attempt.
+    assert_eq!(log.matches("SMTP server unavailable").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("SMTP server takes mail again").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("given up"), "{log}");
+}
+
+#[test]
+fn a_refused_smtp_login_holds_mail_until_the_password_is_right_again() {
+    let _turn = private_stack();
+    let desk = impatient_desk("badlogin");
+    let mario = desk.customer_with_contract("mario");
+    let daemon = desk.start();
+    // The mailbox password is changed on the server before the daemon's password file.
+    let change = |password: &str| {
+        let out = mailstack()
+            .args(["adduser", &desk.support, password])
+            .output()
+            .expect("mailstack adduser");
+        assert!(out.status.success(), "{out:?}");
+    };
+    change("rotated-elsewhere");
+    desk.send_request(&mario, &mario, REQUEST);
+    daemon.wait_log("SMTP server unavailable", 1, WAIT);
+    assert!(daemon.log_text().contains("login"), "{}", daemon.log_text());
+    std::thread::sleep(Duration::from_secs(4));
+    let status = desk.status();
+    assert_eq!(status["outbox_failed_7d"], 0, "{status:#}");
+    assert_eq!(count(&mario, "INBOX"), 0);
+
+    change(PASSWORD);
+    assert_eq!(
+        wait_for(&mario, "INBOX", 1, WAIT).len(),
+        1,
+        "{}",
+        daemon.log_text()
+    );
+    let (exit, _, log) = daemon.stop();
+    assert!(exit.success(), "{log}");
+}
+
 /// A count from the desk's database, read while the daemon runs.
 fn db_count(desk: &Desk, sql: &str) -> usize {
     let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");

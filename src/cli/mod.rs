@@ -267,8 +267,11 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
             )
         }
     }
-    let sent = daemon.deliver_due(None).await?;
-    println!("mail sent: {sent}");
+    let done = daemon.deliver_due(None).await?;
+    println!("mail sent: {}", done.sent);
+    if let Some(e) = done.unavailable {
+        println!("SMTP server unavailable, the rest waits in the outbox: {e}");
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! SMTP delivery of the outbox with lettre's SMTP client: TLS (implicit or STARTTLS) with
 //! certificate verification, a private CA from `ca_file`, one connection kept open and
-//! reused across mails, and errors sorted into permanent (give up) and transient (retry
-//! later).
+//! reused across mails, and errors sorted into permanent (give up on the mail), transient
+//! (retry the mail later) and unavailable (the server, not the mail: wait for it).
 //!
 //! We open the TCP connection ourselves, rather than through lettre's transport, to set
 //! TCP_NODELAY: lettre writes the end-of-data dot in a separate small write, and with
@@ -34,8 +34,13 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 pub enum SendError {
     /// The server refused the mail for good (5xx): retrying cannot help.
     Permanent(String),
-    /// Connection trouble or a 4xx: try again later.
+    /// This mail's transaction failed for now (a 4xx, or the connection broke or stalled
+    /// before the server answered it): try it again later, counting an attempt.
     Transient(String),
+    /// No session could be had: the server is unreachable, or refused the greeting, TLS or
+    /// the login. Not this mail's fault: it waits, without counting an attempt, until the
+    /// server takes mail again, however long that is.
+    Unavailable(String),
 }
 
 /// The outbox's SMTP client.
@@ -104,40 +109,40 @@ impl Smtp {
 
     /// Connects, says hello, secures and logs in.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let transient = |e: String| SendError::Transient(format!("{}: {e}", self.describe));
+        let unavailable = |e: String| SendError::Unavailable(format!("{}: {e}", self.describe));
         let tcp = timeout(TIMEOUT, TcpStream::connect((self.host.as_str(), self.port)))
             .await
-            .map_err(|_| transient(format!("no connection in {TIMEOUT:?}")))?
-            .map_err(|e| transient(format!("connecting: {e}")))?;
+            .map_err(|_| unavailable(format!("no connection in {TIMEOUT:?}")))?
+            .map_err(|e| unavailable(format!("connecting: {e}")))?;
         tcp.set_nodelay(true).ok();
         let setup = async {
             let stream = match &self.implicit {
                 Some(config) => MaybeTls::Tls(Box::new(
                     tls::connect(config.clone(), &self.host, tcp)
                         .await
-                        .map_err(|e| transient(format!("{e:#}")))?,
+                        .map_err(|e| unavailable(format!("{e:#}")))?,
                 )),
                 None => MaybeTls::Plain(tcp),
             };
             let mut conn =
                 AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
                     .await
-                    .map_err(|e| classify(&self.describe, e))?;
+                    .map_err(|e| unavailable(e.to_string()))?;
             if let (TlsMode::Starttls, Some(params)) = (self.mode, &self.starttls) {
                 conn.starttls(params.clone(), &self.hello)
                     .await
-                    .map_err(|e| classify(&self.describe, e))?;
+                    .map_err(|e| unavailable(format!("STARTTLS: {e}")))?;
             }
             if let Some(credentials) = &self.credentials {
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                     .await
-                    .map_err(|e| classify(&self.describe, e))?;
+                    .map_err(|e| unavailable(format!("login: {e}")))?;
             }
             Ok(conn)
         };
         timeout(TIMEOUT, setup)
             .await
-            .map_err(|_| transient(format!("no login in {TIMEOUT:?}")))?
+            .map_err(|_| unavailable(format!("no login in {TIMEOUT:?}")))?
     }
 
     /// Connects and logs in (when configured), then says goodbye: proves the server,
@@ -148,7 +153,9 @@ impl Smtp {
                 let _ = conn.quit().await;
                 Ok(())
             }
-            Err(SendError::Permanent(e) | SendError::Transient(e)) => Err(anyhow::anyhow!(e)),
+            Err(SendError::Permanent(e) | SendError::Transient(e) | SendError::Unavailable(e)) => {
+                Err(anyhow::anyhow!(e))
+            }
         }
     }
 
