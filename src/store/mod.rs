@@ -50,8 +50,29 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the database directory {}", dir.display()))?;
         }
+        // The file holds personal data: made readable by its owner only, whatever the
+        // umask (SQLite gives its -wal and -shm files the database file's mode).
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating the database {}", path.display()))?;
+        }
         let conn = Connection::open(path)
             .with_context(|| format!("opening the database {}", path.display()))?;
+        // SQLite quietly opens a file it cannot write read-only; every message would then
+        // fail. Say so now, naming the file.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            bail!(
+                "the database {} can be read but not written (a read-only filesystem, or \
+                 the file or its directory not writable by this user): mail waits in the \
+                 mailbox until it is writable",
+                path.display()
+            );
+        }
         let mut store = Store { conn };
         store
             .configure()
