@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -73,7 +75,11 @@ impl Smtp {
                         .with_context(|| format!("reading the CA file {}", path.display()))?;
                     let cert = Certificate::from_pem(&pem)
                         .with_context(|| format!("parsing the CA file {}", path.display()))?;
-                    params = params.add_root_certificate(cert);
+                    // The private CA replaces the system's, as for IMAP: a server
+                    // showing a certificate from a public CA is not the one configured.
+                    params = params
+                        .certificate_store(CertificateStore::None)
+                        .add_root_certificate(cert);
                 }
                 starttls = Some(params.build_rustls().context("setting up SMTP TLS")?);
             }
