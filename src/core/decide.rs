@@ -81,8 +81,6 @@ pub struct Wanted {
     pub code: Option<TicketCode>,
     /// … or else the ticket one of these Message-IDs belongs to.
     pub refs: Vec<String>,
-    /// How many mails went to this address in the last hour (the reply rate limit).
-    pub sender: Option<Address>,
 }
 
 /// The stored facts a decision depends on.
@@ -94,8 +92,10 @@ pub struct Facts {
     pub ticket: Option<TicketFacts>,
     /// The code a new ticket would get.
     pub next_code: TicketCode,
-    /// Mails queued to the sender in the last hour, held ones included.
-    pub replies_last_hour: u32,
+    /// For the reply rate limit: mails queued in the last hour, held ones included, to
+    /// each customer address in play (those of `Wanted::addresses` and the ticket's
+    /// requester). Only the addresses listed here are limited.
+    pub replies_last_hour: Vec<(Address, u32)>,
 }
 
 /// The one outcome of a message; it decides the IMAP folder.
@@ -493,7 +493,6 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
         addresses,
         code: TicketCode::find(&msg.subject, &settings.code_prefix),
         refs,
-        sender: msg.from.clone(),
     }
 }
 
@@ -548,36 +547,48 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
     decision.warning = warning;
     limit_replies(
         &mut decision,
-        &sender,
-        facts.replies_last_hour,
+        &facts.replies_last_hour,
         settings.max_replies_per_hour,
     );
     decision
 }
 
 /// Flood and loop protection: at most `limit` mails an hour to one customer address,
-/// whatever their kind. The ones over the limit stay in the decision, marked held: they
-/// are recorded and never sent, and the log says so. The message's outcome (a ticket,
+/// whatever their kind and whoever wrote (rotating `From:` among a contract's addresses
+/// gains nothing when the mail goes to the requester). A mail to any address already at
+/// the limit stays in the decision, marked held: it is recorded and never sent, and the
+/// log says so. Mail to operators only is not limited. The message's outcome (a ticket,
 /// say) is not changed.
-fn limit_replies(decision: &mut Decision, sender: &Address, already: u32, limit: u32) {
-    let mut count = already;
-    let mut held = 0;
+fn limit_replies(decision: &mut Decision, queued: &[(Address, u32)], limit: u32) {
+    let mut counts = queued.to_vec();
+    let (mut n, mut held): (usize, Vec<Address>) = (0, Vec::new());
     for effect in &mut decision.effects {
-        if let Effect::Send(mail) = effect {
-            if mail.to.contains(sender) || mail.cc.contains(sender) {
-                if count >= limit {
-                    mail.held = Some(format!(
-                        "rate limit: {limit} mails an hour to {sender} already queued"
-                    ));
-                    held += 1;
+        let Effect::Send(mail) = effect else { continue };
+        let mut over = None;
+        for (address, n) in &mut counts {
+            if mail.to.contains(address) || mail.cc.contains(address) {
+                if *n >= limit && over.is_none() {
+                    over = Some(address.clone());
                 }
-                count += 1;
+                *n += 1;
+            }
+        }
+        if let Some(address) = over {
+            mail.held = Some(format!(
+                "rate limit: {limit} mails an hour to {address} already queued"
+            ));
+            n += 1;
+            if !held.contains(&address) {
+                held.push(address);
             }
         }
     }
-    if held > 0 {
-        let note =
-            format!("{held} mail(s) to {sender} held, not sent: {limit} an hour already queued");
+    if n > 0 {
+        let to: Vec<String> = held.iter().map(|a| a.to_string()).collect();
+        let note = format!(
+            "{n} mail(s) to {} held, not sent: {limit} an hour already queued",
+            to.join(", ")
+        );
         decision.warning = Some(match decision.warning.take() {
             Some(w) => format!("{w}; {note}"),
             None => note,

@@ -96,7 +96,7 @@ pub(super) fn facts(contracts: Vec<Contract>) -> Facts {
         contracts,
         ticket: None,
         next_code: next_code(),
-        replies_last_hour: 0,
+        replies_last_hour: vec![],
     }
 }
 
@@ -580,10 +580,48 @@ fn decision_is_the_same_for_the_same_input() {
 }
 
 #[test]
+fn the_hourly_limit_is_per_recipient_so_writing_as_a_colleague_gains_nothing() {
+    // Anna writes for Mario: the ack goes to Mario (Anna in copy). Mario is at the limit,
+    // Anna has had nothing: the ack is held all the same.
+    let msg = request("anna@rossi.it", "mario@rossi.it", GOOD_TEXT);
+    let f = Facts {
+        replies_last_hour: vec![(addr("mario@rossi.it"), 20), (addr("anna@rossi.it"), 0)],
+        ..facts(vec![rossi()])
+    };
+    let d = decide(&msg, &f, &settings());
+    let mails = sent(&d);
+    let ack = mails
+        .iter()
+        .find(|m| m.kind == MailKind::Ack)
+        .expect("an ack");
+    assert_eq!(ack.to, vec![addr("mario@rossi.it")]);
+    assert!(
+        ack.held
+            .as_deref()
+            .is_some_and(|h| h.contains("to mario@rossi.it")),
+        "{:?}",
+        ack.held
+    );
+    assert!(d
+        .warning
+        .as_deref()
+        .is_some_and(|w| w.contains("mario@rossi.it held")));
+
+    // With Mario under the limit the same request is answered.
+    let f = Facts {
+        replies_last_hour: vec![(addr("mario@rossi.it"), 19), (addr("anna@rossi.it"), 0)],
+        ..facts(vec![rossi()])
+    };
+    assert!(sent(&decide(&msg, &f, &settings()))
+        .iter()
+        .all(|m| m.held.is_none()));
+}
+
+#[test]
 fn mails_over_the_hourly_limit_are_held_and_the_ticket_still_opens() {
     let msg = request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT);
     let at_limit = Facts {
-        replies_last_hour: 20,
+        replies_last_hour: vec![(addr("mario@rossi.it"), 20)],
         ..facts(vec![rossi()])
     };
     let d = decide(&msg, &at_limit, &settings());
@@ -611,7 +649,7 @@ fn mails_over_the_hourly_limit_are_held_and_the_ticket_still_opens() {
     assert!(d.warning.as_deref().is_some_and(|w| w.contains("held")));
 
     let under = Facts {
-        replies_last_hour: 19,
+        replies_last_hour: vec![(addr("mario@rossi.it"), 19)],
         ..facts(vec![rossi()])
     };
     let d = decide(&msg, &under, &settings());

@@ -125,18 +125,21 @@ impl Tx<'_> {
             year,
             number: last.unwrap_or(0) + 1,
         };
-        let replies_last_hour = match &wanted.sender {
-            Some(sender) => self
-                .tx
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM outbox_recipients WHERE address = ?1 AND created_at >= ?2",
-                )?
-                .query_row(
-                    params![sender.as_str(), ts(now - chrono::Duration::hours(1))],
-                    |r| r.get::<_, u32>(0),
-                )?,
-            None => 0,
-        };
+        let mut in_play: Vec<&Address> = wanted.addresses.iter().collect();
+        if let Some(t) = &ticket {
+            if !in_play.contains(&&t.requester) {
+                in_play.push(&t.requester);
+            }
+        }
+        let since = ts(now - chrono::Duration::hours(1));
+        let mut replies_last_hour = Vec::new();
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT COUNT(*) FROM outbox_recipients WHERE address = ?1 AND created_at >= ?2",
+        )?;
+        for a in in_play {
+            let n: u32 = stmt.query_row(params![a.as_str(), since], |r| r.get(0))?;
+            replies_last_hour.push((a.clone(), n));
+        }
         Ok(Facts {
             contracts,
             ticket,

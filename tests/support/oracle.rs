@@ -174,7 +174,7 @@ pub fn decide_raw(
             year: 2026,
             number: 8,
         },
-        replies_last_hour: 0,
+        replies_last_hour: vec![],
     };
     decide::decide(&msg, &facts, settings)
 }
