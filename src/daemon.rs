@@ -69,6 +69,9 @@ pub struct Daemon {
     imap_connected: Notify,
     /// When each task last showed it is alive (Unix seconds), for the watchdog.
     beats: Beats,
+    /// Mail the server accepted whose sending could not be recorded (the database full
+    /// or locked), with when: never sent again, recorded as soon as the database takes it.
+    unrecorded: Mutex<Vec<(i64, chrono::DateTime<Utc>)>>,
 }
 
 #[derive(Default)]
@@ -106,6 +109,7 @@ impl Daemon {
             scheduler_wake: Notify::new(),
             imap_connected: Notify::new(),
             beats: Beats::default(),
+            unrecorded: Mutex::new(Vec::new()),
         }))
     }
 
@@ -618,6 +622,7 @@ impl Daemon {
         // While the server is unavailable the due mail stays due: wait for the server
         // with backoff rather than for the mail's time.
         let mut server = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut errors = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
         while !*shutdown.borrow() {
             beat(&self.beats.outbox);
             match self.deliver_due(Some(&shutdown)).await {
@@ -640,7 +645,20 @@ impl Daemon {
                         server.reset();
                     }
                 }
-                Err(e) => tracing::error!("outbox: {e:#}"),
+                Err(e) => {
+                    // The database refused (full, locked): try again, not in a tight loop.
+                    if errors.failures == 0 {
+                        tracing::error!("outbox: {e:#}");
+                    }
+                    if sleep_or_shutdown(errors.next(), &mut shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+            if errors.failures > 0 {
+                tracing::info!("outbox working again");
+                errors.reset();
             }
             let next = self
                 .with_store(|_, s| s.next_outbox_due())
@@ -662,6 +680,9 @@ impl Daemon {
         shutdown: Option<&watch::Receiver<bool>>,
     ) -> Result<Delivered> {
         let mut done = Delivered::default();
+        // Sends not yet recorded come first: until they are, nothing else is sent (it
+        // could not be recorded either) and they are never sent again.
+        self.record_unrecorded().await?;
         loop {
             let rows = self
                 .with_store(|_, s| s.due_outbox(Utc::now(), OUTBOX_BATCH))
@@ -719,8 +740,12 @@ impl Daemon {
                 Ok(()) => {
                     sent += 1;
                     tracing::info!(message_id = %row.message_id, to = %row.recipients.join(","), "mail sent");
-                    self.with_store(move |_, s| s.mark_sent(id, Utc::now()))
-                        .await?;
+                    let at = Utc::now();
+                    if let Err(e) = self.with_store(move |_, s| s.mark_sent(id, at)).await {
+                        self.lock_unrecorded().push((id, at));
+                        tracing::error!(message_id = %row.message_id, "mail sent but not recorded; it will not be sent again: {e:#}");
+                        return Err(e);
+                    }
                 }
                 Err(SendError::Unavailable(e)) => return Ok((sent, LaneEnd::Unavailable(e))),
                 Err(SendError::Permanent(e)) => {
@@ -751,6 +776,45 @@ impl Daemon {
             }
         }
         Ok((sent, LaneEnd::Done))
+    }
+}
+
+impl Daemon {
+    fn lock_unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<(i64, chrono::DateTime<Utc>)>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records the sends the database refused before; an error while any is left.
+    async fn record_unrecorded(self: &Arc<Self>) -> Result<()> {
+        let pending = self.lock_unrecorded().clone();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let (left, error) = self
+            .with_store(move |_, s| {
+                let mut left = Vec::new();
+                let mut error = None;
+                for (id, at) in pending {
+                    if let Err(e) = s.mark_sent(id, at) {
+                        left.push((id, at));
+                        error = Some(e);
+                    }
+                }
+                Ok((left, error))
+            })
+            .await?;
+        *self.lock_unrecorded() = left;
+        match error {
+            None => {
+                tracing::info!("mail sent earlier is recorded now");
+                Ok(())
+            }
+            Some(e) => {
+                Err(e.context("recording mail already sent; nothing more is sent until it is"))
+            }
+        }
     }
 }
 

@@ -158,6 +158,102 @@ fn a_full_disk_keeps_the_request_in_the_mailbox_until_there_is_room() {
     assert!(exit.success(), "{log}");
 }
 
+/// A TCP forwarder from a port of ours to `to`, started on demand: until then the port
+/// refuses connections, as a server that is down would.
+struct Forwarder {
+    port: u16,
+}
+
+impl Forwarder {
+    fn reserve() -> Forwarder {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        Forwarder {
+            port: l.local_addr().expect("addr").port(),
+        }
+    }
+
+    fn start(&self, to: u16) {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).expect("bind");
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let server = std::net::TcpStream::connect(("127.0.0.1", to)).expect("server");
+                for (mut a, mut b) in [
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut a, &mut b);
+                        let _ = b.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn mail_sent_while_the_disk_is_full_is_never_sent_again() {
+    let (desk, fs) = desk_on_tmpfs("sentfull");
+    let mario = desk.customer_with_contract("mario");
+    // SMTP is down when the request comes in, so its acknowledgement waits in the outbox.
+    let smtp = Forwarder::reserve();
+    let submission = desk.stack.submission_port;
+    desk.edit_config(|c| {
+        c.replace(
+            &format!("port = {submission}"),
+            &format!("port = {}", smtp.port),
+        )
+    });
+    let log = desk.dir.path().join("daemon.log");
+    let daemon = Running {
+        child: Command::new(env!("CARGO_BIN_EXE_assistenza"))
+            .arg("--config")
+            .arg(&desk.config)
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("daemon"),
+        log,
+    };
+    daemon.wait_log("IMAP connected", 1, WAIT);
+    desk.send_request(&mario, &mario, REQUEST);
+    let start = Instant::now();
+    while desk.status()["outbox_pending"] != 1 {
+        assert!(start.elapsed() < WAIT, "{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The disk fills; then SMTP comes back and takes the acknowledgement, which cannot be
+    // recorded as sent.
+    let filler = fill(&fs.0);
+    smtp.start(submission);
+    assert_eq!(wait_for(&mario, "INBOX", 1, WAIT).len(), 1);
+    std::thread::sleep(FAULT);
+    assert_eq!(
+        count(&mario, "INBOX"),
+        1,
+        "sent again: {}",
+        daemon.log_text()
+    );
+    assert!(
+        daemon.log_text().contains("mail sent but not recorded"),
+        "{}",
+        daemon.log_text()
+    );
+
+    std::fs::remove_file(&filler).expect("making room");
+    daemon.wait_log("mail sent earlier is recorded now", 1, WAIT);
+    assert_eq!(desk.status()["outbox_pending"], 0);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(count(&mario, "INBOX"), 1, "{}", daemon.log_text());
+    let (exit, _, log) = daemon.stop();
+    assert!(exit.success(), "{log}");
+}
+
 #[test]
 fn a_read_only_database_is_refused_at_start_and_the_mail_waits_for_it() {
     // Linux will not make a filesystem read-only under files open for writing (only its
