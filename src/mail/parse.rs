@@ -40,6 +40,19 @@ fn read(raw: &[u8], mut inbound: Inbound) -> Inbound {
         inbound.malformed = Some("no header".into());
         return inbound;
     }
+    // RFC 5322 allows one of each. With two, mail clients show one and we would read
+    // another (mail-parser keeps the last): who wrote, or for whom, is not known.
+    for name in ["From", "Subject"] {
+        let n = msg
+            .headers()
+            .iter()
+            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .count();
+        if n > 1 {
+            inbound.malformed = Some(format!("{n} {name} headers"));
+            return inbound;
+        }
+    }
     inbound.message_id = msg
         .message_id()
         .map(|id| id.trim().to_string())
