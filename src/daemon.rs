@@ -72,6 +72,11 @@ pub struct Daemon {
     /// Mail the server accepted whose sending could not be recorded (the database full
     /// or locked), with when: never sent again, recorded as soon as the database takes it.
     unrecorded: Mutex<Vec<(i64, chrono::DateTime<Utc>)>>,
+    /// Messages (UIDVALIDITY, UID) left in the mailbox after a failure and logged as such:
+    /// a fault that lasts (a full disk) is logged once per message, not at every retry.
+    failing: Mutex<std::collections::HashSet<(u32, u32)>>,
+    /// Whether the last mailbox pass could not be recorded (logged once until it can).
+    pass_unrecorded: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -110,6 +115,8 @@ impl Daemon {
             imap_connected: Notify::new(),
             beats: Beats::default(),
             unrecorded: Mutex::new(Vec::new()),
+            failing: Mutex::new(std::collections::HashSet::new()),
+            pass_unrecorded: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -370,8 +377,14 @@ impl Daemon {
     /// Records a successful look at the mailbox, for `assistenza status`.
     async fn record_pass(self: &Arc<Self>, mode: &'static str) {
         let now = Utc::now();
-        if let Err(e) = self.with_store(move |_, s| s.record_poll(now, mode)).await {
-            tracing::warn!("could not record the mailbox pass: {e:#}");
+        let result = self.with_store(move |_, s| s.record_poll(now, mode)).await;
+        let failed_before = self
+            .pass_unrecorded
+            .swap(result.is_err(), Ordering::Relaxed);
+        if let Err(e) = result {
+            if !failed_before {
+                tracing::warn!("could not record the mailbox pass: {e:#}");
+            }
         }
     }
 
@@ -518,6 +531,9 @@ impl Daemon {
             for (uid, result) in results {
                 match result {
                     Ok(handled) => {
+                        if self.lock_failing().remove(&(uidvalidity, uid)) {
+                            tracing::info!(uid, "message handled after all");
+                        }
                         match &handled {
                             Handled::Recorded {
                                 outcome,
@@ -543,7 +559,11 @@ impl Daemon {
                     }
                     Err(e) => {
                         stats.failed += 1;
-                        tracing::error!(uid, "message left in the mailbox, will retry: {e:#}");
+                        if self.lock_failing().insert((uidvalidity, uid)) {
+                            tracing::error!(uid, "message left in the mailbox, will retry: {e:#}");
+                        } else {
+                            tracing::debug!(uid, "message left in the mailbox again: {e:#}");
+                        }
                     }
                 }
             }
@@ -780,6 +800,12 @@ impl Daemon {
 }
 
 impl Daemon {
+    fn lock_failing(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(u32, u32)>> {
+        self.failing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn lock_unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<(i64, chrono::DateTime<Utc>)>> {
         self.unrecorded
             .lock()
