@@ -64,19 +64,7 @@ fn sigkill_at_random_moments_loses_nothing_and_opens_each_ticket_once() {
     let customers: Vec<String> = (0..10)
         .map(|i| desk.customer_with_contract(&format!("k{i}")))
         .collect();
-    append_many(
-        &desk.support,
-        "INBOX",
-        (0..n).map(|i| {
-            let from = &customers[i % customers.len()];
-            request(
-                from,
-                &desk.support,
-                from,
-                &format!("{BODY}\r\nRichiesta {i}."),
-            )
-        }),
-    );
+    desk.backlog(&customers, n, BODY);
 
     // Each kill falls while the daemon works: after a random share of the remaining work
     // (tickets opened + mails sent, 2 per request) is done, plus up to 20 ms, or during

@@ -259,7 +259,7 @@ fn dovecot_restarting_in_the_middle_of_a_backlog_loses_and_doubles_nothing() {
         .collect();
     // Large enough that Dovecot is stopped long before the daemon is through.
     const N: usize = 300;
-    backlog(&desk, &customers, N);
+    desk.backlog(&customers, N, REQUEST);
     let daemon = desk.start();
     // The first pass is under way: take the server away under it.
     const TICKETS: &str = "SELECT COUNT(*) FROM tickets";
@@ -313,23 +313,6 @@ fn desk_behind(tag: &str) -> (Desk, Forwarder) {
     (desk, forwarder)
 }
 
-/// `n` requests from `customers` in turn, in the support mailbox before the daemon starts.
-fn backlog(desk: &Desk, customers: &[String], n: usize) {
-    append_many(
-        &desk.support,
-        "INBOX",
-        (0..n).map(|i| {
-            let from = &customers[i % customers.len()];
-            request(
-                from,
-                &desk.support,
-                from,
-                &format!("{REQUEST}\r\nNumero {i}."),
-            )
-        }),
-    );
-}
-
 /// The SMTP session breaks at `cut` in the middle of a 120-request backlog; then the
 /// server refuses sessions for 2 s. Returns the duplicated acknowledgements.
 fn smtp_cut_mid_backlog(tag: &str, cut: Cut) -> usize {
@@ -338,7 +321,7 @@ fn smtp_cut_mid_backlog(tag: &str, cut: Cut) -> usize {
         .map(|i| desk.customer_with_contract(&format!("{tag}{i}")))
         .collect();
     const N: usize = 120;
-    backlog(&desk, &customers, N);
+    desk.backlog(&customers, N, REQUEST);
     smtp.cut(cut);
     let daemon = desk.start();
     let duplicates = acks_per_ticket(&desk, &customers, N);

@@ -736,6 +736,24 @@ pub struct Running {
 }
 
 impl Desk {
+    /// `n` requests from `customers` in turn (`body` plus its number), put straight into
+    /// the support mailbox: a backlog waiting for the daemon.
+    pub fn backlog(&self, customers: &[String], n: usize, body: &str) {
+        append_many(
+            &self.support,
+            "INBOX",
+            (0..n).map(|i| {
+                let from = &customers[i % customers.len()];
+                request(
+                    from,
+                    &self.support,
+                    from,
+                    &format!("{body}\r\nRichiesta {i}."),
+                )
+            }),
+        );
+    }
+
     /// Lifts the reply rate limit (20 an hour to one address by default) for tests that
     /// send one customer dozens of requests.
     pub fn allow_many_replies(&self) {
