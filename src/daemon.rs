@@ -241,6 +241,19 @@ impl Daemon {
         if let Some(w) = watchdog {
             w.abort();
         }
+        // A last try at recording mail sent while the database refused; what is left is
+        // sent again at the next start, and the journal says so.
+        if let Err(e) = self.record_unrecorded().await {
+            let ids: Vec<String> = self
+                .lock_unrecorded()
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect();
+            tracing::error!(
+                outbox_ids = %ids.join(","),
+                "mail sent but never recorded; it will be sent again at the next start: {e:#}"
+            );
+        }
         let (a, b, c) = joined;
         a.context("intake task panicked")?;
         b.context("outbox task panicked")?;
