@@ -723,7 +723,6 @@ impl Daemon {
             if rows.is_empty() {
                 return Ok(done);
             }
-            let full = rows.len() == OUTBOX_BATCH;
             let mut lanes: Vec<Vec<OutboxRow>> = (0..SMTP_LANES).map(|_| Vec::new()).collect();
             for row in rows {
                 let lane = row
@@ -748,7 +747,8 @@ impl Daemon {
                     }
                 }
             }
-            if stopped || !full {
+            // Again until nothing is due: sending a ticket's mail makes its next one due.
+            if stopped {
                 return Ok(done);
             }
         }

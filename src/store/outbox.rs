@@ -21,14 +21,22 @@ pub struct OutboxRow {
     pub ticket_id: Option<i64>,
 }
 
+/// SQL condition: no earlier mail of the same ticket is still pending.
+const FIRST_OF_TICKET: &str = "(ticket_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM outbox AS earlier
+    WHERE earlier.ticket_id = outbox.ticket_id AND earlier.id < outbox.id
+      AND earlier.sent_at IS NULL AND earlier.failed_at IS NULL))";
+
 impl Store {
-    /// Mails due for an attempt at `now`, oldest first.
+    /// Mails due for an attempt at `now`, oldest first. A ticket's mails go in the order
+    /// they were queued: one waiting behind an earlier mail of its ticket that is still
+    /// pending (a retry scheduled later, say) is not due until that one has gone.
     pub fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id, message_id, envelope_from, recipients, raw, attempts, ticket_id FROM outbox
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
-             ORDER BY next_attempt_at, id LIMIT ?2",
-        )?;
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1 AND {FIRST_OF_TICKET}
+             ORDER BY next_attempt_at, id LIMIT ?2"
+        ))?;
         let rows = stmt
             .query_map(params![ts(now), limit as i64], |r| {
                 let recipients: String = r.get(3)?;
@@ -51,9 +59,10 @@ impl Store {
     pub fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>> {
         let next: Option<String> = self
             .conn
-            .prepare_cached(
-                "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
-            )?
+            .prepare_cached(&format!(
+                "SELECT MIN(next_attempt_at) FROM outbox
+                 WHERE sent_at IS NULL AND failed_at IS NULL AND {FIRST_OF_TICKET}"
+            ))?
             .query_row([], |r| r.get(0))
             .optional()?
             .flatten();
@@ -98,5 +107,83 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::test_support::temp_store;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 6, 1, 10, 0, 0)
+            .single()
+            .expect("valid")
+            + chrono::Duration::seconds(secs)
+    }
+
+    /// A store with tickets 1 and 2 and one mail queued for each `(ticket, due)`.
+    fn store_with(mails: &[(Option<i64>, i64)]) -> (tempfile::TempDir, Store) {
+        let (dir, store) = temp_store();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO contracts (id, customer, valid_from, valid_until, created_at, updated_at)
+                 VALUES (1, 'Rossi', '2027-01-01', '2027-12-31', 'x', 'x');
+                 INSERT INTO tickets (id, code, contract_id, requester, sender, state, summary,
+                                      opened_at, ack_due_at)
+                 VALUES (1, 'KZ-2027-00001', 1, 'm@r.it', 'm@r.it', 'open', 's', 'x', 'x'),
+                        (2, 'KZ-2027-00002', 1, 'm@r.it', 'm@r.it', 'open', 's', 'x', 'x');",
+            )
+            .expect("setup");
+        for (i, (ticket, due)) in mails.iter().enumerate() {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO outbox (message_id, kind, ticket_id, envelope_from, recipients,
+                                         subject, raw, created_at, next_attempt_at)
+                     VALUES (?1, 'ack', ?2, 'a@k.it', 'm@r.it', 's', x'00', ?3, ?3)",
+                    params![format!("m{i}"), ticket, ts(at(*due))],
+                )
+                .expect("queue");
+        }
+        (dir, store)
+    }
+
+    fn due_ids(store: &Store, now: i64) -> Vec<i64> {
+        store
+            .due_outbox(at(now), 100)
+            .expect("due")
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    }
+
+    #[test]
+    fn a_tickets_mail_waits_behind_its_earlier_mail_being_retried() {
+        // Mail 1 (ticket 1) failed and is retried at +60 s; mail 2 (ticket 1) and mail 3
+        // (ticket 2) were queued meanwhile, due now.
+        let (_dir, store) = store_with(&[(Some(1), 0), (Some(1), 0), (Some(2), 0)]);
+        store.mark_retry(1, at(60), "451 try later").expect("retry");
+        assert_eq!(due_ids(&store, 1), vec![3], "ticket 2 is not held up");
+        // The loop sleeps until the retry, not in a busy loop on mail 2.
+        assert_eq!(store.next_outbox_due().expect("next"), Some(at(0)));
+        store.mark_sent(3, at(1)).expect("sent");
+        assert_eq!(store.next_outbox_due().expect("next"), Some(at(60)));
+        // At the retry the earlier one is due; once it is sent the next one is.
+        assert_eq!(due_ids(&store, 61), vec![1]);
+        store.mark_sent(1, at(61)).expect("sent");
+        assert_eq!(due_ids(&store, 61), vec![2]);
+    }
+
+    #[test]
+    fn a_mail_given_up_no_longer_holds_its_ticket_back() {
+        let (_dir, store) = store_with(&[(Some(1), 0), (Some(1), 0), (None, 0)]);
+        store
+            .mark_failed(1, at(0), "550 no such user")
+            .expect("failed");
+        assert_eq!(due_ids(&store, 0), vec![2, 3]);
     }
 }
