@@ -287,6 +287,19 @@ fn replies_over_the_hourly_limit_are_recorded_and_not_sent() {
     assert_eq!(status["outbox_held_7d"], 1, "{status:#}");
     assert_eq!(status["outbox_pending"], 0, "{status:#}");
     assert_eq!(status["outbox_failed_7d"], 0, "{status:#}");
+    // The held ticket's history says why its acknowledgement never went.
+    let shown: Vec<String> = desk
+        .tickets_json()
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .map(|t| desk.ok(&["tickets", "show", t["code"].as_str().expect("code")]))
+        .collect();
+    let held: Vec<&String> = shown
+        .iter()
+        .filter(|s| s.contains("held, never sent (rate limit: 2 mails an hour to"))
+        .collect();
+    assert_eq!(held.len(), 1, "{shown:#?}");
 }
 
 #[test]

@@ -166,15 +166,19 @@ impl Store {
         }
         let mut outbound = self.conn.prepare(
             "SELECT created_at, kind, envelope_from, recipients, subject, sent_at, failed_at,
-                    last_error, raw
+                    last_error, raw, held
              FROM outbox WHERE ticket_id = ?1",
         )?;
         for m in outbound.query_map([id], |r| {
             let sent: Option<String> = r.get(5)?;
             let failed: Option<String> = r.get(6)?;
             let error: Option<String> = r.get(7)?;
+            let held: Option<String> = r.get(9)?;
             let status = match (sent, failed) {
                 (Some(at), _) => format!("sent {at}"),
+                (None, Some(_)) if held.is_some() => {
+                    format!("held, never sent ({})", held.unwrap_or_default())
+                }
                 (None, Some(at)) => format!("failed {at}: {}", error.unwrap_or_default()),
                 (None, None) => match error {
                     Some(e) => format!("pending (last error: {e})"),
