@@ -14,6 +14,30 @@ fn assistenza(config: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("running assistenza")
 }
 
+/// `contracts add` for Neri (luca@neri.it, 2020–2099), which must succeed.
+fn add_neri(config: &std::path::Path) {
+    let out = assistenza(
+        config,
+        &[
+            "contracts",
+            "add",
+            "--customer",
+            "Neri",
+            "--addresses",
+            "luca@neri.it",
+            "--from",
+            "2020-01-01",
+            "--until",
+            "2099-12-31",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn minimal_config(dir: &std::path::Path, extra_imap: &str) -> std::path::PathBuf {
     let secret = dir.join("pw");
     std::fs::write(&secret, "s3cret\n").expect("secret");
@@ -107,26 +131,7 @@ Verdi,giulia@verdi,2026-01-01,2026-12-31,\n",
 fn contracts_add_disable_and_list_show_the_standing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = minimal_config(dir.path(), "");
-    let out = assistenza(
-        &path,
-        &[
-            "contracts",
-            "add",
-            "--customer",
-            "Neri",
-            "--addresses",
-            "luca@neri.it",
-            "--from",
-            "2020-01-01",
-            "--until",
-            "2099-12-31",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    add_neri(&path);
     let list =
         String::from_utf8_lossy(&assistenza(&path, &["contracts", "list"]).stdout).into_owned();
     assert!(list.contains("Neri") && list.contains("InForce"), "{list}");
@@ -155,26 +160,7 @@ fn purge_deletes_old_closed_tickets_and_stray_mail_and_dry_run_deletes_nothing()
     let dir = tempfile::tempdir().expect("tempdir");
     let path = minimal_config(dir.path(), "");
     // The daemon's database, made by a command, then filled as the daemon would have.
-    let out = assistenza(
-        &path,
-        &[
-            "contracts",
-            "add",
-            "--customer",
-            "Neri",
-            "--addresses",
-            "luca@neri.it",
-            "--from",
-            "2020-01-01",
-            "--until",
-            "2099-12-31",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    add_neri(&path);
     let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("db");
     let old = "2020-03-02T09:00:00.000Z";
     let recent = (chrono::Utc::now() - chrono::Duration::days(10))

@@ -7,7 +7,8 @@ mod support;
 use assistenza::core::decide::Outcome;
 
 use support::oracle::{
-    contracts, decide_raw, expected, fixtures, received_at, requester, settings, ticket_7,
+    contracts, decide_raw, eml_files_with_cases, expected, fixtures, received_at, requester,
+    settings, ticket_7,
 };
 
 #[test]
@@ -67,17 +68,6 @@ fn every_fixture_gets_its_expected_outcome() {
 #[test]
 fn every_fixture_file_has_an_expectation() {
     let expected = expected("expected.toml");
-    for entry in std::fs::read_dir(fixtures().join("mail")).expect("fixtures/mail") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if name.ends_with(".eml") {
-            assert!(
-                expected.case.iter().any(|c| c.file == name),
-                "{name} has no entry in expected.toml"
-            );
-        }
-    }
+    let files = eml_files_with_cases("mail", &expected, "expected.toml");
+    assert!(!files.is_empty(), "no fixtures in fixtures/mail");
 }

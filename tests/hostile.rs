@@ -9,8 +9,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use support::oracle::{
-    check_sends, contracts, decide_raw, expected, fixtures, received_at, requester,
-    staffed_settings, ticket_7, Case, INJECTED,
+    check_sends, contracts, decide_raw, eml_files_with_cases, expected, fixtures, received_at,
+    requester, staffed_settings, ticket_7, Case, INJECTED,
 };
 use support::{append_all_at, count, wait_for, Desk};
 
@@ -219,21 +219,7 @@ fn every_hostile_message_gets_its_expected_outcome_and_injects_nothing() {
 #[test]
 fn every_hostile_file_has_an_expectation_and_its_own_message_id() {
     let expected = expected("hostile/expected.toml");
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(fixtures().join("hostile")).expect("fixtures/hostile") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if name.ends_with(".eml") {
-            assert!(
-                expected.case.iter().any(|c| c.file == name),
-                "{name} has no entry in hostile/expected.toml"
-            );
-            files.push(name);
-        }
-    }
+    let files = eml_files_with_cases("hostile", &expected, "hostile/expected.toml");
     let generated = generated();
     for name in generated.keys() {
         assert!(

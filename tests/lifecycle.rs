@@ -26,19 +26,7 @@ fn the_whole_life_of_a_ticket_by_email() {
     let mario = desk.customer_with_contract("mario");
     let support = desk.support.clone();
     let op = |text: &str, subject: &str, pdf: Option<&[u8]>| {
-        send(
-            &staff.giulia,
-            &support,
-            &operator_mail(
-                &staff.giulia,
-                &support,
-                subject,
-                None,
-                AUTHSERV_ID,
-                text,
-                pdf,
-            ),
-        );
+        operator_sends(&staff.giulia, &support, subject, text, pdf);
         desk.handle(1);
     };
 
@@ -272,18 +260,12 @@ fn escalation_reaches_the_team_who_then_answers_the_customer() {
     desk.handle(1);
     let (code, _) = desk.only_ticket();
     let subject = format!("Re: [{code}] Nuovo ticket");
-    send(
+    operator_sends(
         &staff.giulia,
         &desk.support,
-        &operator_mail(
-            &staff.giulia,
-            &desk.support,
-            &subject,
-            None,
-            AUTHSERV_ID,
-            "#secondo-livello sistemisti\nServe un controllo sul server di posta.",
-            None,
-        ),
+        &subject,
+        "#secondo-livello sistemisti\nServe un controllo sul server di posta.",
+        None,
     );
     desk.handle(1);
     let row = state(&desk);

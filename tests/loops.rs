@@ -36,19 +36,7 @@ fn vacation_responders_on_both_sides_loop_nothing_and_reopen_nothing() {
     let support = desk.support.clone();
     let daemon = desk.start();
     let op = |text: &str, subject: &str| {
-        send(
-            &staff.giulia,
-            &support,
-            &operator_mail(
-                &staff.giulia,
-                &support,
-                subject,
-                None,
-                AUTHSERV_ID,
-                text,
-                None,
-            ),
-        );
+        operator_sends(&staff.giulia, &support, subject, text, None);
     };
 
     desk.send_request(&mario, &mario, REQUEST);

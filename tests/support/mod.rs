@@ -638,6 +638,16 @@ team = "sistemisti"
 /// A mail from an operator to the support address, as the agency's MX hands it over:
 /// with an `Authentication-Results` header saying DKIM and SPF passed, written by
 /// `authserv` (none when empty), and `preventivo.pdf` attached when `pdf` is set.
+/// `from`, an operator, writes `text` (with `pdf` attached) to the support address under
+/// `subject`, vouched for by the trusted server's `Authentication-Results`.
+pub fn operator_sends(from: &str, support: &str, subject: &str, text: &str, pdf: Option<&[u8]>) {
+    send(
+        from,
+        support,
+        &operator_mail(from, support, subject, None, AUTHSERV_ID, text, pdf),
+    );
+}
+
 pub fn operator_mail(
     from: &str,
     to: &str,

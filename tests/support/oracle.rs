@@ -39,6 +39,27 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// The `.eml` files in `fixtures/DIR`, each checked to have a case in `expected` (read
+/// from `toml`, named in the message).
+pub fn eml_files_with_cases(dir: &str, expected: &Expected, toml: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(fixtures().join(dir)).expect("fixtures dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".eml") {
+            assert!(
+                expected.case.iter().any(|c| c.file == name),
+                "{name} has no entry in {toml}"
+            );
+            files.push(name);
+        }
+    }
+    files
+}
+
 pub fn expected(path: &str) -> Expected {
     toml::from_str(&std::fs::read_to_string(fixtures().join(path)).expect(path))
         .unwrap_or_else(|e| panic!("{path}: {e}"))
