@@ -168,6 +168,12 @@ impl Daemon {
     /// `run --once`: one pass over the mailbox, then deliver the outbox until it is empty
     /// or the retry budget (`outbox.once_timeout`) is spent.
     pub async fn run_once(self: &Arc<Self>) -> Result<()> {
+        let result = self.once().await;
+        self.last_try_unrecorded().await;
+        result
+    }
+
+    async fn once(self: &Arc<Self>) -> Result<()> {
         let mut imap = self.connect_imap().await?;
         let stats = self.intake_pass(&mut imap, None).await?;
         imap.logout().await;
@@ -241,19 +247,7 @@ impl Daemon {
         if let Some(w) = watchdog {
             w.abort();
         }
-        // A last try at recording mail sent while the database refused; what is left is
-        // sent again at the next start, and the journal says so.
-        if let Err(e) = self.record_unrecorded().await {
-            let ids: Vec<String> = self
-                .lock_unrecorded()
-                .iter()
-                .map(|(id, _)| id.to_string())
-                .collect();
-            tracing::error!(
-                outbox_ids = %ids.join(","),
-                "mail sent but never recorded; it will be sent again at the next start: {e:#}"
-            );
-        }
+        self.last_try_unrecorded().await;
         let (a, b, c) = joined;
         a.context("intake task panicked")?;
         b.context("outbox task panicked")?;
@@ -823,6 +817,23 @@ impl Daemon {
         self.unrecorded
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Before exiting: a last try at recording mail sent while the database refused. What
+    /// is left will be sent again at the next start (the daemon's memory of it ends here),
+    /// and the journal says so, naming the outbox rows.
+    async fn last_try_unrecorded(self: &Arc<Self>) {
+        if let Err(e) = self.record_unrecorded().await {
+            let ids: Vec<String> = self
+                .lock_unrecorded()
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect();
+            tracing::error!(
+                outbox_ids = %ids.join(","),
+                "mail sent but never recorded; it will be sent again at the next start: {e:#}"
+            );
+        }
     }
 
     /// Records the sends the database refused before; an error while any is left.

@@ -163,9 +163,20 @@ fn a_full_disk_keeps_the_request_in_the_mailbox_until_there_is_room() {
     assert!(exit.success(), "{log}");
 }
 
-#[test]
-fn mail_sent_while_the_disk_is_full_is_never_sent_again() {
-    let (desk, fs) = desk_on_tmpfs("sentfull");
+/// A daemon whose acknowledgement to mario went out while the disk was full, so that its
+/// sending could not be recorded; returned with the filler file that keeps the disk full.
+/// Bind every field: the tmpfs is unmounted and the SMTP proxy closed when dropped.
+struct SentWhileFull {
+    desk: Desk,
+    _fs: Tmpfs,
+    _smtp: Forwarder,
+    daemon: Running,
+    mario: String,
+    filler: PathBuf,
+}
+
+fn ack_sent_while_the_disk_is_full(tag: &str) -> SentWhileFull {
+    let (desk, fs) = desk_on_tmpfs(tag);
     let mario = desk.customer_with_contract("mario");
     // SMTP is down when the request comes in, so its acknowledgement waits in the outbox.
     let submission = desk.stack.submission_port;
@@ -213,12 +224,73 @@ fn mail_sent_while_the_disk_is_full_is_never_sent_again() {
         "{}",
         daemon.log_text()
     );
+    SentWhileFull {
+        desk,
+        _fs: fs,
+        _smtp: smtp,
+        daemon,
+        mario,
+        filler,
+    }
+}
 
+#[test]
+fn mail_sent_while_the_disk_is_full_is_never_sent_again() {
+    let SentWhileFull {
+        desk,
+        daemon,
+        mario,
+        filler,
+        _fs,
+        _smtp,
+    } = ack_sent_while_the_disk_is_full("sentfull");
     std::fs::remove_file(&filler).expect("making room");
     daemon.wait_log("mail sent earlier is recorded now", 1, WAIT);
     assert_eq!(desk.status()["outbox_pending"], 0);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(count(&mario, "INBOX"), 1, "{}", daemon.log_text());
+    let (exit, _, log) = daemon.stop();
+    assert!(exit.success(), "{log}");
+}
+
+#[test]
+fn stopped_while_the_disk_is_full_the_daemon_names_the_mail_it_will_send_again() {
+    let SentWhileFull {
+        desk,
+        daemon,
+        mario,
+        filler,
+        _fs,
+        _smtp,
+    } = ack_sent_while_the_disk_is_full("stopfull");
+    let db = rusqlite::Connection::open(desk.dir.path().join("db/desk.db")).expect("db");
+    let ack: i64 = db
+        .query_row("SELECT id FROM outbox WHERE sent_at IS NULL", [], |r| {
+            r.get(0)
+        })
+        .expect("the acknowledgement, unrecorded");
+    drop(db);
+
+    // systemctl stop while the disk is still full: the daemon cannot record the send, and
+    // the journal names the outbox row it will send again.
+    let (exit, _, log) = daemon.stop();
+    assert!(exit.success(), "{log}");
+    assert!(
+        log.contains(&format!("outbox_ids={ack}"))
+            && log
+                .contains("mail sent but never recorded; it will be sent again at the next start"),
+        "{log}"
+    );
+
+    // And so it is, once there is room: the only duplicate a full disk makes.
+    std::fs::remove_file(&filler).expect("making room");
+    let daemon = desk.start();
+    assert_eq!(
+        wait_for(&mario, "INBOX", 2, WAIT).len(),
+        2,
+        "{}",
+        daemon.log_text()
+    );
     let (exit, _, log) = daemon.stop();
     assert!(exit.success(), "{log}");
 }
