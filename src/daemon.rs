@@ -508,9 +508,14 @@ impl Daemon {
         let (uidvalidity, exists) = imap.select(&mailbox).await?;
         let mut stats = PassStats::default();
         if exists == 0 {
+            self.lock_failing().clear();
             return Ok(stats);
         }
         let metas = imap.list().await?;
+        // Forget failures of messages no longer here (deleted or moved by hand).
+        let present: std::collections::HashSet<u32> = metas.iter().map(|m| m.uid).collect();
+        self.lock_failing()
+            .retain(|&(v, uid)| v == uidvalidity && present.contains(&uid));
         let limit = self.cfg.intake.max_message_bytes;
         for batch in batches(&metas, limit) {
             if shutdown.is_some_and(|s| *s.borrow()) {
