@@ -165,7 +165,7 @@ fn a_full_disk_keeps_the_request_in_the_mailbox_until_there_is_room() {
 
 /// A daemon whose acknowledgement to mario went out while the disk was full, so that its
 /// sending could not be recorded; returned with the filler file that keeps the disk full.
-/// Bind every field: the tmpfs is unmounted and the SMTP proxy closed when dropped.
+/// The tmpfs is unmounted and the SMTP proxy closed when it is dropped.
 struct SentWhileFull {
     desk: Desk,
     _fs: Tmpfs,
@@ -236,33 +236,22 @@ fn ack_sent_while_the_disk_is_full(tag: &str) -> SentWhileFull {
 
 #[test]
 fn mail_sent_while_the_disk_is_full_is_never_sent_again() {
-    let SentWhileFull {
-        desk,
-        daemon,
-        mario,
-        filler,
-        _fs,
-        _smtp,
-    } = ack_sent_while_the_disk_is_full("sentfull");
-    std::fs::remove_file(&filler).expect("making room");
-    daemon.wait_log("mail sent earlier is recorded now", 1, WAIT);
+    let sent = ack_sent_while_the_disk_is_full("sentfull");
+    let (desk, mario) = (&sent.desk, &sent.mario);
+    std::fs::remove_file(&sent.filler).expect("making room");
+    sent.daemon
+        .wait_log("mail sent earlier is recorded now", 1, WAIT);
     assert_eq!(desk.status()["outbox_pending"], 0);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(count(&mario, "INBOX"), 1, "{}", daemon.log_text());
-    let (exit, _, log) = daemon.stop();
+    assert_eq!(count(mario, "INBOX"), 1, "{}", sent.daemon.log_text());
+    let (exit, _, log) = sent.daemon.stop();
     assert!(exit.success(), "{log}");
 }
 
 #[test]
 fn stopped_while_the_disk_is_full_the_daemon_names_the_mail_it_will_send_again() {
-    let SentWhileFull {
-        desk,
-        daemon,
-        mario,
-        filler,
-        _fs,
-        _smtp,
-    } = ack_sent_while_the_disk_is_full("stopfull");
+    let sent = ack_sent_while_the_disk_is_full("stopfull");
+    let (desk, mario) = (&sent.desk, &sent.mario);
     let db = rusqlite::Connection::open(desk.dir.path().join("db/desk.db")).expect("db");
     let ack: i64 = db
         .query_row("SELECT id FROM outbox WHERE sent_at IS NULL", [], |r| {
@@ -273,7 +262,7 @@ fn stopped_while_the_disk_is_full_the_daemon_names_the_mail_it_will_send_again()
 
     // systemctl stop while the disk is still full: the daemon cannot record the send, and
     // the journal names the outbox row it will send again.
-    let (exit, _, log) = daemon.stop();
+    let (exit, _, log) = sent.daemon.stop();
     assert!(exit.success(), "{log}");
     assert!(
         log.contains(&format!("outbox_ids={ack}"))
@@ -283,10 +272,10 @@ fn stopped_while_the_disk_is_full_the_daemon_names_the_mail_it_will_send_again()
     );
 
     // And so it is, once there is room: the only duplicate a full disk makes.
-    std::fs::remove_file(&filler).expect("making room");
+    std::fs::remove_file(&sent.filler).expect("making room");
     let daemon = desk.start();
     assert_eq!(
-        wait_for(&mario, "INBOX", 2, WAIT).len(),
+        wait_for(mario, "INBOX", 2, WAIT).len(),
         2,
         "{}",
         daemon.log_text()
