@@ -513,9 +513,13 @@ impl Daemon {
         }
         let metas = imap.list().await?;
         // Forget failures of messages no longer here (deleted or moved by hand).
-        let present: std::collections::HashSet<u32> = metas.iter().map(|m| m.uid).collect();
-        self.lock_failing()
-            .retain(|&(v, uid)| v == uidvalidity && present.contains(&uid));
+        {
+            let mut failing = self.lock_failing();
+            if !failing.is_empty() {
+                let present: std::collections::HashSet<u32> = metas.iter().map(|m| m.uid).collect();
+                failing.retain(|&(v, uid)| v == uidvalidity && present.contains(&uid));
+            }
+        }
         let limit = self.cfg.intake.max_message_bytes;
         for batch in batches(&metas, limit) {
             if shutdown.is_some_and(|s| *s.borrow()) {
