@@ -16,6 +16,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 use crate::core::decide::Folder;
+use crate::mail::compose::Composed;
 use crate::mail::imap::{Fetched, Imap, Meta, Woken};
 use crate::mail::smtp::{SendError, Smtp};
 use crate::pipeline::{Handled, Pipeline};
@@ -772,7 +773,7 @@ impl Daemon {
             }
             beat(&self.beats.outbox);
             let id = row.id;
-            match self.smtp[lane].send(&row).await {
+            match self.smtp[lane].send(&composed(&row)).await {
                 Ok(()) => {
                     sent += 1;
                     tracing::info!(message_id = %row.message_id, to = %row.recipients.join(","), "mail sent");
@@ -812,6 +813,16 @@ impl Daemon {
             }
         }
         Ok((sent, LaneEnd::Done))
+    }
+}
+
+/// The mail an outbox row holds, as SMTP sends it.
+fn composed(row: &OutboxRow) -> Composed {
+    Composed {
+        message_id: row.message_id.clone(),
+        envelope_from: row.envelope_from.clone(),
+        recipients: row.recipients.clone(),
+        raw: row.raw.clone(),
     }
 }
 
