@@ -1,8 +1,11 @@
 //! The configuration file: a TOML schema read in two stages. Stage one deserializes what
 //! the sysadmin typed (every table `deny_unknown_fields`, so a typo is named with its
 //! dotted key); stage two validates every value, collects every problem at once and only
-//! then builds the `Config` the daemon uses. Secrets come from files (refused when group
-//! or others can read them) or environment variables, never from the file itself.
+//! then builds the `Config` the daemon uses, holding the core's own types (`Address`,
+//! `Operator`, `Settings`): nothing downstream parses a configured value again, so a value
+//! the core would refuse is a config error naming its key. Secrets come from files
+//! (refused when group or others can read them) or environment variables, never from the
+//! file itself.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -11,7 +14,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::core::address::Address;
 use crate::core::calendar::{Calendar, Closure};
+use crate::core::decide::Settings;
+use crate::core::operators::Operator;
 
 /// The validated configuration.
 #[derive(Clone, Debug)]
@@ -19,30 +25,15 @@ pub struct Config {
     pub imap: ImapConfig,
     pub smtp: SmtpConfig,
     pub store: StoreConfig,
-    pub tickets: TicketsConfig,
     pub intake: IntakeConfig,
     pub outbox: OutboxConfig,
     pub log: LogConfig,
-    pub operators: Vec<OperatorConfig>,
-    /// `[queue] address`: where new-ticket notices go (default: every first-level operator).
-    pub queue: Option<String>,
-    /// `[oncall] address`: who is told at once of urgent requests outside office hours.
-    pub oncall: Option<String>,
-    /// `[operator_auth] trusted_authserv_ids`.
-    pub trusted_authserv_ids: Vec<String>,
-    pub calendar: Calendar,
+    /// What the core decides with, built during validation from `smtp.from` and
+    /// `smtp.from_name`, `[tickets]`, `[intake]`, `[[operators]]`, `[queue]`, `[oncall]`,
+    /// `[operator_auth]` and `[calendar]`: every address in it is already an `Address`.
+    pub settings: Settings,
     /// The file it was read from.
     pub source: PathBuf,
-}
-
-/// One `[[operators]]` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OperatorConfig {
-    pub name: String,
-    /// Lower-cased bare addresses; the first is where the daemon writes to them.
-    pub addresses: Vec<String>,
-    pub level: u8,
-    pub team: String,
 }
 
 /// How a connection is protected.
@@ -91,7 +82,7 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<Secret>,
     /// The support address: every mail is sent from it.
-    pub from: String,
+    pub from: Address,
     /// The display name and signature of every mail.
     pub from_name: String,
     pub ca_file: Option<PathBuf>,
@@ -102,23 +93,11 @@ pub struct StoreConfig {
     pub path: PathBuf,
 }
 
-#[derive(Clone, Debug)]
-pub struct TicketsConfig {
-    pub code_prefix: String,
-    /// Office time within which an operator should take a new ticket.
-    pub first_contact: chrono::Duration,
-    /// How long a customer may reopen a closed ticket by replying (`#chiudi Nh` overrides).
-    pub reopen_window: chrono::Duration,
-}
-
+/// What the shell needs of `[intake]` (the rest is in `Settings`).
 #[derive(Clone, Debug)]
 pub struct IntakeConfig {
+    /// Larger messages are fetched by their header only.
     pub max_message_bytes: u64,
-    pub allow_colleagues: bool,
-    /// At most this many mails an hour to one customer address.
-    pub max_replies_per_hour: u32,
-    /// Other addresses the daemon sends as (smtp.from is always one of its own).
-    pub own_addresses: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -328,6 +307,21 @@ struct RawLog {
 
 // ---- stage two: validation -------------------------------------------------------------
 
+/// `[tickets]`, validated: it goes into `Settings`.
+struct Tickets {
+    code_prefix: String,
+    first_contact: chrono::Duration,
+    reopen_window: chrono::Duration,
+}
+
+/// `[intake]`, validated: the shell keeps its size limit, `Settings` all of it.
+struct Intake {
+    max_message_bytes: u64,
+    allow_colleagues: bool,
+    max_replies_per_hour: u32,
+    own_addresses: Vec<Address>,
+}
+
 impl Config {
     /// Reads, parses and validates; reports every problem at once.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -464,7 +458,55 @@ impl Validator<'_> {
                     .unwrap_or_else(|| "/var/lib/assistenza/assistenza.db".into()),
             ),
         };
-        let prefix = raw.tickets.code_prefix.unwrap_or_else(|| "KZ".into());
+        let tickets = self.tickets(raw.tickets);
+        let intake = self.intake(raw.intake);
+        let outbox = self.outbox(raw.outbox);
+        let log = self.log(raw.log);
+        let support = smtp.as_ref().map(|s| &s.from);
+        let operators = self.operators(raw.operators, support);
+        let queue = self.single_address("queue.address", raw.queue);
+        let oncall = self.single_address("oncall.address", raw.oncall);
+        let trusted = self.trusted_authserv_ids(raw.operator_auth, !operators.is_empty());
+        let calendar = self.calendar(raw.calendar);
+        let (imap, smtp) = (imap?, smtp?);
+        let mut own_addresses = vec![smtp.from.clone()];
+        for a in intake.own_addresses {
+            if !own_addresses.contains(&a) {
+                own_addresses.push(a);
+            }
+        }
+        let settings = Settings {
+            support_address: smtp.from.clone(),
+            own_addresses,
+            code_prefix: tickets.code_prefix,
+            max_message_bytes: intake.max_message_bytes,
+            allow_colleagues: intake.allow_colleagues,
+            signature: smtp.from_name.clone(),
+            operators,
+            queue: queue.into_iter().collect(),
+            oncall,
+            trusted_authserv_ids: trusted,
+            calendar,
+            first_contact: tickets.first_contact,
+            reopen_window: tickets.reopen_window,
+            max_replies_per_hour: intake.max_replies_per_hour,
+        };
+        Some(Config {
+            imap,
+            smtp,
+            store,
+            intake: IntakeConfig {
+                max_message_bytes: intake.max_message_bytes,
+            },
+            outbox: outbox?,
+            log,
+            settings,
+            source: source.to_path_buf(),
+        })
+    }
+
+    fn tickets(&mut self, r: RawTickets) -> Tickets {
+        let prefix = r.code_prefix.unwrap_or_else(|| "KZ".into());
         let prefix_ok = (1..=10).contains(&prefix.len())
             && prefix.starts_with(|c: char| c.is_ascii_uppercase())
             && prefix
@@ -473,23 +515,14 @@ impl Validator<'_> {
         if !prefix_ok {
             self.problem("tickets.code_prefix", format!("{prefix:?}: use 1–10 capital letters or digits, starting with a letter (e.g. \"KZ\")"));
         }
-        let intake = self.intake(raw.intake);
-        let outbox = self.outbox(raw.outbox);
-        let filter = raw.log.filter.unwrap_or_else(|| "info".into());
-        if filter.trim().is_empty() {
-            self.problem(
-                "log.filter",
-                "must not be empty (e.g. \"info\" or \"assistenza=debug,info\")",
-            );
-        }
-        let first_contact = raw.tickets.first_contact_office_hours.unwrap_or(4);
+        let first_contact = r.first_contact_office_hours.unwrap_or(4);
         if !(1..=200).contains(&first_contact) {
             self.problem(
                 "tickets.first_contact_office_hours",
                 format!("{first_contact}: must be between 1 and 200 office hours"),
             );
         }
-        let reopen = raw.tickets.reopen_hours.unwrap_or(48);
+        let reopen = r.reopen_hours.unwrap_or(48);
         if !(1..=crate::core::commands::MAX_REOPEN_HOURS).contains(&reopen) {
             self.problem(
                 "tickets.reopen_hours",
@@ -499,12 +532,29 @@ impl Validator<'_> {
                 ),
             );
         }
-        let support = smtp.as_ref().map(|s| s.from.clone());
-        let operators = self.operators(raw.operators, support.as_deref());
-        let queue = self.single_address("queue.address", raw.queue);
-        let oncall = self.single_address("oncall.address", raw.oncall);
-        let trusted: Vec<String> = raw
-            .operator_auth
+        Tickets {
+            code_prefix: prefix,
+            first_contact: chrono::Duration::hours(i64::from(first_contact)),
+            reopen_window: chrono::Duration::hours(i64::from(reopen)),
+        }
+    }
+
+    fn log(&mut self, r: RawLog) -> LogConfig {
+        let filter = r.filter.unwrap_or_else(|| "info".into());
+        if filter.trim().is_empty() {
+            self.problem(
+                "log.filter",
+                "must not be empty (e.g. \"info\" or \"assistenza=debug,info\")",
+            );
+        }
+        LogConfig {
+            filter,
+            format: r.format.unwrap_or_default(),
+        }
+    }
+
+    fn trusted_authserv_ids(&mut self, r: RawOperatorAuth, operators: bool) -> Vec<String> {
+        let trusted: Vec<String> = r
             .trusted_authserv_ids
             .unwrap_or_default()
             .into_iter()
@@ -516,7 +566,7 @@ impl Validator<'_> {
                 "an empty id is not allowed",
             );
         }
-        if !operators.is_empty() && trusted.is_empty() {
+        if operators && trusted.is_empty() {
             self.problem(
                 "operator_auth.trusted_authserv_ids",
                 "missing: with [[operators]] configured, name the authserv-id your own mail \
@@ -524,30 +574,7 @@ impl Validator<'_> {
                  it no operator command could ever be trusted",
             );
         }
-        let calendar = self.calendar(raw.calendar);
-        let (imap, smtp) = (imap?, smtp?);
-        Some(Config {
-            imap,
-            smtp,
-            store,
-            tickets: TicketsConfig {
-                code_prefix: prefix,
-                first_contact: chrono::Duration::hours(i64::from(first_contact)),
-                reopen_window: chrono::Duration::hours(i64::from(reopen)),
-            },
-            intake: intake?,
-            outbox: outbox?,
-            log: LogConfig {
-                filter,
-                format: raw.log.format.unwrap_or_default(),
-            },
-            operators,
-            queue,
-            oncall,
-            trusted_authserv_ids: trusted,
-            calendar,
-            source: source.to_path_buf(),
-        })
+        trusted
     }
 
     fn imap(&mut self, r: RawImap) -> Option<ImapConfig> {
@@ -631,12 +658,9 @@ impl Validator<'_> {
                 None
             }
         };
-        let from = self.non_empty("smtp.from", r.from);
-        if let Some(f) = &from {
-            if !plain_address(f) {
-                self.problem("smtp.from", format!("{f:?} is not a bare address like assistenza@kzweb.it (no name, no angle brackets)"));
-            }
-        }
+        let from = self
+            .non_empty("smtp.from", r.from)
+            .and_then(|f| self.address("smtp.from", &f));
         let ca_file = self.ca_file("smtp.ca_file", r.ca_file);
         Some(SmtpConfig {
             host: host?,
@@ -644,13 +668,13 @@ impl Validator<'_> {
             tls,
             username: r.username,
             password,
-            from: from?.to_lowercase(),
+            from: from?,
             from_name: r.from_name.unwrap_or_else(|| "Assistenza KZweb".into()),
             ca_file,
         })
     }
 
-    fn intake(&mut self, r: RawIntake) -> Option<IntakeConfig> {
+    fn intake(&mut self, r: RawIntake) -> Intake {
         let max = r.max_message_bytes.unwrap_or(20 * 1024 * 1024);
         if !(1024..=1024 * 1024 * 1024).contains(&max) {
             self.problem(
@@ -659,17 +683,11 @@ impl Validator<'_> {
             );
         }
         let mut own = Vec::new();
-        for (i, a) in r.own_addresses.unwrap_or_default().into_iter().enumerate() {
-            if plain_address(&a) {
-                let a = a.trim().to_lowercase();
+        for (i, a) in r.own_addresses.unwrap_or_default().iter().enumerate() {
+            if let Some(a) = self.address(&format!("intake.own_addresses[{i}]"), a) {
                 if !own.contains(&a) {
                     own.push(a);
                 }
-            } else {
-                self.problem(
-                    &format!("intake.own_addresses[{i}]"),
-                    format!("{a:?} is not a bare email address"),
-                );
             }
         }
         let replies = r.max_replies_per_hour.unwrap_or(20);
@@ -679,12 +697,12 @@ impl Validator<'_> {
                 format!("{replies}: must be between 1 and 10000"),
             );
         }
-        Some(IntakeConfig {
+        Intake {
             max_message_bytes: max,
             allow_colleagues: r.allow_colleagues.unwrap_or(true),
             own_addresses: own,
             max_replies_per_hour: replies,
-        })
+        }
     }
 
     fn outbox(&mut self, r: RawOutbox) -> Option<OutboxConfig> {
@@ -711,8 +729,8 @@ impl Validator<'_> {
         })
     }
 
-    fn operators(&mut self, raw: Vec<RawOperator>, support: Option<&str>) -> Vec<OperatorConfig> {
-        let mut out: Vec<OperatorConfig> = Vec::new();
+    fn operators(&mut self, raw: Vec<RawOperator>, support: Option<&Address>) -> Vec<Operator> {
+        let mut out: Vec<Operator> = Vec::new();
         for (i, r) in raw.into_iter().enumerate() {
             let key = |k: &str| format!("operators[{i}].{k}");
             let name = self.non_empty(&key("name"), r.name);
@@ -726,30 +744,17 @@ impl Validator<'_> {
                     self.problem(&key("name"), format!("{n:?} is used by another operator"));
                 }
             }
-            let mut addresses = Vec::new();
-            match r.addresses {
-                None => self.problem(&key("addresses"), "missing (required)"),
+            let addresses = match r.addresses {
+                None => {
+                    self.problem(&key("addresses"), "missing (required)");
+                    Vec::new()
+                }
                 Some(list) if list.is_empty() => {
-                    self.problem(&key("addresses"), "must list at least one address")
+                    self.problem(&key("addresses"), "must list at least one address");
+                    Vec::new()
                 }
-                Some(list) => {
-                    for (j, a) in list.into_iter().enumerate() {
-                        let akey = format!("operators[{i}].addresses[{j}]");
-                        let a = a.trim().to_lowercase();
-                        if !plain_address(&a) {
-                            self.problem(&akey, format!("{a:?} is not a bare email address"));
-                        } else if Some(a.as_str()) == support {
-                            self.problem(&akey, format!("{a} is the support address (smtp.from): an operator writes from their own mailbox"));
-                        } else if out.iter().any(|o| o.addresses.contains(&a))
-                            || addresses.contains(&a)
-                        {
-                            self.problem(&akey, format!("{a} is listed twice"));
-                        } else {
-                            addresses.push(a);
-                        }
-                    }
-                }
-            }
+                Some(list) => self.operator_addresses(i, &list, support, &out),
+            };
             let level = r.level.unwrap_or(1);
             if !(1..=2).contains(&level) {
                 self.problem(&key("level"), format!("{level}: must be 1 or 2"));
@@ -767,7 +772,7 @@ impl Validator<'_> {
                 (None, _) => "primo-livello".into(),
             };
             if let Some(name) = name {
-                out.push(OperatorConfig {
+                out.push(Operator {
                     name,
                     addresses,
                     level,
@@ -778,15 +783,49 @@ impl Validator<'_> {
         out
     }
 
-    fn single_address(&mut self, section: &str, raw: Option<RawAddress>) -> Option<String> {
-        let a = raw?;
-        let a = self.non_empty(section, a.address)?.to_lowercase();
-        if plain_address(&a) {
-            Some(a)
-        } else {
-            self.problem(section, format!("{a:?} is not a bare email address"));
-            None
+    /// The addresses of operator `i`: each valid, not the support address, and not one
+    /// already listed for them or for an operator before them.
+    fn operator_addresses(
+        &mut self,
+        i: usize,
+        list: &[String],
+        support: Option<&Address>,
+        before: &[Operator],
+    ) -> Vec<Address> {
+        let mut addresses = Vec::new();
+        for (j, a) in list.iter().enumerate() {
+            let key = format!("operators[{i}].addresses[{j}]");
+            let Some(a) = self.address(&key, a) else {
+                continue;
+            };
+            if Some(&a) == support {
+                self.problem(&key, format!("{a} is the support address (smtp.from): an operator writes from their own mailbox"));
+            } else if before.iter().any(|o| o.addresses.contains(&a)) || addresses.contains(&a) {
+                self.problem(&key, format!("{a} is listed twice"));
+            } else {
+                addresses.push(a);
+            }
         }
+        addresses
+    }
+
+    fn single_address(&mut self, section: &str, raw: Option<RawAddress>) -> Option<Address> {
+        let a = self.non_empty(section, raw?.address)?;
+        self.address(section, &a)
+    }
+
+    /// `text` as an `Address`, by the core's own grammar (`Address::parse`, the one every
+    /// address the daemon reads goes through). lettre must take it too, as every address
+    /// configured here is one the daemon writes from or to: that is what composing a mail
+    /// would otherwise fail on, later and without naming the key.
+    fn address(&mut self, key: &str, text: &str) -> Option<Address> {
+        let text = text.trim();
+        let address =
+            Address::parse(text).filter(|a| a.as_str().parse::<lettre::Address>().is_ok());
+        if address.is_none() {
+            self.problem(key, format!("{text:?} is not a bare email address like assistenza@kzweb.it (no name, no angle brackets, no double dots)"));
+        }
+        address
     }
 
     fn calendar(&mut self, r: RawCalendar) -> Calendar {
@@ -958,20 +997,6 @@ fn weekday(text: &str) -> Option<chrono::Weekday> {
         "dom" | "sun" => Sun,
         _ => return None,
     })
-}
-
-/// A bare address: one `@`, a local part, a dotted domain, no spaces or brackets.
-fn plain_address(s: &str) -> bool {
-    let s = s.trim();
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.contains(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"')
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub struct PassStats {
 
 impl Daemon {
     pub fn new(cfg: Config) -> Result<Arc<Daemon>> {
-        let pipeline = Pipeline::new(&cfg)?;
+        let pipeline = Pipeline::new(&cfg);
         let store = Store::open(&cfg.store.path)?;
         let smtp = (0..SMTP_LANES)
             .map(|_| Smtp::new(&cfg.smtp))
@@ -135,7 +135,7 @@ impl Daemon {
     /// with errors changes nothing.
     pub fn reload(&self, path: &Path) -> Result<()> {
         let cfg = Config::load(path)?;
-        let pipeline = Pipeline::new(&cfg)?;
+        let pipeline = Pipeline::new(&cfg);
         let operators = pipeline.settings.operators.len();
         match self.pipeline.write() {
             Ok(mut p) => *p = Arc::new(pipeline),

@@ -65,6 +65,43 @@ fn config_error_names_the_file_and_the_key_and_exits_78() {
     assert!(err.contains("imap.prot"), "{err}");
 }
 
+/// An address that passes a loose check but not the core's grammar (two dots in a row):
+/// it used to get past config validation and fail later as a generic error (exit 1).
+#[test]
+fn an_address_the_core_refuses_is_a_config_error_naming_its_key() {
+    let bad = "mario..rossi@example.it";
+    for (extra, key) in [
+        (
+            format!(
+                "[operator_auth]\ntrusted_authserv_ids = [\"mx.kzweb.it\"]\n\
+                 [[operators]]\nname = \"mario\"\naddresses = [\"{bad}\"]\n"
+            ),
+            "operators[0].addresses[0]",
+        ),
+        (format!("[queue]\naddress = \"{bad}\"\n"), "queue.address"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = minimal_config(dir.path(), "");
+        let text = std::fs::read_to_string(&path).expect("config");
+        std::fs::write(&path, format!("{text}{extra}")).expect("config");
+        let eml = dir.path().join("request.eml");
+        std::fs::write(
+            &eml,
+            "From: luca@neri.it\r\nSubject: luca@neri.it\r\n\r\nIl sito non va.\r\n",
+        )
+        .expect("eml");
+        let out = assistenza(
+            &path,
+            &["process", "--dry-run", eml.to_str().expect("path")],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{key}: {err}");
+        let named = format!("{}: {key}: ", path.display());
+        assert!(err.contains(&named), "{key} named with the file: {err}");
+        assert!(err.contains(bad), "{err}");
+    }
+}
+
 #[test]
 fn plaintext_to_a_remote_host_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -261,7 +261,7 @@ fn the_injection_check_sees_an_injected_header() {
             "Testo.\n".into(),
         ),
     );
-    let composer = Composer::new(&settings.signature, &settings.support_address).expect("composer");
+    let composer = Composer::new(&settings.signature, &settings.support_address);
     let clean = composer
         .compose(&mail, "x.1.0@kzweb.it", received_at())
         .expect("composed")

@@ -141,9 +141,23 @@ trusted_authserv_ids = ["mx.kzweb.test"]
     desk.edit_config(|c| c.replace("[queue]", "[queue]\nbogus = 1"));
     daemon.signal("HUP");
     daemon.wait_log("config not reloaded", 1, WAIT);
+    // So is an address the core's grammar refuses, named by its key.
+    desk.edit_config(|c| {
+        c.replace(
+            "bogus = 1\naddress = \"operatore1@kzweb.it\"",
+            "address = \"mario..rossi@example.it\"",
+        )
+    });
+    daemon.signal("HUP");
+    daemon.wait_log("config not reloaded", 2, WAIT);
     let log = daemon.log_text();
     assert!(log.contains("operators=1"), "{log}");
     assert!(log.contains("queue.bogus"), "the key is named: {log}");
+    assert!(
+        log.contains("queue.address: \"mario..rossi@example.it\""),
+        "the key is named: {log}"
+    );
+    assert_eq!(log.matches("config reloaded").count(), 1, "{log}");
     assert_eq!(log.matches("IMAP connected").count(), 1, "{log}");
     let (status, _, log) = daemon.stop();
     assert!(status.success(), "{log}");

@@ -226,7 +226,7 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
     // A file has no INTERNALDATE: the time of processing is when the desk received it.
     let now = Utc::now();
     if dry_run {
-        let pipeline = Pipeline::new(&cfg)?;
+        let pipeline = Pipeline::new(&cfg);
         let mut store = Store::open(&cfg.store.path)?;
         let decision = pipeline.dry_run(&mut store, &raw, now)?;
         println!(

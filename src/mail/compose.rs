@@ -30,20 +30,18 @@ pub struct Composed {
 /// Builds outgoing mail as the support address.
 #[derive(Clone, Debug)]
 pub struct Composer {
-    from: Mailbox,
+    from_name: String,
     from_address: Address,
 }
 
 impl Composer {
-    pub fn new(from_name: &str, from_address: &Address) -> Result<Composer> {
-        let email = from_address
-            .as_str()
-            .parse()
-            .with_context(|| format!("support address {from_address} is not usable by lettre"))?;
-        Ok(Composer {
-            from: Mailbox::new(Some(from_name.to_string()), email),
+    /// Cannot fail: the support address goes into lettre's form with each mail, as the
+    /// recipients do, and config validation has made sure lettre takes it.
+    pub fn new(from_name: &str, from_address: &Address) -> Composer {
+        Composer {
+            from_name: from_name.to_string(),
             from_address: from_address.clone(),
-        })
+        }
     }
 
     /// The stable Message-ID (without brackets) of the `index`-th mail of one cause (an
@@ -69,7 +67,8 @@ impl Composer {
         message_id: &str,
         date: DateTime<Utc>,
     ) -> Result<Composed> {
-        let mut builder = Message::builder().from(self.from.clone());
+        let from = Mailbox::new(Some(self.from_name.clone()), email(&self.from_address)?);
+        let mut builder = Message::builder().from(from);
         builder = if mail.subject.contains("=?") {
             builder.header(EncodedSubject(mail.subject.clone()))
         } else {
@@ -128,11 +127,14 @@ impl Composer {
 }
 
 fn mailbox(address: &Address) -> Result<Mailbox> {
-    let email = address
+    Ok(Mailbox::new(None, email(address)?))
+}
+
+fn email(address: &Address) -> Result<lettre::Address> {
+    address
         .as_str()
         .parse()
-        .with_context(|| format!("address {address} is not usable by lettre"))?;
-    Ok(Mailbox::new(None, email))
+        .with_context(|| format!("address {address} is not usable by lettre"))
 }
 
 /// A Message-ID from someone else's mail, kept only if it is plain printable ASCII of a
@@ -261,7 +263,7 @@ mod tests {
     }
 
     fn composer() -> Composer {
-        Composer::new("Assistenza KZweb", &addr("assistenza@kzweb.it")).expect("composer")
+        Composer::new("Assistenza KZweb", &addr("assistenza@kzweb.it"))
     }
 
     fn at() -> DateTime<Utc> {

@@ -217,7 +217,7 @@ pub const INJECTED: &[&str] = &["Bcc: x@evil.example", "X-Injected: yes"];
 /// Every `Send` effect of `d`, composed by the real composer as `store::effects` does,
 /// checked by [`check_composed`]. The problems found, one line each.
 pub fn check_sends(d: &Decision, input: &[u8], settings: &Settings) -> Vec<String> {
-    let composer = Composer::new(&settings.signature, &settings.support_address).expect("composer");
+    let composer = Composer::new(&settings.signature, &settings.support_address);
     let mut problems = Vec::new();
     for (index, effect) in d.effects.iter().enumerate() {
         let Effect::Send(mail) = effect else { continue };
