@@ -15,7 +15,7 @@ use chrono::Utc;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
-use crate::core::decide::Folder;
+use crate::core::decision::Folder;
 use crate::mail::imap::{Fetched, Imap, Meta, Woken};
 use crate::mail::smtp::{SendError, Smtp};
 use crate::pipeline::{Handled, Pipeline};

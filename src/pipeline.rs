@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::core::address::Address;
-use crate::core::decide::{self, Folder, Outcome, Settings};
-use crate::core::operators::Operator;
+use crate::core::decide;
+use crate::core::decision::{Decision, Folder, Operator, Outcome, Settings};
 use crate::core::ticket::code_year;
 use crate::core::timers;
 use crate::mail::compose::Composer;
@@ -185,7 +185,7 @@ impl Pipeline {
         store: &mut Store,
         raw: &[u8],
         received_at: DateTime<Utc>,
-    ) -> Result<decide::Decision> {
+    ) -> Result<Decision> {
         let tx = store.begin()?;
         let msg = parse(raw, raw.len() as u64, received_at);
         let wanted = decide::wanted(&msg, &self.settings);

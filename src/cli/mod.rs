@@ -237,7 +237,7 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
             println!("warning: {w}");
         }
         for effect in &decision.effects {
-            if let crate::core::decide::Effect::Send(m) = effect {
+            if let crate::core::decision::Effect::Send(m) = effect {
                 let to: Vec<String> = m.to.iter().map(|a| a.to_string()).collect();
                 println!(
                     "\n--- would send to {}: {}\n{}",

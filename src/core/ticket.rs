@@ -182,6 +182,226 @@ impl TicketStatus {
     }
 }
 
+/// Why a move is not possible in the ticket's state now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotNow {
+    /// The ticket is closed for good.
+    ClosedForGood,
+    /// Closed and waiting for the customer; `#prendo` reopens it.
+    Resolved { reopen_until: Option<DateTime<Utc>> },
+    /// Another operator has it.
+    TakenBy(String),
+    /// The ticket is not closed: there is nothing to reopen or to close for good.
+    NotClosed,
+    /// The customer wrote after the reopen window ran out.
+    WindowPassed { reopen_until: Option<DateTime<Utc>> },
+    /// The deadline has not come, or is not owed any more.
+    NotDue,
+}
+
+/// A line a move writes in the ticket's history; the rule that made the move adds the
+/// ticket, the time and who did it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Happened {
+    pub kind: EventKind,
+    pub detail: String,
+}
+
+impl Happened {
+    pub fn new(kind: EventKind, detail: impl Into<String>) -> Happened {
+        Happened {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What a move returns: the history lines to record, or why it is not possible now.
+pub type Moved = Result<Vec<Happened>, NotNow>;
+
+/// The ticket's state machine: the moves that one message, or one deadline, makes on a
+/// ticket, and the only code that changes a ticket's state.
+///
+/// Every move is judged against the status the ticket had when the message arrived, and
+/// made on the status as the moves before it left it: an operator's commands are all
+/// possible or the message changes nothing (SPEC rule 8), and two commands of one message
+/// never make each other possible or impossible.
+#[derive(Clone, Debug)]
+pub struct Moves {
+    found: TicketStatus,
+    status: TicketStatus,
+    at: DateTime<Utc>,
+}
+
+impl Moves {
+    /// The moves made at `at` on a ticket found in `status`.
+    pub fn new(status: &TicketStatus, at: DateTime<Utc>) -> Moves {
+        Moves {
+            found: status.clone(),
+            status: status.clone(),
+            at,
+        }
+    }
+
+    /// The status the moves so far leave the ticket in.
+    pub fn status(&self) -> &TicketStatus {
+        &self.status
+    }
+
+    /// The new status, when the moves changed anything.
+    pub fn changed(&self) -> Option<&TicketStatus> {
+        (self.status != self.found).then_some(&self.status)
+    }
+
+    /// Refuses what no operator may do on a ticket closed for good, or closed and
+    /// waiting for the customer unless `while_resolved`.
+    fn workable(&self, while_resolved: bool) -> Result<(), NotNow> {
+        match self.found.state {
+            TicketState::Closed => Err(NotNow::ClosedForGood),
+            TicketState::Resolved if !while_resolved => Err(NotNow::Resolved {
+                reopen_until: self.found.reopen_until,
+            }),
+            TicketState::Open | TicketState::Taken | TicketState::Resolved => Ok(()),
+        }
+    }
+
+    /// `#prendo`: `operator` takes the ticket; a closed one waiting for the customer is
+    /// reopened. Refused while another operator has it.
+    pub fn take(&mut self, operator: &str) -> Moved {
+        self.workable(true)?;
+        if let Some(other) = self.found.operator.as_deref() {
+            if self.found.state == TicketState::Taken && !other.eq_ignore_ascii_case(operator) {
+                return Err(NotNow::TakenBy(other.to_string()));
+            }
+        }
+        let mut happened = vec![];
+        if self.status.state == TicketState::Resolved {
+            self.status.closed_at = None;
+            self.status.reopen_until = None;
+            happened.push(Happened::new(
+                EventKind::Reopened,
+                "riaperto dall'operatore",
+            ));
+        }
+        self.put_in_charge(operator);
+        happened.push(Happened::new(EventKind::Taken, ""));
+        Ok(happened)
+    }
+
+    /// `#assegna`: `operator` is put in charge by a colleague.
+    pub fn assign(&mut self, operator: &str) -> Moved {
+        self.workable(false)?;
+        self.put_in_charge(operator);
+        Ok(vec![Happened::new(EventKind::Assigned, operator)])
+    }
+
+    fn put_in_charge(&mut self, operator: &str) {
+        self.status.state = TicketState::Taken;
+        self.status.operator = Some(operator.to_string());
+        self.status.first_contact_at.get_or_insert(self.at);
+    }
+
+    /// `#secondo-livello`: the ticket goes to a second-level team, and nobody of it has
+    /// taken it yet.
+    pub fn escalate(&mut self, team: &str) -> Moved {
+        self.workable(false)?;
+        self.status.state = TicketState::Open;
+        self.status.operator = None;
+        self.status.level = 2;
+        self.status.team = Some(team.to_string());
+        self.status.first_contact_at.get_or_insert(self.at);
+        Ok(vec![Happened::new(EventKind::Escalated, team)])
+    }
+
+    /// `#urgente`: the ticket is flagged as a possible extra-billed intervention.
+    pub fn mark_urgent(&mut self) -> Moved {
+        self.workable(true)?;
+        self.status.urgent = true;
+        Ok(vec![Happened::new(EventKind::Urgent, "")])
+    }
+
+    /// `#nota`: an internal note changes no state, but a ticket closed for good takes
+    /// none.
+    pub fn note(&mut self) -> Moved {
+        self.workable(true)?;
+        Ok(vec![])
+    }
+
+    /// An operator's answer to the customer; the first answer on a ticket nobody has
+    /// taken is taking it.
+    pub fn answer(&mut self, operator: &str) -> Moved {
+        self.workable(true)?;
+        let mut happened = vec![];
+        if self.status.operator.is_none() {
+            self.status.operator = Some(operator.to_string());
+            self.status.state = TicketState::Taken;
+            happened.push(Happened::new(EventKind::Taken, ""));
+        }
+        self.status.first_contact_at.get_or_insert(self.at);
+        happened.push(Happened::new(EventKind::Answered, ""));
+        Ok(happened)
+    }
+
+    /// `#chiudi`: closed by `operator`; the customer may reopen it by replying until
+    /// `reopen_until`. `detail` is the history line that says until when.
+    pub fn close(&mut self, operator: &str, reopen_until: DateTime<Utc>, detail: String) -> Moved {
+        self.workable(false)?;
+        self.status.state = TicketState::Resolved;
+        self.status.closed_at = Some(self.at);
+        self.status.reopen_until = Some(reopen_until);
+        self.status
+            .operator
+            .get_or_insert_with(|| operator.to_string());
+        self.status.first_contact_at.get_or_insert(self.at);
+        Ok(vec![Happened::new(EventKind::Closed, detail)])
+    }
+
+    /// The customer's reply to a closed ticket reopens it while the window, judged on
+    /// when the mailbox received the reply, is open; the operator in charge keeps it.
+    pub fn reopen_by_customer(&mut self) -> Moved {
+        let until = self.found.reopen_until;
+        match self.found.state {
+            TicketState::Open | TicketState::Taken => return Err(NotNow::NotClosed),
+            TicketState::Resolved | TicketState::Closed => {}
+        }
+        if !until.is_some_and(|until| self.at < until) {
+            return Err(NotNow::WindowPassed {
+                reopen_until: until,
+            });
+        }
+        self.status.state = match self.status.operator {
+            Some(_) => TicketState::Taken,
+            None => TicketState::Open,
+        };
+        self.status.closed_at = None;
+        self.status.reopen_until = None;
+        Ok(vec![Happened::new(EventKind::Reopened, "")])
+    }
+
+    /// The reopen window has run out: the ticket is closed for good.
+    pub fn close_for_good(&mut self) -> Moved {
+        match self.found.next_deadline() {
+            Some(Deadline::ReopenWindow(until)) if until <= self.at => {
+                self.status.state = TicketState::Closed;
+                Ok(vec![Happened::new(EventKind::ClosedForGood, "")])
+            }
+            Some(Deadline::ReopenWindow(_)) => Err(NotNow::NotDue),
+            _ => Err(NotNow::NotClosed),
+        }
+    }
+
+    /// Nobody took the ticket in time: the queue is reminded, once. `detail` names who.
+    pub fn remind(&mut self, detail: String) -> Moved {
+        match self.found.next_deadline() {
+            Some(Deadline::FirstContact(due)) if due <= self.at => {
+                self.status.reminded_at = Some(self.at);
+                Ok(vec![Happened::new(EventKind::Reminded, detail)])
+            }
+            _ => Err(NotNow::NotDue),
+        }
+    }
+}
+
 /// One message of a ticket's thread, as escalations and threading headers need it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ThreadEntry {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use crate::core::decide::Effect;
+use crate::core::decision::Effect;
 use crate::core::ticket::{TicketCode, TicketStatus};
 use crate::mail::compose::Composer;
 
@@ -81,13 +81,13 @@ impl Tx<'_> {
                         self.attach(inbound_id, ticket_id, &t.text)?;
                     }
                 }
-                Effect::AppendToTicket { ticket_id, text } => {
+                Effect::AppendToTicket { code, text } => {
                     if let Some(inbound_id) = cause.inbound_id() {
-                        self.attach(inbound_id, *ticket_id, text)?;
+                        self.attach(inbound_id, self.ticket_id(code)?, text)?;
                     }
                 }
-                Effect::UpdateTicket { ticket_id, status } => {
-                    self.write_status(*ticket_id, status)?;
+                Effect::UpdateTicket { code, status } => {
+                    self.write_status(self.ticket_id(code)?, status)?;
                 }
                 Effect::Log(event) => {
                     let ticket_id = self.ticket_id(&event.code)?;

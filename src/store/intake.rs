@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use crate::core::address::Address;
 use crate::core::contract::Contract;
-use crate::core::decide::{Decision, Facts, Folder, Wanted};
+use crate::core::decision::{Decision, Facts, Folder, Wanted};
 use crate::core::inbound::Inbound;
 use crate::core::ticket::{ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus};
 use crate::mail::compose::Composer;

@@ -245,7 +245,7 @@ mod tests {
 
     use super::*;
     use crate::core::address::Address;
-    use crate::core::decide::{
+    use crate::core::decision::{
         Decision, Effect, MailKind, NewTicket, Outcome, OutgoingMail, Quarantine, Rejection,
     };
     use crate::core::inbound::Inbound;
@@ -402,7 +402,7 @@ mod tests {
             Cause::Timer,
             &[
                 Effect::UpdateTicket {
-                    ticket_id: id,
+                    code: code(n),
                     status,
                 },
                 Effect::Log(Event {
@@ -498,7 +498,7 @@ mod tests {
             Outcome::ReopenRefused(code(1)),
             vec![
                 Effect::AppendToTicket {
-                    ticket_id: old,
+                    code: code(1),
                     text: msg.text.clone(),
                 },
                 mail(MailKind::ReopenRefused, Some(&code(1)), "mario@rossi.it"),

@@ -17,7 +17,6 @@ use super::ticket::{TicketCode, TicketFacts};
 
 pub use customer::{
     ack, closure, rejection, relay, reopen_refused, reopened, AckText, Examined, RejectionContext,
-    RejectionText,
 };
 pub use operator::{
     assignment, bounce_notice, command_refused, escalation, forward, oncall_notice, queue_notice,

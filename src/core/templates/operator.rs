@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::super::commands::{CommandError, MAX_REOPEN_HOURS};
-use super::super::decide::{NotNow, Refusal, Settings};
-use super::super::ticket::{TicketCode, TicketFacts};
+use super::super::decision::{Refusal, Settings};
+use super::super::ticket::{NotNow, TicketCode, TicketFacts};
 use super::{
     italian_date, italian_datetime, italian_when, printable, CustomerReplyText, OperatorText,
     TicketBrief,
@@ -261,6 +261,11 @@ pub fn command_refused(
                 "il ticket è già in carico a {other}. Per passarlo a sé usi #assegna \
                  {operator}."
             ),
+            // Moves of customers and of the scheduler: an operator's command never meets
+            // them, but the sentence stays true if one ever does.
+            NotNow::NotClosed | NotNow::WindowPassed { .. } | NotNow::NotDue => {
+                format!("{command} non è possibile nello stato attuale del ticket.")
+            }
         },
         Refusal::UnknownOperator(name) => format!(
             "non c'è un operatore «{}». Operatori: {}.",
