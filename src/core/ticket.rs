@@ -542,6 +542,192 @@ mod tests {
         assert_eq!(code_year(new_year_in_rome), 2027);
     }
 
+    /// The state a transition leads to, or why it is refused.
+    type Expected = Result<TicketState, NotNow>;
+
+    /// Every transition, by name, for the table below.
+    const TRANSITIONS: [&str; 11] = [
+        "take",
+        "take by another",
+        "assign",
+        "escalate",
+        "mark_urgent",
+        "note",
+        "answer",
+        "close",
+        "reopen_by_customer",
+        "close_for_good",
+        "remind",
+    ];
+
+    fn at() -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 3, 10, 10, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn hours(h: i64) -> DateTime<Utc> {
+        at() + chrono::Duration::hours(h)
+    }
+
+    /// A ticket in `state`: first contact due an hour ago (in `due` hours), in charge of
+    /// mario once taken, with a reopen window ending in `window` hours once closed.
+    fn status(state: TicketState, due: i64, window: i64) -> TicketStatus {
+        let mut st = TicketStatus::new(false, hours(due));
+        st.state = state;
+        if state != TicketState::Open {
+            st.operator = Some("mario".into());
+            st.first_contact_at = Some(hours(-2));
+        }
+        if matches!(state, TicketState::Resolved | TicketState::Closed) {
+            st.closed_at = Some(hours(-3));
+            st.reopen_until = Some(hours(window));
+        }
+        st
+    }
+
+    /// Makes one transition by name, at `at()`, by luigi (mario for "take").
+    fn make(transition: &str, st: &TicketStatus) -> Result<TicketStatus, NotNow> {
+        let mut m = Moves::new(st, at());
+        let done = match transition {
+            "take" => m.take("Mario"),
+            "take by another" => m.take("luigi"),
+            "assign" => m.assign("luigi"),
+            "escalate" => m.escalate("sistemisti"),
+            "mark_urgent" => m.mark_urgent(),
+            "note" => m.note(),
+            "answer" => m.answer("luigi"),
+            "close" => m.close("luigi", hours(48), "riapribile".into()),
+            "reopen_by_customer" => m.reopen_by_customer(),
+            "close_for_good" => m.close_for_good(),
+            "remind" => m.remind("operatori@kzweb.it".into()),
+            other => panic!("no transition {other}"),
+        };
+        done.map(|_| m.status().clone())
+    }
+
+    #[test]
+    fn every_state_and_transition_is_allowed_or_refused_with_a_reason() {
+        use TicketState::*;
+        let resolved_until = NotNow::Resolved {
+            reopen_until: Some(hours(1)),
+        };
+        let resolved_passed = NotNow::Resolved {
+            reopen_until: Some(hours(-1)),
+        };
+        let window_passed = NotNow::WindowPassed {
+            reopen_until: Some(hours(-1)),
+        };
+        let cfg = || Err(NotNow::ClosedForGood);
+        let taken_by = || Err(NotNow::TakenBy("mario".into()));
+        #[rustfmt::skip]
+        let table: Vec<(&str, TicketStatus, [Expected; 11])> = vec![
+            // take, take by another, assign, escalate, mark_urgent, note, answer, close,
+            // reopen_by_customer, close_for_good, remind
+            ("open, first contact due", status(Open, -1, 0), [
+                Ok(Taken), Ok(Taken), Ok(Taken), Ok(Open), Ok(Open), Ok(Open), Ok(Taken),
+                Ok(Resolved), Err(NotNow::NotClosed), Err(NotNow::NotClosed), Ok(Open)]),
+            ("open, first contact not yet due", status(Open, 1, 0), [
+                Ok(Taken), Ok(Taken), Ok(Taken), Ok(Open), Ok(Open), Ok(Open), Ok(Taken),
+                Ok(Resolved), Err(NotNow::NotClosed), Err(NotNow::NotClosed),
+                Err(NotNow::NotDue)]),
+            ("taken by mario", status(Taken, -1, 0), [
+                Ok(Taken), taken_by(), Ok(Taken), Ok(Open), Ok(Taken), Ok(Taken), Ok(Taken),
+                Ok(Resolved), Err(NotNow::NotClosed), Err(NotNow::NotClosed),
+                Err(NotNow::NotDue)]),
+            ("resolved, window open", status(Resolved, -1, 1), [
+                Ok(Taken), Ok(Taken), Err(resolved_until.clone()), Err(resolved_until.clone()),
+                Ok(Resolved), Ok(Resolved), Ok(Resolved), Err(resolved_until),
+                Ok(Taken), Err(NotNow::NotDue), Err(NotNow::NotDue)]),
+            ("resolved, window passed", status(Resolved, -1, -1), [
+                Ok(Taken), Ok(Taken), Err(resolved_passed.clone()),
+                Err(resolved_passed.clone()), Ok(Resolved), Ok(Resolved), Ok(Resolved),
+                Err(resolved_passed), Err(window_passed.clone()), Ok(Closed),
+                Err(NotNow::NotDue)]),
+            ("closed for good", status(Closed, -1, -1), [
+                cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), Err(window_passed),
+                Err(NotNow::NotClosed), Err(NotNow::NotDue)]),
+            ("closed for good, reply received within the window", status(Closed, -1, 1), [
+                cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), Ok(Taken),
+                Err(NotNow::NotClosed), Err(NotNow::NotDue)]),
+        ];
+        for state in TicketState::ALL {
+            assert!(
+                table.iter().any(|(_, st, _)| st.state == *state),
+                "{state:?} missing"
+            );
+        }
+        for (name, st, expected) in &table {
+            for (transition, want) in TRANSITIONS.iter().zip(expected) {
+                let got = make(transition, st).map(|s| s.state);
+                assert_eq!(&got, want, "{transition} on a ticket {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_move_changes_nothing_and_an_allowed_one_records_why() {
+        let closed = status(TicketState::Closed, -1, -1);
+        let mut m = Moves::new(&closed, at());
+        assert_eq!(
+            m.close("luigi", hours(1), String::new()),
+            Err(NotNow::ClosedForGood)
+        );
+        assert_eq!(m.changed(), None);
+
+        let resolved = status(TicketState::Resolved, -1, 1);
+        let mut m = Moves::new(&resolved, at());
+        let kinds: Vec<EventKind> = m
+            .take("luigi")
+            .expect("take")
+            .iter()
+            .map(|h| h.kind)
+            .collect();
+        assert_eq!(kinds, [EventKind::Reopened, EventKind::Taken]);
+        let st = m.changed().expect("changed");
+        assert_eq!(
+            (st.operator.as_deref(), st.closed_at, st.reopen_until),
+            (Some("luigi"), None, None)
+        );
+    }
+
+    #[test]
+    fn moves_of_one_message_are_judged_on_the_status_it_found() {
+        // #prendo then #chiudi on a closed ticket waiting for the customer: #prendo would
+        // reopen it, but #chiudi is judged on the ticket as the message found it.
+        let resolved = status(TicketState::Resolved, -1, 1);
+        let mut m = Moves::new(&resolved, at());
+        m.take("mario").expect("take");
+        assert!(matches!(
+            m.close("mario", hours(1), String::new()),
+            Err(NotNow::Resolved { .. })
+        ));
+        // Made on the status as the moves before left it: an escalation then an answer
+        // takes the ticket back from the team.
+        let mut m = Moves::new(&status(TicketState::Taken, -1, 0), at());
+        m.escalate("sistemisti").expect("escalate");
+        m.answer("luigi").expect("answer");
+        let st = m.status();
+        assert_eq!(
+            (st.state, st.operator.as_deref(), st.level),
+            (TicketState::Taken, Some("luigi"), 2)
+        );
+    }
+
+    #[test]
+    fn the_first_contact_is_the_first_move_of_an_operator_only() {
+        let open = status(TicketState::Open, -1, 0);
+        for transition in ["take", "assign", "escalate", "answer", "close"] {
+            let st = make(transition, &open).expect(transition);
+            assert_eq!(st.first_contact_at, Some(at()), "{transition}");
+        }
+        for transition in ["mark_urgent", "note", "remind"] {
+            let st = make(transition, &open).expect(transition);
+            assert_eq!(st.first_contact_at, None, "{transition}");
+        }
+    }
+
     #[test]
     fn state_names_round_trip() {
         for &s in TicketState::ALL {
