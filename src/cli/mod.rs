@@ -198,7 +198,7 @@ fn backup(cfg: &Config, path: &Path) -> Result<()> {
     let dest = if path.is_dir() {
         path.join(format!(
             "assistenza-{}.db",
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
+            crate::core::calendar::rome(Utc::now()).format("%Y%m%d-%H%M%S")
         ))
     } else {
         path.to_path_buf()

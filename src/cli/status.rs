@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::core::calendar::rome_stamp;
 use crate::mail::imap::Imap;
 use crate::store::{Store, StoreStatus};
 
@@ -104,7 +105,7 @@ fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> V
         if now - oldest > PROMISE {
             out.push(format!(
                 "a request has waited in the mailbox since {} (over 30 minutes): is the daemon running?",
-                local(oldest)
+                rome_stamp(oldest)
             ));
         }
     }
@@ -118,7 +119,7 @@ fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> V
         None => out.push("the daemon has never looked at the mailbox".into()),
         Some(at) if now - at > expected * 2 + chrono::Duration::minutes(1) => out.push(format!(
             "the daemon last looked at the mailbox at {}: is it running?",
-            local(at)
+            rome_stamp(at)
         )),
         Some(_) => {}
     }
@@ -149,12 +150,6 @@ fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> V
     out
 }
 
-fn local(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Local)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
 fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - at).num_seconds().max(0);
     let span = match secs {
@@ -162,7 +157,7 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         120..=7199 => format!("{} min", secs / 60),
         _ => format!("{} h", secs / 3600),
     };
-    format!("{} ({span} ago)", local(at))
+    format!("{} ({span} ago)", rome_stamp(at))
 }
 
 fn print_text(s: &Status, now: DateTime<Utc>) {

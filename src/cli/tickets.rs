@@ -1,10 +1,9 @@
 //! `assistenza tickets list | show`: what the administration sees of tickets.
 
 use anyhow::{bail, Result};
-use chrono::{DateTime, Utc};
-use chrono_tz::Europe::Rome;
 
 use crate::config::Config;
+use crate::core::calendar::rome_stamp;
 use crate::mail::parse::parse;
 use crate::store::Store;
 
@@ -27,7 +26,7 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                 let deadline = r
                     .next_deadline
                     .as_ref()
-                    .map(|(what, at)| format!("{what} {}", local(*at)))
+                    .map(|(what, at)| format!("{what} {}", rome_stamp(*at)))
                     .unwrap_or_else(|| "-".into());
                 let operator = r
                     .operator
@@ -68,21 +67,24 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                 println!("Urgent     yes (possible extra-billed intervention)");
             }
             if let Some((what, at)) = &t.row.next_deadline {
-                println!("Deadline   {what} {}", local(*at));
+                println!("Deadline   {what} {}", rome_stamp(*at));
             }
             println!("Customer   {}", t.row.customer);
             println!("Requester  {}", t.row.requester);
             if t.sender != t.row.requester {
                 println!("Sent by    {}", t.sender);
             }
-            println!("Opened     {}", local(t.row.opened_at));
+            println!("Opened     {}", rome_stamp(t.row.opened_at));
             match t.row.ack_sent_at {
                 Some(at) => println!(
                     "Ack        sent {} (due {})",
-                    local(at),
-                    local(t.row.ack_due_at)
+                    rome_stamp(at),
+                    rome_stamp(t.row.ack_due_at)
                 ),
-                None => println!("Ack        not sent yet (due {})", local(t.row.ack_due_at)),
+                None => println!(
+                    "Ack        not sent yet (due {})",
+                    rome_stamp(t.row.ack_due_at)
+                ),
             }
             println!();
             println!("History:");
@@ -94,7 +96,7 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                 };
                 println!(
                     "  {}  {:<16} by {}{}",
-                    local(e.at),
+                    rome_stamp(e.at),
                     e.event,
                     safe(&e.actor),
                     safe(&detail)
@@ -105,7 +107,7 @@ pub fn command(cfg: &Config, cmd: TicketsCommand) -> Result<()> {
                 let arrow = if m.direction == "in" { "<-" } else { "->" };
                 println!(
                     "{} {} {} {} {} [{}]",
-                    local(m.at),
+                    rome_stamp(m.at),
                     arrow,
                     m.kind,
                     m.from,
@@ -135,11 +137,6 @@ fn safe(text: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Times for people: Europe/Rome, to the minute.
-fn local(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Rome).format("%Y-%m-%d %H:%M").to_string()
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -4,11 +4,11 @@
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Utc};
-use chrono_tz::Europe::Rome;
 use regex::Regex;
 use std::sync::LazyLock;
 
 use super::address::Address;
+use super::calendar::rome;
 use super::contract::Contract;
 
 /// A ticket code such as `KZ-2026-00042`: a prefix from the config, the year the request
@@ -58,7 +58,7 @@ static CODE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The year a ticket opened at `at` is numbered in (Europe/Rome).
 pub fn code_year(at: DateTime<Utc>) -> i32 {
-    at.with_timezone(&Rome).year()
+    rome(at).year()
 }
 
 /// Where a ticket is in its life. Level, operator and the urgent flag are kept beside the
