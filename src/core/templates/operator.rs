@@ -220,7 +220,18 @@ pub fn command_refused(
         Some(c) => format!("[{c}] Messaggio non eseguito"),
         None => "Messaggio non eseguito".to_string(),
     };
-    let why = match refusal {
+    let why = refusal_reason(refusal, operator, settings);
+    let body = format!(
+        "Ciao {operator},\n\nil tuo messaggio non è stato eseguito e il ticket non è \
+         cambiato: {why}\n\n{}",
+        help(code, &settings.support_address, Some(settings))
+    );
+    (subject, body)
+}
+
+/// Why an operator's message changed nothing, as a sentence.
+fn refusal_reason(refusal: &Refusal, operator: &str, settings: &Settings) -> String {
+    match refusal {
         Refusal::NoTicket => "l'oggetto non contiene il codice di un ticket (per esempio \
             [KZ-2026-00042]) e il messaggio non risponde a un'email di un ticket."
             .to_string(),
@@ -230,43 +241,8 @@ pub fn command_refused(
              link.",
             settings.max_message_bytes
         ),
-        Refusal::BadCommand(CommandError::Unknown(word)) => {
-            format!("il comando {word} non esiste.")
-        }
-        Refusal::BadCommand(CommandError::MissingArgument(word)) => {
-            format!("il comando {word} vuole un argomento (vedi sotto).")
-        }
-        Refusal::BadCommand(CommandError::BadArgument(line)) => format!(
-            "la riga «{}» non è valida: #chiudi accetta solo un numero di ore da 1 a \
-             {MAX_REOPEN_HOURS} (per esempio #chiudi 72h), gli altri comandi senza argomento \
-             non ne vogliono.",
-            printable(line)
-        ),
-        Refusal::BadCommand(CommandError::Conflict(a, b)) => {
-            format!("i comandi {a} e {b} non possono stare nello stesso messaggio.")
-        }
-        Refusal::NotNow { command, why } => match why {
-            NotNow::ClosedForGood => format!(
-                "il ticket è chiuso definitivamente, quindi {command} non è possibile. Se il \
-                 cliente ha bisogno di altro deve aprire una nuova richiesta."
-            ),
-            NotNow::Resolved { reopen_until } => format!(
-                "il ticket è chiuso e attende un'eventuale risposta del cliente{}: {command} \
-                 non è possibile. Per lavorarci ancora lo riapra con #prendo.",
-                reopen_until
-                    .map(|u| format!(" fino a {}", italian_when(u)))
-                    .unwrap_or_default()
-            ),
-            NotNow::TakenBy(other) => format!(
-                "il ticket è già in carico a {other}. Per passarlo a sé usi #assegna \
-                 {operator}."
-            ),
-            // Moves of customers and of the scheduler: an operator's command never meets
-            // them, but the sentence stays true if one ever does.
-            NotNow::NotClosed | NotNow::WindowPassed { .. } | NotNow::NotDue => {
-                format!("{command} non è possibile nello stato attuale del ticket.")
-            }
-        },
+        Refusal::BadCommand(e) => bad_command(e),
+        Refusal::NotNow { command, why } => not_now(command, why, operator),
         Refusal::UnknownOperator(name) => format!(
             "non c'è un operatore «{}». Operatori: {}.",
             printable(name),
@@ -292,13 +268,52 @@ pub fn command_refused(
         Refusal::Empty => {
             "il messaggio non contiene comandi né testo da inoltrare al cliente.".to_string()
         }
-    };
-    let body = format!(
-        "Ciao {operator},\n\nil tuo messaggio non è stato eseguito e il ticket non è \
-         cambiato: {why}\n\n{}",
-        help(code, &settings.support_address, Some(settings))
-    );
-    (subject, body)
+    }
+}
+
+fn bad_command(e: &CommandError) -> String {
+    match e {
+        CommandError::Unknown(word) => {
+            format!("il comando {word} non esiste.")
+        }
+        CommandError::MissingArgument(word) => {
+            format!("il comando {word} vuole un argomento (vedi sotto).")
+        }
+        CommandError::BadArgument(line) => format!(
+            "la riga «{}» non è valida: #chiudi accetta solo un numero di ore da 1 a \
+             {MAX_REOPEN_HOURS} (per esempio #chiudi 72h), gli altri comandi senza argomento \
+             non ne vogliono.",
+            printable(line)
+        ),
+        CommandError::Conflict(a, b) => {
+            format!("i comandi {a} e {b} non possono stare nello stesso messaggio.")
+        }
+    }
+}
+
+fn not_now(command: &str, why: &NotNow, operator: &str) -> String {
+    match why {
+        NotNow::ClosedForGood => format!(
+            "il ticket è chiuso definitivamente, quindi {command} non è possibile. Se il \
+             cliente ha bisogno di altro deve aprire una nuova richiesta."
+        ),
+        NotNow::Resolved { reopen_until } => format!(
+            "il ticket è chiuso e attende un'eventuale risposta del cliente{}: {command} \
+             non è possibile. Per lavorarci ancora lo riapra con #prendo.",
+            reopen_until
+                .map(|u| format!(" fino a {}", italian_when(u)))
+                .unwrap_or_default()
+        ),
+        NotNow::TakenBy(other) => format!(
+            "il ticket è già in carico a {other}. Per passarlo a sé usi #assegna \
+             {operator}."
+        ),
+        // Moves of customers and of the scheduler: an operator's command never meets
+        // them, but the sentence stays true if one ever does.
+        NotNow::NotClosed | NotNow::WindowPassed { .. } | NotNow::NotDue => {
+            format!("{command} non è possibile nello stato attuale del ticket.")
+        }
+    }
 }
 
 /// The commands, in short.
