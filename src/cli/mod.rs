@@ -279,51 +279,11 @@ fn contracts_command(cfg: &Config, cmd: ContractsCommand) -> Result<()> {
     let mut store = Store::open(&cfg.store.path)?;
     let now = Utc::now();
     match cmd {
-        ContractsCommand::Import { file } => {
-            let reader = std::fs::File::open(&file)
-                .with_context(|| format!("opening {}", file.display()))?;
-            let rows = match contracts::read_csv(reader) {
-                Ok(rows) => rows,
-                Err(problems) => {
-                    for p in &problems {
-                        eprintln!("{}: {p}", file.display());
-                    }
-                    bail!(
-                        "{} problem(s) in {}; nothing was imported",
-                        problems.len(),
-                        file.display()
-                    );
-                }
-            };
-            let s = store.import_contracts(&rows, now)?;
-            println!(
-                "imported {}: {} added, {} updated",
-                file.display(),
-                s.added,
-                s.updated
-            );
-        }
+        ContractsCommand::Import { file } => import_contracts(&mut store, &file, now)?,
         ContractsCommand::Export => {
             contracts::write_csv(std::io::stdout().lock(), &store.contracts()?)?;
         }
-        ContractsCommand::List => {
-            println!(
-                "{:<32} {:<10} {:<10} {:<12} ADDRESSES",
-                "CUSTOMER", "FROM", "UNTIL", "STANDING"
-            );
-            for c in store.contracts()? {
-                let standing = format!("{:?}", c.standing(now));
-                let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
-                println!(
-                    "{:<32} {:<10} {:<10} {:<12} {}",
-                    c.customer,
-                    c.valid_from,
-                    c.valid_until,
-                    standing,
-                    addresses.join(";")
-                );
-            }
-        }
+        ContractsCommand::List => list_contracts(&store, now)?,
         ContractsCommand::Add {
             customer,
             addresses,
@@ -350,6 +310,54 @@ fn contracts_command(cfg: &Config, cmd: ContractsCommand) -> Result<()> {
                 if enable { "enabled" } else { "disabled" }
             );
         }
+    }
+    Ok(())
+}
+
+/// `contracts import FILE`: all rows or none.
+fn import_contracts(store: &mut Store, file: &Path, now: chrono::DateTime<Utc>) -> Result<()> {
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let rows = match contracts::read_csv(reader) {
+        Ok(rows) => rows,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}: {p}", file.display());
+            }
+            bail!(
+                "{} problem(s) in {}; nothing was imported",
+                problems.len(),
+                file.display()
+            );
+        }
+    };
+    let s = store.import_contracts(&rows, now)?;
+    println!(
+        "imported {}: {} added, {} updated",
+        file.display(),
+        s.added,
+        s.updated
+    );
+    Ok(())
+}
+
+/// `contracts list`: one line a contract, with its standing today.
+fn list_contracts(store: &Store, now: chrono::DateTime<Utc>) -> Result<()> {
+    println!(
+        "{:<32} {:<10} {:<10} {:<12} ADDRESSES",
+        "CUSTOMER", "FROM", "UNTIL", "STANDING"
+    );
+    for c in store.contracts()? {
+        let standing = format!("{:?}", c.standing(now));
+        let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+        println!(
+            "{:<32} {:<10} {:<10} {:<12} {}",
+            c.customer,
+            c.valid_from,
+            c.valid_until,
+            standing,
+            addresses.join(";")
+        );
     }
     Ok(())
 }
