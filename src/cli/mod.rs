@@ -17,7 +17,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, Shutdown};
 use crate::pipeline::{Handled, Pipeline};
 use crate::signals::{Request, Signals};
 use crate::store::{InboundSource, Store};
@@ -165,7 +165,8 @@ async fn run(cfg: Config, config_path: &Path, once: bool) -> Result<()> {
         return daemon.run_once().await;
     }
     let mut signals = Signals::install()?;
-    let (tx, rx) = tokio::sync::watch::channel(false);
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
     let path = config_path.to_path_buf();
     let reloader = Arc::clone(&daemon);
     tokio::spawn(async move {
@@ -173,7 +174,7 @@ async fn run(cfg: Config, config_path: &Path, once: bool) -> Result<()> {
             match signals.next().await {
                 Request::Stop => {
                     tracing::info!("shutdown requested; finishing the work in hand");
-                    let _ = tx.send(true);
+                    stop.request();
                     return;
                 }
                 Request::Reload => {
@@ -187,7 +188,7 @@ async fn run(cfg: Config, config_path: &Path, once: bool) -> Result<()> {
         }
     });
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "assistenza started");
-    daemon.run(rx).await?;
+    daemon.run(shutdown).await?;
     // The last handle: dropping it closes the database cleanly.
     drop(daemon);
     tracing::info!("assistenza stopped");
@@ -267,7 +268,7 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
             )
         }
     }
-    let done = daemon.deliver_due(None).await?;
+    let done = daemon.deliver_due(&Shutdown::new()).await?;
     println!("mail sent: {}", done.sent);
     if let Some(e) = done.unavailable {
         println!("SMTP server unavailable, the rest waits in the outbox: {e}");
