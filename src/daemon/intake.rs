@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use chrono::Utc;
 
-use crate::core::decide::Folder;
+use crate::core::decision::Folder;
 use crate::mail::imap::{Fetched, Imap, Meta, Woken};
 use crate::pipeline::Handled;
 use crate::store::InboundSource;
