@@ -1,16 +1,21 @@
 //! One message, one pass: parse, look up the facts, `decide`, and record the message with
 //! the decision's effects in one transaction. Shared by the daemon's intake and by
-//! `assistenza process`, so both behave the same.
+//! `assistenza process`, so both behave the same. A message that fails says whether the
+//! failure will pass (`failure::Kind`); one that will not is set aside here, recorded
+//! with its reason, and the first-level queue told, in one transaction.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::core::address::Address;
-use crate::core::decide::{self, Folder, Outcome, Settings};
+use crate::core::decide::{self, Effect, Folder, MailKind, Outcome, OutgoingMail, Settings};
+use crate::core::inbound::Inbound;
 use crate::core::operators::Operator;
+use crate::core::templates;
 use crate::core::ticket::code_year;
 use crate::core::timers;
+use crate::failure::Failure;
 use crate::mail::compose::Composer;
 use crate::mail::parse::parse;
 use crate::store::{Cause, Duplicate, InboundSource, Store};
@@ -28,6 +33,9 @@ pub enum Handled {
     },
     /// Recorded before (same IMAP identity or Message-ID): only the move is owed.
     Duplicate(Duplicate),
+    /// Could not be handled, and never will be (or not for too long): recorded as set
+    /// aside in quarantine, with why, and the first-level queue told.
+    SetAside { inbound_id: i64, reason: String },
 }
 
 impl Handled {
@@ -36,6 +44,7 @@ impl Handled {
         match self {
             Handled::Recorded { outcome, .. } => outcome.folder(),
             Handled::Duplicate(d) => d.folder,
+            Handled::SetAside { .. } => Folder::Quarantine,
         }
     }
 
@@ -44,6 +53,7 @@ impl Handled {
         match self {
             Handled::Recorded { inbound_id, .. } => *inbound_id,
             Handled::Duplicate(d) => d.inbound_id,
+            Handled::SetAside { inbound_id, .. } => *inbound_id,
         }
     }
 }
@@ -115,7 +125,7 @@ impl Pipeline {
 
     /// Handles one message: `raw` is the whole message, or only its header when `size`
     /// is over the limit. `received_at` is when the mailbox got it; `now` is the time of
-    /// processing, stamped on the mails it queues.
+    /// processing, stamped on the mails it queues. A failure says whether it will pass.
     pub fn handle(
         &self,
         store: &mut Store,
@@ -124,7 +134,7 @@ impl Pipeline {
         size: u64,
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Handled> {
+    ) -> Result<Handled, Failure> {
         let tx = store.begin()?;
         if let Some(dup) = tx.find_by_source(source)? {
             return Ok(Handled::Duplicate(dup));
@@ -151,6 +161,58 @@ impl Pipeline {
             sender: msg.from.map(|a| a.to_string()),
             warning: decision.warning,
         })
+    }
+
+    /// Sets aside a message `handle` failed on for good (`message` as `handle` got it:
+    /// raw, size, received_at): records it as such, with `reason`, and queues one notice
+    /// to the first-level queue (saying it is in `folder`), in one transaction. Nothing
+    /// is decided about it: no ticket is touched and the sender gets no reply. Found
+    /// recorded before, only the move is owed.
+    pub fn set_aside(
+        &self,
+        store: &mut Store,
+        source: &InboundSource,
+        message: (&[u8], u64, DateTime<Utc>),
+        now: DateTime<Utc>,
+        reason: &str,
+        folder: &str,
+    ) -> Result<Handled> {
+        let tx = store.begin()?;
+        if let Some(dup) = tx.find_by_source(source)? {
+            return Ok(Handled::Duplicate(dup));
+        }
+        let (raw, size, received_at) = message;
+        let msg = parse(raw, size, received_at);
+        let inbound_id = tx.record_failure(source, &msg, raw, reason, now)?;
+        let notice = self.failure_notice(&msg, reason, folder);
+        tx.apply(Cause::Inbound(inbound_id), &notice, now, &self.composer)?;
+        tx.commit()?;
+        Ok(Handled::SetAside {
+            inbound_id,
+            reason: reason.to_string(),
+        })
+    }
+
+    /// The mail telling the first-level queue; none when there is no one to tell.
+    fn failure_notice(&self, msg: &Inbound, reason: &str, folder: &str) -> Vec<Effect> {
+        let queue = self.settings.queue_addresses();
+        if queue.is_empty() {
+            return vec![];
+        }
+        let text = templates::failure_notice(
+            msg.from.as_ref(),
+            &msg.subject,
+            msg.received_at,
+            reason,
+            folder,
+            &self.settings.signature,
+        );
+        vec![Effect::Send(OutgoingMail::new(
+            MailKind::FailureNotice,
+            None,
+            queue,
+            text,
+        ))]
     }
 
     /// Acts on one ticket whose deadline has come, in its own transaction; returns what
