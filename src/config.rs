@@ -119,6 +119,9 @@ pub struct IntakeConfig {
     pub max_replies_per_hour: u32,
     /// Other addresses the daemon sends as (smtp.from is always one of its own).
     pub own_addresses: Vec<String>,
+    /// A message failing for this long (transiently: the database locked or full, say)
+    /// is set aside in Quarantine and the queue told, as one that can never pass is at once.
+    pub give_up_after: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -308,6 +311,7 @@ struct RawIntake {
     allow_colleagues: Option<bool>,
     max_replies_per_hour: Option<u32>,
     own_addresses: Option<Vec<String>>,
+    give_up_after_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -679,11 +683,19 @@ impl Validator<'_> {
                 format!("{replies}: must be between 1 and 10000"),
             );
         }
+        let give_up = r.give_up_after_secs.unwrap_or(24 * 3600);
+        if !(60..=366 * 24 * 3600).contains(&give_up) {
+            self.problem(
+                "intake.give_up_after_secs",
+                format!("{give_up}: must be between 60 (a minute) and 31622400 (a year)"),
+            );
+        }
         Some(IntakeConfig {
             max_message_bytes: max,
             allow_colleagues: r.allow_colleagues.unwrap_or(true),
             own_addresses: own,
             max_replies_per_hour: replies,
+            give_up_after: Duration::from_secs(give_up),
         })
     }
 

@@ -267,6 +267,8 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
                 d.outcome, d.inbound_id
             )
         }
+        // Only intake sets messages aside: `process` reports the error instead.
+        Handled::SetAside { reason, .. } => println!("outcome: set aside: {reason}"),
     }
     let done = daemon.deliver_due(&Shutdown::new()).await?;
     println!("mail sent: {}", done.sent);

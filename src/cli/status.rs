@@ -147,6 +147,18 @@ fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> V
             s.deadlines_overdue
         ));
     }
+    if s.intake_failed_7d > 0 {
+        let latest = s
+            .intake_failed_latest
+            .first()
+            .map(|m| format!(" (latest: {})", m.reason))
+            .unwrap_or_default();
+        out.push(format!(
+            "{} message(s) could not be handled and were set aside in Quarantine in the last \
+             7 days{latest}",
+            s.intake_failed_7d
+        ));
+    }
     out
 }
 
@@ -158,6 +170,27 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         _ => format!("{} h", secs / 3600),
     };
     format!("{} ({span} ago)", rome_stamp(at))
+}
+
+/// The messages set aside after a failure, latest first, with why.
+fn print_set_aside(st: &StoreStatus, now: DateTime<Utc>) {
+    if st.intake_failed_7d == 0 {
+        println!("set aside    none after a failure in 7 days");
+        return;
+    }
+    println!(
+        "set aside    {} in Quarantine after a failure in 7 days; latest:",
+        st.intake_failed_7d
+    );
+    for m in &st.intake_failed_latest {
+        println!(
+            "  - {} from {} «{}»: {}",
+            ago(m.at, now),
+            m.sender.as_deref().unwrap_or("?"),
+            m.subject.replace(char::is_control, " "),
+            m.reason
+        );
+    }
 }
 
 fn print_text(s: &Status, now: DateTime<Utc>) {
@@ -211,6 +244,7 @@ fn print_text(s: &Status, now: DateTime<Utc>) {
         st.acks.missed_sent_24h,
         st.acks.at_risk.len()
     );
+    print_set_aside(st, now);
     if s.problems.is_empty() {
         println!("healthy      yes");
     } else {

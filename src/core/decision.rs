@@ -466,6 +466,8 @@ pub enum MailKind {
     Reminder,
     /// To the operator in charge (or team, or queue): a mail of the ticket bounced.
     BounceNotice,
+    /// To the queue: a message could not be handled and was set aside in quarantine.
+    FailureNotice,
 }
 
 impl MailKind {
@@ -486,6 +488,7 @@ impl MailKind {
             MailKind::CommandRefused => "refused",
             MailKind::Reminder => "reminder",
             MailKind::BounceNotice => "bounce_notice",
+            MailKind::FailureNotice => "failure_notice",
         }
     }
 }

@@ -8,10 +8,10 @@
 //! machine (`Moves`, the only code that changes a ticket's state); `decision` is the
 //! vocabulary every rule speaks (settings, facts, outcomes, effects, outgoing mail);
 //! `templates` holds every text. The rule files `request` (new requests), `customer`
-//! (replies on a ticket), `operators` (commands and answers), `bounce` (delivery reports)
-//! and `timers` (deadlines) read facts, call the state machine and return effects;
-//! `decide` only dispatches an inbound message to one of them. Imports run only in that
-//! order, downwards.
+//! (replies on a ticket), `operators` (commands and answers), `bounce` (delivery
+//! reports), `timers` (deadlines) and `failed` (a message set aside after a failure) read
+//! facts, call the state machine and return effects; `decide` only dispatches an inbound
+//! message to one of them. Imports run only in that order, downwards.
 
 pub mod address;
 pub mod auth;
@@ -23,6 +23,7 @@ pub mod contract;
 pub mod customer;
 pub mod decide;
 pub mod decision;
+pub mod failed;
 pub mod inbound;
 pub mod operators;
 pub mod request;

@@ -2,19 +2,25 @@
 //! the session is lost), handles what is in the mailbox, then waits with IDLE where the
 //! server has it, or polls. Messages are fetched in batches bounded in bytes and count,
 //! handled one transaction each on the blocking pool, and moved to their folder.
+//!
+//! A message that fails stays in the mailbox and is tried again soon while the failure
+//! may pass (`failure::Kind::Transient`), for up to `intake.give_up_after_secs`; one that
+//! cannot pass, or has failed for longer, is set aside in Quarantine with its reason and
+//! the queue told. With no message waiting to be tried again, intake goes back to IDLE.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::core::decision::Folder;
+use crate::failure::{self, Failure};
 use crate::mail::imap::{Fetched, Imap, Meta, Woken};
-use crate::pipeline::Handled;
-use crate::store::InboundSource;
+use crate::pipeline::{Handled, Pipeline};
+use crate::store::{InboundSource, Store};
 
 use super::backoff::Backoff;
 use super::{beat, Daemon, Shutdown};
@@ -26,8 +32,8 @@ const BATCH_MESSAGES: usize = 200;
 /// An IDLE is ended and the mailbox looked at again this often even when nothing
 /// happened: well inside RFC 2177's 29 minutes, and a cheap check that all is well.
 const IDLE_RENEW: Duration = Duration::from_secs(10 * 60);
-/// Messages left in the mailbox because they failed are tried again after this long
-/// (or the poll interval, if shorter).
+/// Messages left in the mailbox because they failed for now are tried again after this
+/// long (or the poll interval, if shorter).
 const RETRY_FAILED: Duration = Duration::from_secs(30);
 
 /// Counts from one pass over the mailbox.
@@ -35,7 +41,18 @@ const RETRY_FAILED: Duration = Duration::from_secs(30);
 pub struct PassStats {
     pub handled: usize,
     pub duplicates: usize,
+    /// Left in the mailbox after a failure that may pass: to be tried again.
     pub failed: usize,
+    /// Set aside in Quarantine after a failure that will not pass (or lasted too long).
+    pub set_aside: usize,
+}
+
+/// What became of one fetched message.
+enum Attempt {
+    /// Handled, found handled before, or set aside: it owes a move.
+    Done(Handled),
+    /// Left in the mailbox, to be tried again; `new` the first time it failed.
+    Retry { failure: Failure, new: bool },
 }
 
 /// How a session with the IMAP server ended.
@@ -124,13 +141,8 @@ impl Daemon {
                 }
             };
             self.record_pass(mode).await;
-            if stats.handled + stats.duplicates + stats.failed > 0 {
-                tracing::info!(
-                    handled = stats.handled,
-                    duplicates = stats.duplicates,
-                    failed = stats.failed,
-                    "mailbox pass done"
-                );
+            if stats.handled + stats.duplicates + stats.failed + stats.set_aside > 0 {
+                stats.log();
             }
             if shutdown.is_requested() {
                 imap.logout().await;
@@ -147,8 +159,8 @@ impl Daemon {
         }
     }
 
-    /// Waits until the mailbox is worth looking at again: soon while a message failed,
-    /// else with IDLE, else for the poll interval.
+    /// Waits until the mailbox is worth looking at again: soon while a message waits to
+    /// be tried again, else with IDLE, else for the poll interval.
     async fn wait_for_mail(
         &self,
         imap: Imap,
@@ -156,9 +168,9 @@ impl Daemon {
         failed: usize,
         shutdown: &Shutdown,
     ) -> Result<Imap, SessionEnd> {
-        // A message that could not be recorded (the database locked by another process,
-        // say) stays in the mailbox: try it again soon, not at the next IDLE wake-up,
-        // which may be minutes away.
+        // A message that failed for now (the database locked by another process, say)
+        // stays in the mailbox: try it again soon, not at the next IDLE wake-up, which may
+        // be minutes away. One set aside has left the mailbox: it keeps nobody from IDLE.
         let sleep = if failed > 0 {
             Some(self.cfg.imap.poll_interval.min(RETRY_FAILED))
         } else if !idle {
@@ -219,7 +231,7 @@ impl Daemon {
         let mut failing = self.lock_failing();
         if !failing.is_empty() {
             let present: HashSet<u32> = metas.iter().map(|m| m.uid).collect();
-            failing.retain(|&(v, uid)| v == uidvalidity && present.contains(&uid));
+            failing.retain(|&(v, uid), _| v == uidvalidity && present.contains(&uid));
         }
     }
 
@@ -245,8 +257,8 @@ impl Daemon {
         .await
         .context("intake task panicked")??;
         let mut moves = Moves::new();
-        for (uid, result) in results {
-            self.tally(uidvalidity, uid, result, stats, &mut moves);
+        for (uid, attempt) in results {
+            self.tally(uidvalidity, uid, attempt, stats, &mut moves);
         }
         self.outbox_wake.notify_one();
         self.scheduler_wake.notify_one();
@@ -258,30 +270,28 @@ impl Daemon {
         Ok(())
     }
 
-    /// Logs and counts one message's result, and notes the move it owes.
+    /// Logs and counts what became of one message, and notes the move it owes.
     fn tally<'a>(
         &'a self,
         uidvalidity: u32,
         uid: u32,
-        result: Result<Handled>,
+        attempt: Attempt,
         stats: &mut PassStats,
         moves: &mut Moves<'a>,
     ) {
-        let handled = match result {
-            Ok(handled) => handled,
-            Err(e) => {
+        let handled = match attempt {
+            Attempt::Done(handled) => handled,
+            Attempt::Retry { failure, new } => {
                 stats.failed += 1;
-                if self.lock_failing().insert((uidvalidity, uid)) {
-                    tracing::error!(uid, "message left in the mailbox, will retry: {e:#}");
+                if new {
+                    tracing::error!(uid, "message left in the mailbox, will retry: {failure}");
                 } else {
-                    tracing::debug!(uid, "message left in the mailbox again: {e:#}");
+                    tracing::debug!(uid, "message left in the mailbox again: {failure}");
                 }
                 return;
             }
         };
-        if self.lock_failing().remove(&(uidvalidity, uid)) {
-            tracing::info!(uid, "message handled after all");
-        }
+        let failed_before = self.lock_failing().remove(&(uidvalidity, uid)).is_some();
         match &handled {
             Handled::Recorded {
                 outcome,
@@ -290,12 +300,25 @@ impl Daemon {
                 ..
             } => {
                 stats.handled += 1;
+                if failed_before {
+                    tracing::info!(uid, "message handled after all");
+                }
                 if let Some(w) = warning {
                     tracing::warn!(uid, "{w}");
                 }
-                tracing::info!(uid, sender = sender.as_deref().unwrap_or("-"), "{outcome}");
+                let sender = sender.as_deref().unwrap_or("-");
+                tracing::info!(uid, sender, "{outcome}");
             }
-            Handled::Duplicate(_) => stats.duplicates += 1,
+            Handled::Duplicate(_) => {
+                stats.duplicates += 1;
+                if failed_before {
+                    tracing::info!(uid, "message handled after all");
+                }
+            }
+            Handled::SetAside { reason, .. } => {
+                stats.set_aside += 1;
+                tracing::error!(uid, "message set aside in quarantine: {reason}");
+            }
         }
         let entry = moves.entry(self.folder_name(handled.folder())).or_default();
         entry.0.push(uid);
@@ -310,8 +333,11 @@ impl Daemon {
         now: chrono::DateTime<Utc>,
     ) -> Result<Handled> {
         let size = raw.len() as u64;
-        self.with_store(move |d, store| d.pipeline().handle(store, &source, &raw, size, now, now))
-            .await
+        self.with_store(move |d, store| {
+            let handled = d.pipeline().handle(store, &source, &raw, size, now, now);
+            handled.map_err(|failure| failure.error)
+        })
+        .await
     }
 
     /// Handles fetched messages in order, each in its own transaction, stopping early
@@ -323,34 +349,79 @@ impl Daemon {
         uidvalidity: u32,
         fetched: Vec<Fetched>,
         shutdown: &Shutdown,
-    ) -> Result<Vec<(u32, Result<Handled>)>> {
+    ) -> Result<Vec<(u32, Attempt)>> {
         let pipeline = self.pipeline();
         let mut results = Vec::with_capacity(fetched.len());
         for f in fetched {
             if shutdown.is_requested() {
                 break;
             }
+            let uid = f.meta.uid;
             let source = InboundSource::Imap {
                 mailbox: mailbox.to_string(),
                 uidvalidity,
-                uid: f.meta.uid,
+                uid,
             };
             let mut store = self
                 .store
                 .lock()
                 .map_err(|_| anyhow!("store lock poisoned"))?;
-            let result = pipeline.handle(
-                &mut store,
-                &source,
-                &f.raw,
-                f.meta.size,
-                f.meta.received_at,
-                Utc::now(),
-            );
+            let (raw, size, received_at) = (&f.raw, f.meta.size, f.meta.received_at);
+            let attempt =
+                match pipeline.handle(&mut store, &source, raw, size, received_at, Utc::now()) {
+                    Ok(handled) => Attempt::Done(handled),
+                    Err(failure) => {
+                        let key = (uidvalidity, uid);
+                        self.after_failure(&pipeline, &mut store, &source, key, &f, failure)
+                    }
+                };
             drop(store);
-            results.push((f.meta.uid, result));
+            results.push((uid, attempt));
         }
         Ok(results)
+    }
+
+    /// A message `handle` failed on: tried again later while the failure may pass and
+    /// has not lasted `intake.give_up_after_secs`; else set aside, in the same hold of
+    /// the store (and left for the next pass should even that fail).
+    fn after_failure(
+        &self,
+        pipeline: &Pipeline,
+        store: &mut Store,
+        source: &InboundSource,
+        key: (u32, u32),
+        f: &Fetched,
+        failure: Failure,
+    ) -> Attempt {
+        let now = Utc::now();
+        let (first, new) = self.first_failure(key, now);
+        let give_up_after = self.cfg.intake.give_up_after;
+        if !failure::gives_up(failure.kind, first, now, give_up_after) {
+            return Attempt::Retry { failure, new };
+        }
+        let reason = failure.reason(first, now);
+        let message = (f.raw.as_slice(), f.meta.size, f.meta.received_at);
+        let folder = &self.cfg.imap.folders.quarantine;
+        match pipeline.set_aside(store, source, message, now, &reason, folder) {
+            Ok(handled) => Attempt::Done(handled),
+            Err(e) => Attempt::Retry {
+                failure: Failure::from(e.context(format!("setting it aside ({reason})"))),
+                new,
+            },
+        }
+    }
+
+    /// When the message `key` first failed (now, if this is the first time), and whether
+    /// this is the first time.
+    fn first_failure(&self, key: (u32, u32), now: DateTime<Utc>) -> (DateTime<Utc>, bool) {
+        let mut failing = self.lock_failing();
+        match failing.get(&key) {
+            Some(&first) => (first, false),
+            None => {
+                failing.insert(key, now);
+                (now, true)
+            }
+        }
     }
 
     fn folder_name(&self, folder: Folder) -> &str {
@@ -362,10 +433,22 @@ impl Daemon {
         }
     }
 
-    fn lock_failing(&self) -> std::sync::MutexGuard<'_, HashSet<(u32, u32)>> {
+    fn lock_failing(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, u32), DateTime<Utc>>> {
         self.failing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl PassStats {
+    pub(super) fn log(&self) {
+        tracing::info!(
+            handled = self.handled,
+            duplicates = self.duplicates,
+            failed = self.failed,
+            set_aside = self.set_aside,
+            "mailbox pass done"
+        );
     }
 }
 

@@ -63,9 +63,10 @@ pub struct Daemon {
     /// Mail the server accepted whose sending could not be recorded (the database full
     /// or locked), with when: never sent again, recorded as soon as the database takes it.
     unrecorded: Mutex<Vec<(i64, chrono::DateTime<Utc>)>>,
-    /// Messages (UIDVALIDITY, UID) left in the mailbox after a failure and logged as such:
-    /// a fault that lasts (a full disk) is logged once per message, not at every retry.
-    failing: Mutex<std::collections::HashSet<(u32, u32)>>,
+    /// Messages (UIDVALIDITY, UID) left in the mailbox after a transient failure, with
+    /// when they first failed: a fault that lasts (a full disk) is logged once per
+    /// message, not at every retry, and given up after `intake.give_up_after_secs`.
+    failing: Mutex<std::collections::HashMap<(u32, u32), chrono::DateTime<Utc>>>,
     /// Whether the last mailbox pass could not be recorded (logged once until it can).
     pass_unrecorded: std::sync::atomic::AtomicBool,
 }
@@ -98,7 +99,7 @@ impl Daemon {
             imap_connected: Notify::new(),
             beats: Beats::default(),
             unrecorded: Mutex::new(Vec::new()),
-            failing: Mutex::new(std::collections::HashSet::new()),
+            failing: Mutex::new(std::collections::HashMap::new()),
             pass_unrecorded: std::sync::atomic::AtomicBool::new(false),
         }))
     }
@@ -161,12 +162,7 @@ impl Daemon {
         let stats = self.intake_pass(&mut imap, &Shutdown::new()).await?;
         imap.logout().await;
         self.record_pass("once").await;
-        tracing::info!(
-            handled = stats.handled,
-            duplicates = stats.duplicates,
-            failed = stats.failed,
-            "mailbox pass done"
-        );
+        stats.log();
         self.deadlines_due().await?;
         self.drain(self.cfg.outbox.once_timeout).await
     }

@@ -16,6 +16,9 @@ use crate::mail::compose::Composer;
 use super::effects::Cause;
 use super::{parse_ts, ts, Store};
 
+/// The stored outcome of a message set aside in quarantine because handling it failed.
+pub const FAILED: &str = "failed";
+
 /// Where an inbound message came from; IMAP messages are identified by their mailbox,
 /// UIDVALIDITY and UID so that a message is never processed twice.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,11 +76,13 @@ impl Tx<'_> {
         find_by_source(&self.tx, source)
     }
 
+    /// The message recorded before with this Message-ID. One set aside after a failure
+    /// does not count: moved back to the mailbox once the fault is fixed, it is handled anew.
     pub fn find_by_message_id(&self, message_id: &str) -> Result<Option<Duplicate>> {
         self.tx
             .prepare_cached(
                 "SELECT id, folder, outcome, moved_at IS NOT NULL FROM inbound
-                 WHERE message_id = ?1 ORDER BY id LIMIT 1",
+                 WHERE message_id = ?1 AND outcome <> 'failed' ORDER BY id LIMIT 1",
             )?
             .query_row([message_id], duplicate_from_row)
             .optional()
@@ -272,6 +277,35 @@ impl Tx<'_> {
         now: DateTime<Utc>,
         composer: &Composer,
     ) -> Result<i64> {
+        let outcome = &decision.outcome;
+        let row = (outcome.kind(), outcome.reason(), outcome.folder());
+        let inbound_id = self.insert_inbound(source, msg, raw, row, now)?;
+        self.apply(Cause::Inbound(inbound_id), &decision.effects, now, composer)?;
+        Ok(inbound_id)
+    }
+
+    /// Records a message that could not be handled as set aside in quarantine (outcome
+    /// `failed`), with why; returns the inbound row id. Nothing else of it is recorded:
+    /// it touches no ticket.
+    pub fn record_failure(
+        &self,
+        source: &InboundSource,
+        msg: &Inbound,
+        raw: &[u8],
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        self.insert_inbound(source, msg, raw, (FAILED, reason, Folder::Quarantine), now)
+    }
+
+    fn insert_inbound(
+        &self,
+        source: &InboundSource,
+        msg: &Inbound,
+        raw: &[u8],
+        (outcome, reason, folder): (&str, &str, Folder),
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
         let (mailbox, uidvalidity, uid) = match source {
             InboundSource::Imap {
                 mailbox,
@@ -296,15 +330,13 @@ impl Tx<'_> {
                 msg.from.as_ref().map(|a| a.as_str()),
                 msg.subject,
                 msg.size as i64,
-                decision.outcome.kind(),
-                decision.outcome.reason(),
-                folder_name(decision.outcome.folder()),
+                outcome,
+                reason,
+                folder_name(folder),
                 raw,
             ])
             .context("recording the inbound message")?;
-        let inbound_id = self.tx.last_insert_rowid();
-        self.apply(Cause::Inbound(inbound_id), &decision.effects, now, composer)?;
-        Ok(inbound_id)
+        Ok(self.tx.last_insert_rowid())
     }
 
     pub fn commit(self) -> Result<()> {

@@ -18,8 +18,8 @@ pub use customer::{
     ack, closure, rejection, relay, reopen_refused, reopened, AckText, Examined, RejectionContext,
 };
 pub use operator::{
-    assignment, bounce_notice, command_refused, escalation, forward, oncall_notice, queue_notice,
-    reminder, reopen_notice,
+    assignment, bounce_notice, command_refused, escalation, failure_notice, forward, oncall_notice,
+    queue_notice, reminder, reopen_notice,
 };
 
 /// What texts about a new ticket need (queue notice, on-call alert).

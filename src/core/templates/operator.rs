@@ -397,3 +397,32 @@ fn first_line(text: &str) -> String {
         line
     }
 }
+
+/// To the first-level queue: a message could not be handled and was set aside in the
+/// quarantine folder, unanswered; `reason` is the technical cause, as recorded.
+pub fn failure_notice(
+    sender: Option<&super::Address>,
+    subject: &str,
+    received_at: DateTime<Utc>,
+    reason: &str,
+    folder: &str,
+    signature: &str,
+) -> (String, String) {
+    let from = sender.map_or_else(|| "mittente sconosciuto".to_string(), |a| a.to_string());
+    let subject_line = format!(
+        "Messaggio non elaborato da {from}, spostato in {}",
+        printable(folder)
+    );
+    let body = format!(
+        "Un messaggio arrivato all'indirizzo di assistenza non è stato elaborato ed è stato \
+         spostato nella cartella {folder}. Al mittente non è stata inviata alcuna risposta.\n\n\
+         Mittente:  {from}\nOggetto:   {}\nRicevuto:  {}\nMotivo:    {}\n\n\
+         Verificate il messaggio e, se serve, contattate il mittente. Risolto il problema, \
+         riportatelo nella posta in arrivo: sarà elaborato di nuovo.\n\n-- \n{signature}\n",
+        printable(subject),
+        italian_datetime(received_at),
+        reason.replace(char::is_control, " "),
+        folder = printable(folder),
+    );
+    (subject_line, body)
+}
