@@ -1,8 +1,10 @@
-//! One message, one pass: parse, look up the facts, `decide`, and record the message with
-//! the decision's effects in one transaction. Shared by the daemon's intake and by
-//! `assistenza process`, so both behave the same. A message that fails says whether the
-//! failure will pass (`failure::Kind`); one that will not is set aside here, recorded
-//! with its reason, and the first-level queue told, in one transaction.
+//! One message, one pass: parse, look up the facts, `decide`, compose the mail the
+//! decision sends, and record the message with the decision's effects and the composed
+//! mail in one transaction. Shared by the daemon's intake and by `assistenza process`, so
+//! both behave the same. The store receives bytes to queue: composing happens here. A
+//! message that fails says whether the failure will pass (`failure::Kind`); one that will
+//! not is set aside here, recorded with its reason, and the first-level queue told, in
+//! one transaction.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -10,14 +12,14 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::core::address::Address;
 use crate::core::decide;
-use crate::core::decision::{Decision, Folder, Operator, Outcome, Settings};
+use crate::core::decision::{Decision, Effect, Folder, Operator, Outcome, Settings};
 use crate::core::failed;
 use crate::core::ticket::code_year;
 use crate::core::timers;
 use crate::failure::Failure;
 use crate::mail::compose::Composer;
 use crate::mail::parse::parse;
-use crate::store::{Cause, Duplicate, InboundSource, Store};
+use crate::store::{Cause, Duplicate, InboundSource, Queued, Store};
 
 /// What happened to a message.
 #[derive(Clone, Debug)]
@@ -152,7 +154,11 @@ impl Pipeline {
             now,
         )?;
         let decision = decide::decide(&msg, &facts, &self.settings);
-        let inbound_id = tx.record(source, &msg, raw, &decision, now, &self.composer)?;
+        // The inbound row first: its id names the mail the decision sends.
+        let inbound_id = tx.record_inbound(source, &msg, raw, &decision.outcome, now)?;
+        let cause = Cause::Inbound(inbound_id);
+        let mails = self.compose(cause, &decision.effects, now)?;
+        tx.apply(cause, &decision.effects, &mails, now)?;
         tx.commit()?;
         Ok(Handled::Recorded {
             inbound_id,
@@ -184,7 +190,9 @@ impl Pipeline {
         let msg = parse(raw, size, received_at);
         let inbound_id = tx.record_failure(source, &msg, raw, reason, now)?;
         let notice = failed::set_aside(&msg, reason, folder, &self.settings);
-        tx.apply(Cause::Inbound(inbound_id), &notice, now, &self.composer)?;
+        let cause = Cause::Inbound(inbound_id);
+        let mails = self.compose(cause, &notice, now)?;
+        tx.apply(cause, &notice, &mails, now)?;
         tx.commit()?;
         Ok(Handled::SetAside {
             inbound_id,
@@ -209,13 +217,38 @@ impl Pipeline {
         if effects.is_empty() {
             return Ok(None);
         }
-        tx.apply(Cause::Timer, &effects, now, &self.composer)?;
+        let mails = self.compose(Cause::Timer, &effects, now)?;
+        tx.apply(Cause::Timer, &effects, &mails, now)?;
         tx.commit()?;
         Ok(Some(format!(
             "ticket {}: {} deadline passed",
             ticket.code,
             deadline.name()
         )))
+    }
+
+    /// Composes the mail of every `Effect::Send` among `effects`, in order, dated `now`.
+    /// Each gets a stable Message-ID from its cause (the inbound row id, or `timer`) and
+    /// its place among the effects, so the same decision always names its mail the same.
+    fn compose(&self, cause: Cause, effects: &[Effect], now: DateTime<Utc>) -> Result<Vec<Queued>> {
+        let tag = match cause {
+            Cause::Inbound(id) => id.to_string(),
+            Cause::Timer => "timer".to_string(),
+        };
+        let mut mails = Vec::new();
+        for (index, effect) in effects.iter().enumerate() {
+            if let Effect::Send(mail) = effect {
+                let message_id = self.composer.message_id(mail, &tag, index);
+                let composed = self.composer.compose(mail, &message_id, now)?;
+                mails.push(Queued {
+                    message_id: composed.message_id,
+                    envelope_from: composed.envelope_from,
+                    recipients: composed.recipients,
+                    raw: composed.raw,
+                });
+            }
+        }
+        Ok(mails)
     }
 
     /// Decides without recording anything (`process --dry-run`).
@@ -235,5 +268,86 @@ impl Pipeline {
             received_at,
         )?;
         Ok(decide::decide(&msg, &facts, &self.settings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone};
+
+    use super::*;
+    use crate::store::ContractInput;
+
+    const CONFIG: &str = r#"
+[imap]
+host = "127.0.0.1"
+username = "u"
+password_env = "PW"
+[smtp]
+host = "127.0.0.1"
+from = "assistenza@kzweb.it"
+"#;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    /// A pipeline from a config, and a store with one contract, for mario@rossi.it.
+    fn desk() -> (tempfile::TempDir, Pipeline, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = Config::from_toml_str(CONFIG, &dir.path().join("config.toml"), &|_| {
+            Some("pw".into())
+        })
+        .expect("config");
+        let mut store = Store::open(&dir.path().join("t.db")).expect("store");
+        let contract = ContractInput {
+            customer: "Rossi".into(),
+            addresses: vec![Address::parse("mario@rossi.it").expect("address")],
+            valid_from: NaiveDate::from_ymd_opt(2020, 1, 1).expect("date"),
+            valid_until: NaiveDate::from_ymd_opt(2030, 12, 31).expect("date"),
+            references: vec!["www.rossi.it".into()],
+        };
+        store.add_contract(&contract, now()).expect("contract");
+        (dir, Pipeline::new(&cfg).expect("pipeline"), store)
+    }
+
+    #[test]
+    fn queued_mail_is_named_by_its_inbound_row_and_carries_its_own_id() {
+        let (_dir, pipeline, mut store) = desk();
+        let raw = b"From: mario@rossi.it\r\nTo: assistenza@kzweb.it\r\nSubject: mario@rossi.it\r\n\
+                    Message-ID: <m1@rossi.it>\r\n\r\nIl sito www.rossi.it non funziona.\r\n";
+        let handled = pipeline
+            .handle(
+                &mut store,
+                &InboundSource::File,
+                raw,
+                raw.len() as u64,
+                now(),
+                now(),
+            )
+            .expect("handled");
+        let Handled::Recorded { inbound_id, .. } = handled else {
+            panic!("not recorded: {handled:?}");
+        };
+        let queued = store.due_outbox(now(), 10).expect("outbox");
+        assert!(!queued.is_empty(), "the acknowledgement is queued");
+        let ack = format!("KZ-2026-00001.ack.{inbound_id}.");
+        assert!(
+            queued[0].message_id.starts_with(&ack),
+            "{}",
+            queued[0].message_id
+        );
+        for row in &queued {
+            assert!(row.message_id.ends_with("@kzweb.it"), "{}", row.message_id);
+            let text = String::from_utf8_lossy(&row.raw);
+            assert!(
+                text.contains(&format!("Message-ID: <{}>", row.message_id)),
+                "{text}"
+            );
+            assert_eq!(row.envelope_from, "assistenza@kzweb.it");
+        }
+        assert_eq!(queued[0].recipients, vec!["mario@rossi.it".to_string()]);
     }
 }

@@ -11,6 +11,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::config::OutboxConfig;
+use crate::mail::compose::Composed;
 use crate::mail::smtp::SendError;
 use crate::store::OutboxRow;
 
@@ -266,7 +267,7 @@ impl Daemon {
                 return Ok((sent, LaneEnd::Stopped));
             }
             beat(&self.beats.outbox);
-            let result = self.smtp[lane].send(&row).await;
+            let result = self.smtp[lane].send(&composed(&row)).await;
             let step = next_step(&result, row.attempts, &policy, Utc::now());
             if step == Step::Sent {
                 sent += 1;
@@ -378,6 +379,16 @@ impl Daemon {
                 Err(e.context("recording mail already sent; nothing more is sent until it is"))
             }
         }
+    }
+}
+
+/// The mail an outbox row holds, as SMTP sends it.
+fn composed(row: &OutboxRow) -> Composed {
+    Composed {
+        message_id: row.message_id.clone(),
+        envelope_from: row.envelope_from.clone(),
+        recipients: row.recipients.clone(),
+        raw: row.raw.clone(),
     }
 }
 

@@ -17,7 +17,8 @@ use crate::core::decision::OutgoingMail;
 
 use super::parse::LOOP_HEADER;
 
-/// A composed mail, ready for the outbox.
+/// A composed mail: its stable id, its envelope and its bytes, as the outbox queues it
+/// and SMTP sends it.
 #[derive(Clone, Debug)]
 pub struct Composed {
     pub message_id: String,

@@ -21,8 +21,8 @@ use tokio::sync::Mutex;
 use tokio::time::timeout;
 
 use crate::config::{SmtpConfig, TlsMode};
-use crate::store::OutboxRow;
 
+use super::compose::Composed;
 use super::tls::{self, MaybeTls};
 
 /// Longest wait for a connection, a login or one mail.
@@ -165,14 +165,14 @@ impl Smtp {
         }
     }
 
-    /// Sends one outbox row as it was composed, on the kept connection (made anew when
-    /// there is none, it idled too long, or the last mail failed on it).
-    pub async fn send(&self, row: &OutboxRow) -> Result<(), SendError> {
-        let from = row
+    /// Sends one mail as it was composed, on the kept connection (made anew when there is
+    /// none, it idled too long, or the last mail failed on it).
+    pub async fn send(&self, mail: &Composed) -> Result<(), SendError> {
+        let from = mail
             .envelope_from
             .parse()
             .map_err(|e| SendError::Permanent(format!("bad envelope sender: {e}")))?;
-        let to = row
+        let to = mail
             .recipients
             .iter()
             .map(|r| r.parse())
@@ -189,7 +189,7 @@ impl Smtp {
             }
             None => self.connect().await?,
         };
-        let result = timeout(TIMEOUT, conn.send(&envelope, &row.raw))
+        let result = timeout(TIMEOUT, conn.send(&envelope, &mail.raw))
             .await
             .map_err(|_| {
                 SendError::Transient(format!("{}: no answer in {TIMEOUT:?}", self.describe))

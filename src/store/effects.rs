@@ -1,20 +1,21 @@
 //! Applying a decision's effects inside an open transaction: tickets opened and updated,
-//! messages attached to their ticket, history lines, and composed mail queued in the
-//! outbox. Shared by intake (effects of a message) and the scheduler (effects of a
-//! deadline), so both write the same rows the same way.
+//! messages attached to their ticket, history lines, and mail queued in the outbox as the
+//! caller composed it (the store writes bytes; it builds no mail). Shared by intake
+//! (effects of a message) and the scheduler (effects of a deadline), so both write the
+//! same rows the same way.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use crate::core::decision::Effect;
-use crate::core::ticket::{TicketCode, TicketStatus};
-use crate::mail::compose::Composer;
+use crate::core::decision::{Effect, NewTicket, OutgoingMail};
+use crate::core::ticket::{Event, TicketCode, TicketStatus};
 
 use super::intake::Tx;
 use super::ts;
 
-/// What caused the effects: it names the stable Message-IDs of the mail they queue.
+/// What caused the effects: the rows they write point back to it, and the mail they queue
+/// names it in its Message-ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cause {
     /// An inbound message (its row id).
@@ -30,57 +31,32 @@ impl Cause {
             Cause::Timer => None,
         }
     }
+}
 
-    /// The part of a Message-ID that says what caused the mail.
-    fn tag(self) -> String {
-        match self {
-            Cause::Inbound(id) => id.to_string(),
-            Cause::Timer => "timer".into(),
-        }
-    }
+/// A mail composed for the outbox: its stable Message-ID, its envelope and the bytes that
+/// will go out, exactly as they will be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    pub message_id: String,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
 }
 
 impl Tx<'_> {
-    /// Applies `effects` in order; `now` stamps queued mail.
+    /// Applies `effects` in order. `mails` holds the composed mail of each
+    /// `Effect::Send`, in the order they come; `now` stamps queued mail.
     pub fn apply(
         &self,
         cause: Cause,
         effects: &[Effect],
+        mails: &[Queued],
         now: DateTime<Utc>,
-        composer: &Composer,
     ) -> Result<()> {
-        for (index, effect) in effects.iter().enumerate() {
+        let mut mails = mails.iter();
+        for effect in effects {
             match effect {
-                Effect::OpenTicket(t) => {
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO tickets (code, contract_id, requester, sender, state,
-                                 summary, opened_at, ack_due_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        )?
-                        .execute(params![
-                            t.code.to_string(),
-                            t.contract_id,
-                            t.requester.as_str(),
-                            t.sender.as_str(),
-                            t.status.state.as_str(),
-                            t.summary,
-                            ts(t.opened_at),
-                            ts(t.ack_due_at),
-                        ])
-                        .with_context(|| format!("opening ticket {}", t.code))?;
-                    let ticket_id = self.tx.last_insert_rowid();
-                    self.write_status(ticket_id, &t.status)?;
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO ticket_counters (prefix, year, last) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (prefix, year) DO UPDATE SET last = MAX(last, excluded.last)",
-                        )?
-                        .execute(params![t.code.prefix, t.code.year, t.code.number])?;
-                    if let Some(inbound_id) = cause.inbound_id() {
-                        self.attach(inbound_id, ticket_id, &t.text)?;
-                    }
-                }
+                Effect::OpenTicket(t) => self.open_ticket(cause, t)?,
                 Effect::AppendToTicket { code, text } => {
                     if let Some(inbound_id) = cause.inbound_id() {
                         self.attach(inbound_id, self.ticket_id(code)?, text)?;
@@ -89,63 +65,115 @@ impl Tx<'_> {
                 Effect::UpdateTicket { code, status } => {
                     self.write_status(self.ticket_id(code)?, status)?;
                 }
-                Effect::Log(event) => {
-                    let ticket_id = self.ticket_id(&event.code)?;
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO ticket_events (ticket_id, at, actor, event, detail, inbound_id)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        )?
-                        .execute(params![
-                            ticket_id,
-                            ts(event.at),
-                            event.actor,
-                            event.kind.name(),
-                            event.detail,
-                            cause.inbound_id(),
-                        ])
-                        .context("recording a ticket event")?;
-                }
+                Effect::Log(event) => self.log(cause, event)?,
                 Effect::Send(mail) => {
-                    let message_id = composer.message_id(mail, &cause.tag(), index);
-                    let composed = composer.compose(mail, &message_id, now)?;
-                    let ticket_id = mail
-                        .ticket
-                        .as_ref()
-                        .map(|code| self.ticket_id(code))
-                        .transpose()?;
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO outbox (message_id, kind, ticket_id, inbound_id,
-                                 envelope_from, recipients, subject, raw, created_at,
-                                 next_attempt_at, body, held, failed_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11,
-                                     CASE WHEN ?11 IS NULL THEN NULL ELSE ?9 END)",
-                        )?
-                        .execute(params![
-                            composed.message_id,
-                            mail.kind.name(),
-                            ticket_id,
-                            cause.inbound_id(),
-                            composed.envelope_from,
-                            composed.recipients.join(","),
-                            mail.subject,
-                            composed.raw,
-                            ts(now),
-                            mail.body,
-                            mail.held,
-                        ])
-                        .context("queueing an outgoing mail")?;
-                    let outbox_id = self.tx.last_insert_rowid();
-                    let mut each = self.tx.prepare_cached(
-                        "INSERT INTO outbox_recipients (outbox_id, address, created_at)
-                         VALUES (?1, ?2, ?3)",
-                    )?;
-                    for r in &composed.recipients {
-                        each.execute(params![outbox_id, r.to_lowercase(), ts(now)])?;
-                    }
+                    let Some(queued) = mails.next() else {
+                        bail!("a mail to send was not composed ({})", mail.kind.name());
+                    };
+                    self.queue(cause, mail, queued, now)?;
                 }
             }
+        }
+        if mails.next().is_some() {
+            bail!("more mails composed than the effects send");
+        }
+        Ok(())
+    }
+
+    fn open_ticket(&self, cause: Cause, t: &NewTicket) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO tickets (code, contract_id, requester, sender, state,
+                     summary, opened_at, ack_due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                t.code.to_string(),
+                t.contract_id,
+                t.requester.as_str(),
+                t.sender.as_str(),
+                t.status.state.as_str(),
+                t.summary,
+                ts(t.opened_at),
+                ts(t.ack_due_at),
+            ])
+            .with_context(|| format!("opening ticket {}", t.code))?;
+        let ticket_id = self.tx.last_insert_rowid();
+        self.write_status(ticket_id, &t.status)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO ticket_counters (prefix, year, last) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (prefix, year) DO UPDATE SET last = MAX(last, excluded.last)",
+            )?
+            .execute(params![t.code.prefix, t.code.year, t.code.number])?;
+        if let Some(inbound_id) = cause.inbound_id() {
+            self.attach(inbound_id, ticket_id, &t.text)?;
+        }
+        Ok(())
+    }
+
+    fn log(&self, cause: Cause, event: &Event) -> Result<()> {
+        let ticket_id = self.ticket_id(&event.code)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO ticket_events (ticket_id, at, actor, event, detail, inbound_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                ticket_id,
+                ts(event.at),
+                event.actor,
+                event.kind.name(),
+                event.detail,
+                cause.inbound_id(),
+            ])
+            .context("recording a ticket event")?;
+        Ok(())
+    }
+
+    /// Queues `mail`, composed as `queued`, with one row per recipient for the hourly
+    /// reply limit.
+    fn queue(
+        &self,
+        cause: Cause,
+        mail: &OutgoingMail,
+        queued: &Queued,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let ticket_id = mail
+            .ticket
+            .as_ref()
+            .map(|code| self.ticket_id(code))
+            .transpose()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO outbox (message_id, kind, ticket_id, inbound_id,
+                     envelope_from, recipients, subject, raw, created_at,
+                     next_attempt_at, body, held, failed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11,
+                         CASE WHEN ?11 IS NULL THEN NULL ELSE ?9 END)",
+            )?
+            .execute(params![
+                queued.message_id,
+                mail.kind.name(),
+                ticket_id,
+                cause.inbound_id(),
+                queued.envelope_from,
+                queued.recipients.join(","),
+                mail.subject,
+                queued.raw,
+                ts(now),
+                mail.body,
+                mail.held,
+            ])
+            .context("queueing an outgoing mail")?;
+        let outbox_id = self.tx.last_insert_rowid();
+        let mut each = self.tx.prepare_cached(
+            "INSERT INTO outbox_recipients (outbox_id, address, created_at)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        for r in &queued.recipients {
+            each.execute(params![outbox_id, r.to_lowercase(), ts(now)])?;
         }
         Ok(())
     }
@@ -189,5 +217,35 @@ impl Tx<'_> {
             ])
             .context("writing a ticket's status")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::core::address::Address;
+    use crate::core::decision::MailKind;
+    use crate::store::test_support::{queued, temp_store};
+
+    #[test]
+    fn every_mail_to_send_comes_with_its_composed_bytes_and_no_more() {
+        let (_dir, mut store) = temp_store();
+        let now = Utc
+            .with_ymd_and_hms(2027, 6, 1, 10, 0, 0)
+            .single()
+            .expect("valid");
+        let send = Effect::Send(OutgoingMail::new(
+            MailKind::Rejection,
+            None,
+            vec![Address::parse("x@example.com").expect("address")],
+            ("Oggetto".into(), "Testo".into()),
+        ));
+        let tx = store.begin().expect("begin");
+        let missing = tx.apply(Cause::Timer, std::slice::from_ref(&send), &[], now);
+        assert!(missing.is_err(), "a mail without bytes is refused");
+        let extra = tx.apply(Cause::Timer, &[], &queued(&[send]), now);
+        assert!(extra.is_err(), "bytes without a mail are refused");
     }
 }

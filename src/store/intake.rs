@@ -1,6 +1,7 @@
 //! The intake transaction: look up what `decide` needs, record the inbound message with
-//! its raw bytes, apply the decision's effects and queue its mails — all in one SQLite
-//! transaction, so a crash at any point leaves either everything or nothing.
+//! its raw bytes, then (`effects.rs`) apply the decision's effects and queue its mails as
+//! the pipeline composed them — all in one SQLite transaction, so a crash at any point
+//! leaves either everything or nothing.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -8,12 +9,10 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use crate::core::address::Address;
 use crate::core::contract::Contract;
-use crate::core::decision::{Decision, Facts, Folder, Wanted};
+use crate::core::decision::{Facts, Folder, Outcome, Wanted};
 use crate::core::inbound::Inbound;
 use crate::core::ticket::{ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus};
-use crate::mail::compose::Composer;
 
-use super::effects::Cause;
 use super::{parse_ts, ts, Store};
 
 /// The stored outcome of a message set aside in quarantine because handling it failed.
@@ -267,21 +266,18 @@ impl Tx<'_> {
         Ok(None)
     }
 
-    /// Records the message and applies the decision; returns the inbound row id.
-    pub fn record(
+    /// Records the message with its outcome; returns the inbound row id, which the
+    /// decision's effects then name as their cause (`Tx::apply`).
+    pub fn record_inbound(
         &self,
         source: &InboundSource,
         msg: &Inbound,
         raw: &[u8],
-        decision: &Decision,
+        outcome: &Outcome,
         now: DateTime<Utc>,
-        composer: &Composer,
     ) -> Result<i64> {
-        let outcome = &decision.outcome;
         let row = (outcome.kind(), outcome.reason(), outcome.folder());
-        let inbound_id = self.insert_inbound(source, msg, raw, row, now)?;
-        self.apply(Cause::Inbound(inbound_id), &decision.effects, now, composer)?;
-        Ok(inbound_id)
+        self.insert_inbound(source, msg, raw, row, now)
     }
 
     /// Records a message that could not be handled as set aside in quarantine (outcome

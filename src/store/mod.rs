@@ -22,7 +22,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 
 pub use contracts::{ContractInput, ImportSummary};
-pub use effects::Cause;
+pub use effects::{Cause, Queued};
 pub use intake::{Duplicate, InboundSource, Tx, FAILED};
 pub use outbox::OutboxRow;
 pub use purge::PurgeReport;
@@ -210,13 +210,62 @@ pub(crate) fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
 
 #[cfg(test)]
 pub(crate) mod test_support {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
+    use crate::core::decision::{Decision, Effect};
+    use crate::core::inbound::Inbound;
 
     /// A fresh database in a temporary directory that lives as long as the returned guard.
     pub fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("t.db")).expect("open");
         (dir, store)
+    }
+
+    /// Stand-ins for the pipeline's composed mail, one per `Effect::Send` of `effects`,
+    /// each with its own Message-ID: the store queues whatever bytes it is given, so its
+    /// tests need no real mail.
+    pub fn queued(effects: &[Effect]) -> Vec<Queued> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(mail) => Some(mail),
+                _ => None,
+            })
+            .map(|mail| Queued {
+                message_id: format!("test.{}@kzweb.it", NEXT.fetch_add(1, Ordering::Relaxed)),
+                envelope_from: "assistenza@kzweb.it".into(),
+                recipients: mail
+                    .to
+                    .iter()
+                    .chain(&mail.cc)
+                    .map(|a| a.to_string())
+                    .collect(),
+                raw: format!("Subject: {}\r\n\r\n{}", mail.subject, mail.body).into_bytes(),
+            })
+            .collect()
+    }
+
+    /// Records a message and applies its decision, as the pipeline does.
+    pub fn record(
+        tx: &Tx<'_>,
+        source: &InboundSource,
+        msg: &Inbound,
+        raw: &[u8],
+        decision: &Decision,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let id = tx.record_inbound(source, msg, raw, &decision.outcome, now)?;
+        let mails = queued(&decision.effects);
+        tx.apply(Cause::Inbound(id), &decision.effects, &mails, now)?;
+        Ok(id)
+    }
+
+    /// Applies `effects` caused by a deadline, as the pipeline does.
+    pub fn apply_timer(tx: &Tx<'_>, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
+        tx.apply(Cause::Timer, effects, &queued(effects), now)
     }
 }
 

@@ -270,9 +270,8 @@ mod tests {
     };
     use crate::core::inbound::Inbound;
     use crate::core::ticket::{Event, EventKind, TicketCode, TicketState, TicketStatus};
-    use crate::mail::compose::Composer;
-    use crate::store::test_support::temp_store;
-    use crate::store::{Cause, ContractInput, InboundSource};
+    use crate::store::test_support::{apply_timer, record, temp_store};
+    use crate::store::{ContractInput, InboundSource};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2027, 6, 1, 10, 0, 0)
@@ -287,10 +286,6 @@ mod tests {
 
     fn addr(a: &str) -> Address {
         Address::parse(a).expect("valid address")
-    }
-
-    fn composer() -> Composer {
-        Composer::new("Assistenza", &addr("assistenza@kzweb.it")).expect("composer")
     }
 
     /// A store with one contract, for mario@rossi.it.
@@ -384,8 +379,7 @@ mod tests {
             ],
         );
         let tx = store.begin().expect("begin");
-        tx.record(&source, &msg, &raw, &decision, at, &composer())
-            .expect("record");
+        record(&tx, &source, &msg, &raw, &decision, at).expect("record");
         tx.commit().expect("commit");
         deliver_all(store, at);
         store
@@ -418,8 +412,8 @@ mod tests {
             .and_then(|s| s.parse().ok())
             .expect("number");
         let tx = store.begin().expect("begin");
-        tx.apply(
-            Cause::Timer,
+        apply_timer(
+            &tx,
             &[
                 Effect::UpdateTicket {
                     code: code(n),
@@ -435,7 +429,6 @@ mod tests {
                 mail(MailKind::Closure, Some(&code(n)), "mario@rossi.it"),
             ],
             closed_at,
-            &composer(),
         )
         .expect("apply");
         tx.commit().expect("commit");
@@ -455,8 +448,7 @@ mod tests {
             Decision::new(Outcome::Quarantined(Quarantine::UnknownSender), vec![])
         };
         let tx = store.begin().expect("begin");
-        tx.record(&source, &msg, &raw, &decision, at, &composer())
-            .expect("record");
+        record(&tx, &source, &msg, &raw, &decision, at).expect("record");
         tx.commit().expect("commit");
         if send_reply {
             deliver_all(store, at);
@@ -525,8 +517,7 @@ mod tests {
             ],
         );
         let tx = store.begin().expect("begin");
-        tx.record(&source, &msg, &raw, &reply, msg.received_at, &composer())
-            .expect("record");
+        record(&tx, &source, &msg, &raw, &reply, msg.received_at).expect("record");
         tx.commit().expect("commit");
         deliver_all(&mut store, msg.received_at);
         open_ticket(&mut store, contract, 3, opened);
@@ -588,8 +579,7 @@ mod tests {
             ],
         );
         let tx = store.begin().expect("begin");
-        tx.record(&source, &msg, &raw, &decision, at, &composer())
-            .expect("record");
+        record(&tx, &source, &msg, &raw, &decision, at).expect("record");
         tx.commit().expect("commit");
         deliver_all(store, at);
     }
@@ -716,25 +706,23 @@ mod tests {
             opened + Duration::days(1),
         );
         let tx = store.begin().expect("begin");
-        tx.apply(
-            Cause::Timer,
+        apply_timer(
+            &tx,
             &[mail(
                 MailKind::ReopenRefused,
                 Some(&code(2)),
                 "mario@rossi.it",
             )],
             now(),
-            &composer(),
         )
         .expect("apply");
         tx.commit().expect("commit");
         // Mail given up counts as done: an old one outside tickets goes.
         let tx = store.begin().expect("begin");
-        tx.apply(
-            Cause::Timer,
+        apply_timer(
+            &tx,
             &[mail(MailKind::Rejection, None, "x@example.com")],
             now() - Duration::days(400),
-            &composer(),
         )
         .expect("apply");
         tx.commit().expect("commit");
