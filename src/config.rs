@@ -16,8 +16,7 @@ use serde::Deserialize;
 
 use crate::core::address::Address;
 use crate::core::calendar::{Calendar, Closure};
-use crate::core::decide::Settings;
-use crate::core::operators::Operator;
+use crate::core::decision::{Operator, Settings};
 
 /// The validated configuration.
 #[derive(Clone, Debug)]
@@ -98,6 +97,9 @@ pub struct StoreConfig {
 pub struct IntakeConfig {
     /// Larger messages are fetched by their header only.
     pub max_message_bytes: u64,
+    /// A message failing for this long (transiently: the database locked or full, say)
+    /// is set aside in Quarantine and the queue told, as one that can never pass is at once.
+    pub give_up_after: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -287,6 +289,7 @@ struct RawIntake {
     allow_colleagues: Option<bool>,
     max_replies_per_hour: Option<u32>,
     own_addresses: Option<Vec<String>>,
+    give_up_after_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -314,9 +317,10 @@ struct Tickets {
     reopen_window: chrono::Duration,
 }
 
-/// `[intake]`, validated: the shell keeps its size limit, `Settings` all of it.
+/// `[intake]`, validated: the shell keeps its size limit and patience, `Settings` the rest.
 struct Intake {
     max_message_bytes: u64,
+    give_up_after: Duration,
     allow_colleagues: bool,
     max_replies_per_hour: u32,
     own_addresses: Vec<Address>,
@@ -497,6 +501,7 @@ impl Validator<'_> {
             store,
             intake: IntakeConfig {
                 max_message_bytes: intake.max_message_bytes,
+                give_up_after: intake.give_up_after,
             },
             outbox: outbox?,
             log,
@@ -697,11 +702,19 @@ impl Validator<'_> {
                 format!("{replies}: must be between 1 and 10000"),
             );
         }
+        let give_up = r.give_up_after_secs.unwrap_or(24 * 3600);
+        if !(60..=366 * 24 * 3600).contains(&give_up) {
+            self.problem(
+                "intake.give_up_after_secs",
+                format!("{give_up}: must be between 60 (a minute) and 31622400 (a year)"),
+            );
+        }
         Intake {
             max_message_bytes: max,
             allow_colleagues: r.allow_colleagues.unwrap_or(true),
             own_addresses: own,
             max_replies_per_hour: replies,
+            give_up_after: Duration::from_secs(give_up),
         }
     }
 

@@ -7,6 +7,7 @@
 //! - `mail`: MIME parsing and composing, IMAP intake, SMTP delivery, TLS.
 //! - `pipeline`: one message through parse → facts → decide → record.
 //! - `daemon`: the intake and outbox tasks and their shutdown.
+//! - `failure`: whether an error will pass (transient) or not (permanent).
 //! - `config`: the TOML file, validated with errors that name the file and key.
 //! - `cli`: the subcommands of the `assistenza` binary.
 
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod failure;
 pub mod logging;
 pub mod mail;
 pub mod pipeline;

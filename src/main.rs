@@ -1,5 +1,5 @@
 //! `assistenza`: a thin shell around a pure core. `core/` decides what happens to each
-//! message (no I/O); `store/`, `mail/` and `daemon.rs` carry the decisions out against
+//! message (no I/O); `store/`, `mail/` and `daemon/` carry the decisions out against
 //! SQLite, IMAP and SMTP. This file only maps errors to exit codes.
 
 use std::process::ExitCode;

@@ -1,15 +1,21 @@
 //! One message, one pass: parse, look up the facts, `decide`, compose the mail the
 //! decision sends, and record the message with the decision's effects and the composed
 //! mail in one transaction. Shared by the daemon's intake and by `assistenza process`, so
-//! both behave the same. The store receives bytes to queue: composing happens here.
+//! both behave the same. The store receives bytes to queue: composing happens here. A
+//! message that fails says whether the failure will pass (`failure::Kind`); one that will
+//! not is set aside here, recorded with its reason, and the first-level queue told, in
+//! one transaction.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::core::decide::{self, Effect, Folder, Outcome, Settings};
+use crate::core::decide;
+use crate::core::decision::{Decision, Effect, Folder, Outcome, Settings};
+use crate::core::failed;
 use crate::core::ticket::code_year;
 use crate::core::timers;
+use crate::failure::Failure;
 use crate::mail::compose::Composer;
 use crate::mail::parse::parse;
 use crate::store::{Cause, Duplicate, InboundSource, Queued, Store};
@@ -27,6 +33,9 @@ pub enum Handled {
     },
     /// Recorded before (same IMAP identity or Message-ID): only the move is owed.
     Duplicate(Duplicate),
+    /// Could not be handled, and never will be (or not for too long): recorded as set
+    /// aside in quarantine, with why, and the first-level queue told.
+    SetAside { inbound_id: i64, reason: String },
 }
 
 impl Handled {
@@ -35,6 +44,7 @@ impl Handled {
         match self {
             Handled::Recorded { outcome, .. } => outcome.folder(),
             Handled::Duplicate(d) => d.folder,
+            Handled::SetAside { .. } => Folder::Quarantine,
         }
     }
 
@@ -43,6 +53,7 @@ impl Handled {
         match self {
             Handled::Recorded { inbound_id, .. } => *inbound_id,
             Handled::Duplicate(d) => d.inbound_id,
+            Handled::SetAside { inbound_id, .. } => *inbound_id,
         }
     }
 }
@@ -64,7 +75,7 @@ impl Pipeline {
 
     /// Handles one message: `raw` is the whole message, or only its header when `size`
     /// is over the limit. `received_at` is when the mailbox got it; `now` is the time of
-    /// processing, stamped on the mails it queues.
+    /// processing, stamped on the mails it queues. A failure says whether it will pass.
     pub fn handle(
         &self,
         store: &mut Store,
@@ -73,7 +84,7 @@ impl Pipeline {
         size: u64,
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Handled> {
+    ) -> Result<Handled, Failure> {
         let tx = store.begin()?;
         if let Some(dup) = tx.find_by_source(source)? {
             return Ok(Handled::Duplicate(dup));
@@ -103,6 +114,38 @@ impl Pipeline {
             outcome: decision.outcome,
             sender: msg.from.map(|a| a.to_string()),
             warning: decision.warning,
+        })
+    }
+
+    /// Sets aside a message `handle` failed on for good (`message` as `handle` got it:
+    /// raw, size, received_at): records it as such, with `reason`, and queues one notice
+    /// to the first-level queue (saying it is in `folder`), in one transaction. Nothing
+    /// is decided about it: no ticket is touched and the sender gets no reply. Found
+    /// recorded before, only the move is owed.
+    pub fn set_aside(
+        &self,
+        store: &mut Store,
+        source: &InboundSource,
+        message: (&[u8], u64, DateTime<Utc>),
+        now: DateTime<Utc>,
+        reason: &str,
+        folder: &str,
+    ) -> Result<Handled> {
+        let tx = store.begin()?;
+        if let Some(dup) = tx.find_by_source(source)? {
+            return Ok(Handled::Duplicate(dup));
+        }
+        let (raw, size, received_at) = message;
+        let msg = parse(raw, size, received_at);
+        let inbound_id = tx.record_failure(source, &msg, raw, reason, now)?;
+        let notice = failed::set_aside(&msg, reason, folder, &self.settings);
+        let cause = Cause::Inbound(inbound_id);
+        let mails = self.compose(cause, &notice, now)?;
+        tx.apply(cause, &notice, &mails, now)?;
+        tx.commit()?;
+        Ok(Handled::SetAside {
+            inbound_id,
+            reason: reason.to_string(),
         })
     }
 
@@ -163,7 +206,7 @@ impl Pipeline {
         store: &mut Store,
         raw: &[u8],
         received_at: DateTime<Utc>,
-    ) -> Result<decide::Decision> {
+    ) -> Result<Decision> {
         let tx = store.begin()?;
         let msg = parse(raw, raw.len() as u64, received_at);
         let wanted = decide::wanted(&msg, &self.settings);

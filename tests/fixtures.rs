@@ -4,7 +4,7 @@
 
 mod support;
 
-use assistenza::core::decide::Outcome;
+use assistenza::core::decision::Outcome;
 
 use support::oracle::{
     contracts, decide_raw, eml_files_with_cases, expected, fixtures, received_at, requester,

@@ -198,7 +198,7 @@ fn every_hostile_message_gets_its_expected_outcome_and_injects_nothing() {
         sends += d
             .effects
             .iter()
-            .filter(|e| matches!(e, assistenza::core::decide::Effect::Send(_)))
+            .filter(|e| matches!(e, assistenza::core::decision::Effect::Send(_)))
             .count();
         for problem in check_sends(&d, raw, &settings) {
             failures.push(format!("{}: {problem}", case.file));
@@ -249,7 +249,7 @@ fn every_hostile_file_has_an_expectation_and_its_own_message_id() {
 
 #[test]
 fn the_injection_check_sees_an_injected_header() {
-    use assistenza::core::decide::{MailKind, OutgoingMail};
+    use assistenza::core::decision::{MailKind, OutgoingMail};
     use assistenza::mail::compose::Composer;
     let settings = staffed_settings();
     let mail = OutgoingMail::new(

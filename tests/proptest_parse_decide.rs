@@ -32,7 +32,7 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
 use assistenza::core::contract::Contract;
-use assistenza::core::decide::{Effect, Settings};
+use assistenza::core::decision::{Effect, Settings};
 use assistenza::core::ticket::{ThreadEntry, TicketFacts, TicketState};
 
 use support::oracle::{check_sends, contracts, decide_raw, staffed_settings, ticket_7};

@@ -17,7 +17,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, Shutdown};
 use crate::pipeline::{Handled, Pipeline};
 use crate::signals::{Request, Signals};
 use crate::store::{InboundSource, Store};
@@ -165,7 +165,8 @@ async fn run(cfg: Config, config_path: &Path, once: bool) -> Result<()> {
         return daemon.run_once().await;
     }
     let mut signals = Signals::install()?;
-    let (tx, rx) = tokio::sync::watch::channel(false);
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
     let path = config_path.to_path_buf();
     let reloader = Arc::clone(&daemon);
     tokio::spawn(async move {
@@ -173,7 +174,7 @@ async fn run(cfg: Config, config_path: &Path, once: bool) -> Result<()> {
             match signals.next().await {
                 Request::Stop => {
                     tracing::info!("shutdown requested; finishing the work in hand");
-                    let _ = tx.send(true);
+                    stop.request();
                     return;
                 }
                 Request::Reload => {
@@ -187,7 +188,7 @@ async fn run(cfg: Config, config_path: &Path, once: bool) -> Result<()> {
         }
     });
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "assistenza started");
-    daemon.run(rx).await?;
+    daemon.run(shutdown).await?;
     // The last handle: dropping it closes the database cleanly.
     drop(daemon);
     tracing::info!("assistenza stopped");
@@ -198,7 +199,7 @@ fn backup(cfg: &Config, path: &Path) -> Result<()> {
     let dest = if path.is_dir() {
         path.join(format!(
             "assistenza-{}.db",
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
+            crate::core::calendar::rome(Utc::now()).format("%Y%m%d-%H%M%S")
         ))
     } else {
         path.to_path_buf()
@@ -237,7 +238,7 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
             println!("warning: {w}");
         }
         for effect in &decision.effects {
-            if let crate::core::decide::Effect::Send(m) = effect {
+            if let crate::core::decision::Effect::Send(m) = effect {
                 let to: Vec<String> = m.to.iter().map(|a| a.to_string()).collect();
                 println!(
                     "\n--- would send to {}: {}\n{}",
@@ -266,8 +267,10 @@ async fn process(cfg: Config, file: &PathBuf, dry_run: bool) -> Result<()> {
                 d.outcome, d.inbound_id
             )
         }
+        // Only intake sets messages aside: `process` reports the error instead.
+        Handled::SetAside { reason, .. } => println!("outcome: set aside: {reason}"),
     }
-    let done = daemon.deliver_due(None).await?;
+    let done = daemon.deliver_due(&Shutdown::new()).await?;
     println!("mail sent: {}", done.sent);
     if let Some(e) = done.unavailable {
         println!("SMTP server unavailable, the rest waits in the outbox: {e}");
@@ -279,51 +282,11 @@ fn contracts_command(cfg: &Config, cmd: ContractsCommand) -> Result<()> {
     let mut store = Store::open(&cfg.store.path)?;
     let now = Utc::now();
     match cmd {
-        ContractsCommand::Import { file } => {
-            let reader = std::fs::File::open(&file)
-                .with_context(|| format!("opening {}", file.display()))?;
-            let rows = match contracts::read_csv(reader) {
-                Ok(rows) => rows,
-                Err(problems) => {
-                    for p in &problems {
-                        eprintln!("{}: {p}", file.display());
-                    }
-                    bail!(
-                        "{} problem(s) in {}; nothing was imported",
-                        problems.len(),
-                        file.display()
-                    );
-                }
-            };
-            let s = store.import_contracts(&rows, now)?;
-            println!(
-                "imported {}: {} added, {} updated",
-                file.display(),
-                s.added,
-                s.updated
-            );
-        }
+        ContractsCommand::Import { file } => import_contracts(&mut store, &file, now)?,
         ContractsCommand::Export => {
             contracts::write_csv(std::io::stdout().lock(), &store.contracts()?)?;
         }
-        ContractsCommand::List => {
-            println!(
-                "{:<32} {:<10} {:<10} {:<12} ADDRESSES",
-                "CUSTOMER", "FROM", "UNTIL", "STANDING"
-            );
-            for c in store.contracts()? {
-                let standing = format!("{:?}", c.standing(now));
-                let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
-                println!(
-                    "{:<32} {:<10} {:<10} {:<12} {}",
-                    c.customer,
-                    c.valid_from,
-                    c.valid_until,
-                    standing,
-                    addresses.join(";")
-                );
-            }
-        }
+        ContractsCommand::List => list_contracts(&store, now)?,
         ContractsCommand::Add {
             customer,
             addresses,
@@ -350,6 +313,54 @@ fn contracts_command(cfg: &Config, cmd: ContractsCommand) -> Result<()> {
                 if enable { "enabled" } else { "disabled" }
             );
         }
+    }
+    Ok(())
+}
+
+/// `contracts import FILE`: all rows or none.
+fn import_contracts(store: &mut Store, file: &Path, now: chrono::DateTime<Utc>) -> Result<()> {
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let rows = match contracts::read_csv(reader) {
+        Ok(rows) => rows,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}: {p}", file.display());
+            }
+            bail!(
+                "{} problem(s) in {}; nothing was imported",
+                problems.len(),
+                file.display()
+            );
+        }
+    };
+    let s = store.import_contracts(&rows, now)?;
+    println!(
+        "imported {}: {} added, {} updated",
+        file.display(),
+        s.added,
+        s.updated
+    );
+    Ok(())
+}
+
+/// `contracts list`: one line a contract, with its standing today.
+fn list_contracts(store: &Store, now: chrono::DateTime<Utc>) -> Result<()> {
+    println!(
+        "{:<32} {:<10} {:<10} {:<12} ADDRESSES",
+        "CUSTOMER", "FROM", "UNTIL", "STANDING"
+    );
+    for c in store.contracts()? {
+        let standing = format!("{:?}", c.standing(now));
+        let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+        println!(
+            "{:<32} {:<10} {:<10} {:<12} {}",
+            c.customer,
+            c.valid_from,
+            c.valid_until,
+            standing,
+            addresses.join(";")
+        );
     }
     Ok(())
 }

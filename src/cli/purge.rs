@@ -3,9 +3,9 @@
 
 use anyhow::{bail, Result};
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Europe::Rome;
 
 use crate::config::Config;
+use crate::core::calendar::rome_stamp;
 use crate::store::{PurgeReport, Store};
 
 /// The longest retention accepted: 100 years, far beyond any sensible one, and far from
@@ -48,7 +48,7 @@ pub fn command(cfg: &Config, days: u32, dry_run: bool) -> Result<()> {
 /// The report for people (and for the mail cron sends).
 fn render(r: &PurgeReport, cutoff: DateTime<Utc>, days: u32, dry_run: bool) -> String {
     let mut out = String::new();
-    let when = cutoff.with_timezone(&Rome).format("%Y-%m-%d %H:%M");
+    let when = rome_stamp(cutoff);
     if dry_run {
         out.push_str(&format!(
             "dry run, nothing deleted: a purge of what is older than {days} day(s) \

@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::core::calendar::rome_stamp;
 use crate::mail::imap::Imap;
 use crate::store::{Store, StoreStatus};
 
@@ -104,7 +105,7 @@ fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> V
         if now - oldest > PROMISE {
             out.push(format!(
                 "a request has waited in the mailbox since {} (over 30 minutes): is the daemon running?",
-                local(oldest)
+                rome_stamp(oldest)
             ));
         }
     }
@@ -118,7 +119,7 @@ fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> V
         None => out.push("the daemon has never looked at the mailbox".into()),
         Some(at) if now - at > expected * 2 + chrono::Duration::minutes(1) => out.push(format!(
             "the daemon last looked at the mailbox at {}: is it running?",
-            local(at)
+            rome_stamp(at)
         )),
         Some(_) => {}
     }
@@ -146,13 +147,19 @@ fn problems(s: &StoreStatus, m: &Mailbox, cfg: &Config, now: DateTime<Utc>) -> V
             s.deadlines_overdue
         ));
     }
+    if s.intake_failed_7d > 0 {
+        let latest = s
+            .intake_failed_latest
+            .first()
+            .map(|m| format!(" (latest: {})", m.reason))
+            .unwrap_or_default();
+        out.push(format!(
+            "{} message(s) could not be handled and were set aside in Quarantine in the last \
+             7 days{latest}",
+            s.intake_failed_7d
+        ));
+    }
     out
-}
-
-fn local(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Local)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
 }
 
 fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -162,7 +169,28 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         120..=7199 => format!("{} min", secs / 60),
         _ => format!("{} h", secs / 3600),
     };
-    format!("{} ({span} ago)", local(at))
+    format!("{} ({span} ago)", rome_stamp(at))
+}
+
+/// The messages set aside after a failure, latest first, with why.
+fn print_set_aside(st: &StoreStatus, now: DateTime<Utc>) {
+    if st.intake_failed_7d == 0 {
+        println!("set aside    none after a failure in 7 days");
+        return;
+    }
+    println!(
+        "set aside    {} in Quarantine after a failure in 7 days; latest:",
+        st.intake_failed_7d
+    );
+    for m in &st.intake_failed_latest {
+        println!(
+            "  - {} from {} «{}»: {}",
+            ago(m.at, now),
+            m.sender.as_deref().unwrap_or("?"),
+            m.subject.replace(char::is_control, " "),
+            m.reason
+        );
+    }
 }
 
 fn print_text(s: &Status, now: DateTime<Utc>) {
@@ -216,6 +244,7 @@ fn print_text(s: &Status, now: DateTime<Utc>) {
         st.acks.missed_sent_24h,
         st.acks.at_risk.len()
     );
+    print_set_aside(st, now);
     if s.problems.is_empty() {
         println!("healthy      yes");
     } else {

@@ -523,3 +523,21 @@ fn an_address_lettre_cannot_send_to_is_refused_at_its_key() {
     assert!(Address::parse(&format!("r@{domain}")).is_some());
     assert_eq!(keys(&d.problems(&text)), vec!["oncall.address"]);
 }
+
+#[test]
+fn give_up_after_defaults_to_a_day_and_must_be_between_a_minute_and_a_year() {
+    let d = Dir::new();
+    let c = d.load(MINIMAL).expect("valid");
+    assert_eq!(c.intake.give_up_after, Duration::from_secs(24 * 3600));
+    let c = d
+        .load(&format!("{MINIMAL}\n[intake]\ngive_up_after_secs = 3600\n"))
+        .expect("valid");
+    assert_eq!(c.intake.give_up_after, Duration::from_secs(3600));
+    for bad in ["0", "59", "31622401"] {
+        let p = d.problems(&format!(
+            "{MINIMAL}\n[intake]\ngive_up_after_secs = {bad}\n"
+        ));
+        assert_eq!(keys(&p), vec!["intake.give_up_after_secs"], "{bad}");
+        assert!(p[0].message.contains("between 60"), "{}", p[0].message);
+    }
+}

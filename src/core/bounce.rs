@@ -5,11 +5,10 @@
 //! is told, so the customer can be reached another way. Any other report (a delay, a
 //! bounce of mail we cannot place) goes to quarantine with the rest of the automated mail.
 
-use super::decide::{Decision, Effect, Facts, MailKind, Outcome, OutgoingMail, Settings};
+use super::decision::{Decision, Effect, Facts, MailKind, Outcome, OutgoingMail, Settings, SYSTEM};
 use super::inbound::{Bounce, Inbound};
 use super::templates;
 use super::ticket::{Event, EventKind};
-use super::timers::SYSTEM;
 
 /// The decision for a bounce about a ticket's mail, or `None` to let the usual rules
 /// (which quarantine automated mail) decide.

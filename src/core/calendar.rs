@@ -8,7 +8,7 @@ use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
     Timelike, Utc, Weekday,
 };
-use chrono_tz::Europe::Rome;
+use chrono_tz::{Europe::Rome, Tz};
 
 /// How many local days the searches look ahead. Three years of days, so a config that
 /// leaves no working day at all ends the search instead of looping for ever.
@@ -227,14 +227,29 @@ fn earliest_in_rome(naive: NaiveDateTime) -> Option<DateTime<Utc>> {
     }
 }
 
-/// The Rome calendar day that contains `at`.
-fn rome_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&Rome).date_naive()
+/// This instant as the agency's clocks show it. Every date and time a rule judges or a
+/// person reads is Europe/Rome's, whatever zone the machine is set to: this is the one
+/// place that says so.
+pub fn rome(at: DateTime<Utc>) -> DateTime<Tz> {
+    at.with_timezone(&Rome)
+}
+
+/// `2026-03-10 10:05`: an instant in Rome, to the minute, for listings and logs that
+/// administrators read.
+pub fn rome_stamp(at: DateTime<Utc>) -> String {
+    rome(at).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The calendar day in Europe/Rome that contains `at`: contract dates and holidays are
+/// Italian dates, so a request received at 00:30 Rome time on 1 January belongs to the
+/// new year.
+pub fn rome_day(at: DateTime<Utc>) -> NaiveDate {
+    rome(at).date_naive()
 }
 
 /// The Rome local days from the one containing `at` onwards, as far as the search guard.
 fn days_from(at: DateTime<Utc>) -> impl Iterator<Item = NaiveDate> {
-    rome_date(at)
+    rome_day(at)
         .iter_days()
         .take(usize::try_from(SEARCH_DAYS).expect("a few thousand days fit a usize") + 1)
 }
@@ -250,7 +265,7 @@ impl Calendar {
     /// True when `at` (converted to Europe/Rome) is on a working day and opens <= local time < closes.
     /// So Friday 17:59:59 is open and Friday 18:00:00 is closed.
     pub fn is_open(&self, at: DateTime<Utc>) -> bool {
-        let local = at.with_timezone(&Rome);
+        let local = rome(at);
         let time = local.time();
         self.is_working_day(local.date_naive()) && self.opens <= time && time < self.closes
     }

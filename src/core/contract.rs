@@ -1,9 +1,9 @@
 //! Support contracts as the rules see them: who may open tickets, and when.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Europe::Rome;
 
 use super::address::Address;
+use super::calendar::rome_day;
 
 /// A support contract kept by the administration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,16 +55,11 @@ impl Contract {
     }
 }
 
-/// The calendar day in Europe/Rome: contract dates are Italian dates, so a request
-/// received at 00:30 Rome time on 1 January belongs to the new year's contract.
-pub fn rome_day(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&Rome).date_naive()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use chrono_tz::Europe::Rome;
 
     fn contract(from: (i32, u32, u32), until: (i32, u32, u32)) -> Contract {
         Contract {

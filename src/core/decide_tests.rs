@@ -7,8 +7,9 @@ use super::address::{Address, SubjectProblem};
 use super::calendar::Calendar;
 use super::contract::Contract;
 use super::decide::*;
+use super::decision::*;
 use super::inbound::Inbound;
-use super::operators::Operator;
+use super::request::ACK_PROMISE;
 use super::ticket::{TicketCode, TicketFacts, TicketStatus};
 
 pub(super) fn addr(s: &str) -> Address {
@@ -191,7 +192,13 @@ fn colleague_is_refused_when_the_setting_is_off() {
         &facts(vec![rossi()]),
         &s,
     );
-    assert_eq!(d.outcome, Outcome::Rejected(Rejection::SenderNotEnabled));
+    assert_eq!(
+        d.outcome,
+        Outcome::Rejected(Rejection::SenderNotEnabled {
+            sender: addr("anna@rossi.it"),
+            requester: addr("mario@rossi.it")
+        })
+    );
     assert_eq!(sent(&d)[0].to, vec![addr("anna@rossi.it")]);
 }
 
@@ -202,7 +209,13 @@ fn sender_on_another_contract_cannot_open_for_a_requester() {
         &facts(vec![rossi(), verdi_expired()]),
         &settings(),
     );
-    assert_eq!(d.outcome, Outcome::Rejected(Rejection::SenderNotEnabled));
+    assert_eq!(
+        d.outcome,
+        Outcome::Rejected(Rejection::SenderNotEnabled {
+            sender: addr("giulia@verdi.it"),
+            requester: addr("mario@rossi.it")
+        })
+    );
 }
 
 #[test]
@@ -241,14 +254,19 @@ fn rejections_go_to_the_known_sender_and_to_the_rejected_folder() {
             "nessuno@rossi.it",
             GOOD_TEXT,
             vec![rossi()],
-            Rejection::AddressNotEnabled,
+            Rejection::AddressNotEnabled {
+                requester: addr("nessuno@rossi.it"),
+            },
         ),
         (
             "giulia@verdi.it",
             "giulia@verdi.it",
             GOOD_TEXT,
             vec![verdi_expired()],
-            Rejection::ContractExpired,
+            Rejection::ContractExpired {
+                requester: addr("giulia@verdi.it"),
+                until: date(2025, 12, 31),
+            },
         ),
         (
             "mario@rossi.it",
@@ -276,7 +294,13 @@ fn rejections_go_to_the_known_sender_and_to_the_rejected_folder() {
             "[KZ-2026-00999] altro",
             GOOD_TEXT,
             vec![rossi()],
-            Rejection::UnknownTicket,
+            Rejection::UnknownTicket {
+                code: TicketCode {
+                    prefix: "KZ".into(),
+                    year: 2026,
+                    number: 999,
+                },
+            },
         ),
     ];
     for (from, subject, text, contracts, expected) in cases {
@@ -308,7 +332,13 @@ fn contract_not_yet_valid_and_disabled_are_rejected() {
         &facts(vec![future]),
         &settings(),
     );
-    assert_eq!(d.outcome, Outcome::Rejected(Rejection::ContractNotYetValid));
+    assert_eq!(
+        d.outcome,
+        Outcome::Rejected(Rejection::ContractNotYetValid {
+            requester: addr("mario@rossi.it"),
+            from: date(2026, 6, 1)
+        })
+    );
     let mut off = rossi();
     off.disabled = true;
     let d = decide(
@@ -316,7 +346,12 @@ fn contract_not_yet_valid_and_disabled_are_rejected() {
         &facts(vec![off]),
         &settings(),
     );
-    assert_eq!(d.outcome, Outcome::Rejected(Rejection::ContractDisabled));
+    assert_eq!(
+        d.outcome,
+        Outcome::Rejected(Rejection::ContractDisabled {
+            requester: addr("mario@rossi.it")
+        })
+    );
 }
 
 #[test]
@@ -491,7 +526,13 @@ fn message_over_the_size_limit_is_rejected_before_anything_else() {
         ..request("mario@rossi.it", "mario@rossi.it", "")
     };
     let d = decide(&msg, &facts(vec![rossi()]), &settings());
-    assert_eq!(d.outcome, Outcome::Rejected(Rejection::TooLarge));
+    assert_eq!(
+        d.outcome,
+        Outcome::Rejected(Rejection::TooLarge {
+            size: 2 * 1024 * 1024,
+            limit: settings().max_message_bytes
+        })
+    );
     assert!(sent(&d)[0].body.contains("il limite è 1,0 MB"));
 }
 
@@ -528,7 +569,7 @@ fn reply_on_a_ticket_from_its_contract_updates_it_without_reply() {
     assert_eq!(
         d.effects[0],
         Effect::AppendToTicket {
-            ticket_id: 42,
+            code: ticket_42().code,
             text: "altre info".into()
         }
     );
@@ -551,7 +592,9 @@ fn reply_on_someone_elses_ticket_is_an_unknown_ticket() {
     };
     assert_eq!(
         decide(&msg, &f, &settings()).outcome,
-        Outcome::Rejected(Rejection::UnknownTicket)
+        Outcome::Rejected(Rejection::UnknownTicket {
+            code: ticket_42().code
+        })
     );
 }
 

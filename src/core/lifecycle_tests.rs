@@ -7,6 +7,7 @@ use chrono_tz::Europe::Rome;
 
 use super::decide::*;
 use super::decide_tests::{addr, facts, now, rossi, sent, settings, ticket_42, GOOD_TEXT};
+use super::decision::*;
 use super::inbound::{Attachment, Inbound};
 use super::ticket::{EventKind, TicketFacts, TicketState, TicketStatus};
 use super::timers;
@@ -219,7 +220,7 @@ fn every_state_transition_by_operators_and_customers() {
             .collect();
         assert_eq!(kinds(&d), want, "{}", row.name);
         assert!(
-            matches!(d.effects[0], Effect::AppendToTicket { ticket_id: 42, .. }),
+            matches!(&d.effects[0], Effect::AppendToTicket { code: c, .. } if *c == code()),
             "{}: the message is recorded on the ticket",
             row.name
         );

@@ -3,10 +3,15 @@
 //! tokio, rusqlite, lettre or async-imap — so every rule is tested in milliseconds with a
 //! fixed time. `tests/core_is_pure.rs` keeps it so.
 //!
-//! Map: `decide` is the entry for every inbound message and dispatches to `request` (new
-//! requests), `customer` (replies on a ticket) and `operators` (commands and answers,
-//! after `auth`); `timers` is the entry for the scheduler. `commands` is the operators'
-//! grammar, `calendar` the office hours, `ticket` the states, `templates` every text.
+//! Map, from the bottom up: `address`, `auth`, `body`, `calendar`, `commands`,
+//! `contract` and `inbound` are the leaves; `ticket` holds the states and the state
+//! machine (`Moves`, the only code that changes a ticket's state); `decision` is the
+//! vocabulary every rule speaks (settings, facts, outcomes, effects, outgoing mail);
+//! `templates` holds every text. The rule files `request` (new requests), `customer`
+//! (replies on a ticket), `operators` (commands and answers), `bounce` (delivery
+//! reports), `timers` (deadlines) and `failed` (a message set aside after a failure) read
+//! facts, call the state machine and return effects; `decide` only dispatches an inbound
+//! message to one of them. Imports run only in that order, downwards.
 
 pub mod address;
 pub mod auth;
@@ -17,6 +22,8 @@ pub mod commands;
 pub mod contract;
 pub mod customer;
 pub mod decide;
+pub mod decision;
+pub mod failed;
 pub mod inbound;
 pub mod operators;
 pub mod request;

@@ -1,96 +1,18 @@
 //! Mail from an authenticated operator (SPEC rules 7–9): commands at the top, then text
 //! that is relayed to the customer, kept as a note, handed to a colleague or team, or
 //! sent as the closing message. Either the whole message applies or nothing does, and
-//! the operator is told why.
+//! the operator is told why: the ticket's state machine (`ticket::Moves`) judges every
+//! move, this file turns the moves into history lines and mails.
 
 use super::address::Address;
 use super::body;
-use super::commands::{self, Command};
-use super::decide::{
-    Decision, Effect, Facts, MailKind, NotNow, Outcome, OutgoingMail, Refusal, Settings,
+use super::commands::{self, Command, OperatorMessage};
+use super::decision::{
+    Decision, Effect, Facts, MailKind, Operator, Outcome, OutgoingMail, Refusal, Settings,
 };
 use super::inbound::Inbound;
 use super::templates::{self, OperatorText};
-use super::ticket::{Event, EventKind, TicketCode, TicketFacts, TicketState};
-
-/// An operator from the config.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Operator {
-    /// The short name used by `#assegna NAME` and shown in the history.
-    pub name: String,
-    /// The first address is where the daemon writes to them.
-    pub addresses: Vec<Address>,
-    /// 1 (first level) or 2 (second level).
-    pub level: u8,
-    /// `primo-livello`, `programmatori`, `sistemisti` …
-    pub team: String,
-}
-
-impl Operator {
-    /// Where mail for this operator goes.
-    pub fn address(&self) -> Option<&Address> {
-        self.addresses.first()
-    }
-}
-
-impl Settings {
-    /// The operator called `name` (or with that address), without regard to case.
-    pub fn operator_named(&self, name: &str) -> Option<&Operator> {
-        let name = name.trim();
-        self.operators.iter().find(|o| {
-            o.name.eq_ignore_ascii_case(name)
-                || o.addresses
-                    .iter()
-                    .any(|a| a.as_str().eq_ignore_ascii_case(name))
-        })
-    }
-
-    /// The members of a second-level team.
-    pub fn team(&self, team: &str) -> Vec<&Operator> {
-        self.operators
-            .iter()
-            .filter(|o| o.level == 2 && o.team.eq_ignore_ascii_case(team.trim()))
-            .collect()
-    }
-
-    /// Every second-level team, for help texts.
-    pub fn teams(&self) -> Vec<&str> {
-        let mut teams: Vec<&str> = self
-            .operators
-            .iter()
-            .filter(|o| o.level == 2)
-            .map(|o| o.team.as_str())
-            .collect();
-        teams.sort_unstable();
-        teams.dedup();
-        teams
-    }
-
-    /// Who handles a ticket now: the operator in charge, else the team it was escalated
-    /// to, else the first-level queue.
-    pub fn handlers(&self, ticket: &TicketFacts) -> Vec<Address> {
-        let st = &ticket.status;
-        if let Some(a) = st
-            .operator
-            .as_deref()
-            .and_then(|n| self.operator_named(n))
-            .and_then(Operator::address)
-        {
-            return vec![a.clone()];
-        }
-        if let Some(team) = &st.team {
-            let members: Vec<Address> = self
-                .team(team)
-                .iter()
-                .filter_map(|o| o.address().cloned())
-                .collect();
-            if !members.is_empty() {
-                return members;
-            }
-        }
-        self.queue_addresses()
-    }
-}
+use super::ticket::{Event, Happened, Moves, NotNow, TicketCode, TicketFacts};
 
 /// Decides on a message from `op`, whose server vouched for them.
 pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator) -> Decision {
@@ -114,204 +36,185 @@ pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator)
     if parsed.commands.is_empty() && parsed.text.is_empty() && msg.attachments.is_empty() {
         return refuse(Refusal::Empty, code);
     }
-    if let Some(refusal) = check(&parsed.commands, ticket, settings, op) {
-        return refuse(refusal, code);
+    let mut work = Work {
+        msg,
+        settings,
+        op,
+        ticket,
+        moves: Moves::new(&ticket.status, msg.received_at),
+        effects: vec![Effect::AppendToTicket {
+            code: ticket.code.clone(),
+            text: own.clone(),
+        }],
+    };
+    match work.apply(&parsed) {
+        Ok(()) => Decision::new(Outcome::Command(ticket.code.clone()), work.finish()),
+        Err(refusal) => refuse(refusal, code),
+    }
+}
+
+/// One operator message being made on a ticket: the moves so far and their effects.
+struct Work<'a> {
+    msg: &'a Inbound,
+    settings: &'a Settings,
+    op: &'a Operator,
+    ticket: &'a TicketFacts,
+    moves: Moves,
+    effects: Vec<Effect>,
+}
+
+impl Work<'_> {
+    /// Every command, then the note or the answer; the first move that is not possible
+    /// refuses the whole message.
+    fn apply(&mut self, parsed: &OperatorMessage) -> Result<(), Refusal> {
+        for command in &parsed.commands {
+            self.command(command, &parsed.text)?;
+        }
+        let text = parsed.text.as_str();
+        let internal =
+            parsed.has(|c| matches!(c, Command::Note | Command::Assign(_) | Command::Escalate(_)));
+        let closing = parsed.has(|c| matches!(c, Command::Close { .. }));
+        if internal && !text.is_empty() {
+            self.log(vec![Happened::new(super::ticket::EventKind::Note, text)]);
+        }
+        if !internal && !closing && (!text.is_empty() || !self.msg.attachments.is_empty()) {
+            let happened = self
+                .moves
+                .answer(&self.op.name)
+                .map_err(not_now("risposta"))?;
+            self.log(happened);
+            let mail = self.to_customer(MailKind::Relay, templates::relay(&self.text(text)));
+            self.effects.push(mail);
+        }
+        Ok(())
     }
 
-    let at = msg.received_at;
-    let before = ticket.status.clone();
-    let mut st = before.clone();
-    let mut effects = vec![Effect::AppendToTicket {
-        ticket_id: ticket.id,
-        text: own.clone(),
-    }];
-    let log = |kind: EventKind, detail: String| {
-        Effect::Log(Event {
-            code: ticket.code.clone(),
-            at,
-            actor: op.name.clone(),
-            kind,
-            detail,
-        })
-    };
-    let text = parsed.text.as_str();
-    let internal =
-        parsed.has(|c| matches!(c, Command::Note | Command::Assign(_) | Command::Escalate(_)));
-    let closing = parsed.has(|c| matches!(c, Command::Close { .. }));
-    let ctx = OperatorText {
-        ticket,
-        operator: &op.name,
-        text,
-        support_address: &settings.support_address,
-        signature: &settings.signature,
-    };
-
-    for command in &parsed.commands {
+    fn command(&mut self, command: &Command, text: &str) -> Result<(), Refusal> {
+        let why = not_now(command.word());
         match command {
             Command::Take => {
-                if st.state == TicketState::Resolved {
-                    st.closed_at = None;
-                    st.reopen_until = None;
-                    effects.push(log(EventKind::Reopened, "riaperto dall'operatore".into()));
-                }
-                st.state = TicketState::Taken;
-                st.operator = Some(op.name.clone());
-                st.first_contact_at.get_or_insert(at);
-                effects.push(log(EventKind::Taken, String::new()));
+                let happened = self.moves.take(&self.op.name).map_err(why)?;
+                self.log(happened);
             }
             Command::Assign(name) => {
-                let Some(to) = settings.operator_named(name) else {
-                    continue; // `check` refused unknown names already
-                };
-                st.state = TicketState::Taken;
-                st.operator = Some(to.name.clone());
-                st.first_contact_at.get_or_insert(at);
-                effects.push(log(EventKind::Assigned, to.name.clone()));
-                effects.push(send_to_operators(
+                let to = self.settings.operator_named(name);
+                let happened = self
+                    .moves
+                    .assign(to.map_or(name.as_str(), |o| o.name.as_str()))
+                    .map_err(why)?;
+                let to = to.ok_or_else(|| Refusal::UnknownOperator(name.clone()))?;
+                self.log(happened);
+                let text = templates::assignment(&self.text(text), &to.name);
+                let mail = self.to_operators(
                     MailKind::Assignment,
-                    ticket,
-                    to.address().into_iter().cloned().collect(),
-                    templates::assignment(&ctx, &to.name),
-                    msg,
-                ));
+                    to.address().cloned().into_iter().collect(),
+                    text,
+                );
+                self.effects.push(mail);
             }
-            Command::Escalate(team) => {
-                let members = settings.team(team);
-                let team_name = members.first().map_or(team.clone(), |o| o.team.clone());
-                st.state = TicketState::Open;
-                st.operator = None;
-                st.level = 2;
-                st.team = Some(team_name.clone());
-                st.first_contact_at.get_or_insert(at);
-                effects.push(log(EventKind::Escalated, team_name.clone()));
-                effects.push(send_to_operators(
-                    MailKind::Escalation,
-                    ticket,
-                    members
-                        .iter()
-                        .filter_map(|o| o.address().cloned())
-                        .collect(),
-                    templates::escalation(&ctx, &team_name),
-                    msg,
-                ));
-            }
+            Command::Escalate(team) => self.escalate(team, text, why)?,
             Command::Urgent => {
-                st.urgent = true;
-                effects.push(log(EventKind::Urgent, String::new()));
+                let happened = self.moves.mark_urgent().map_err(why)?;
+                self.log(happened);
             }
-            Command::Note => {}
+            Command::Note => {
+                self.moves.note().map_err(why)?;
+            }
             Command::Close { hours } => {
                 let window = hours
                     .map(|h| chrono::Duration::hours(i64::from(h)))
-                    .unwrap_or(settings.reopen_window);
-                let until = at + window;
-                st.state = TicketState::Resolved;
-                st.closed_at = Some(at);
-                st.reopen_until = Some(until);
-                st.operator.get_or_insert_with(|| op.name.clone());
-                st.first_contact_at.get_or_insert(at);
-                effects.push(log(
-                    EventKind::Closed,
-                    format!("riapribile fino al {}", templates::italian_datetime(until)),
-                ));
-                effects.push(send_to_customer(
-                    MailKind::Closure,
-                    ticket,
-                    templates::closure(&ctx, until),
-                    msg,
-                ));
+                    .unwrap_or(self.settings.reopen_window);
+                let until = self.msg.received_at + window;
+                let detail = format!("riapribile fino al {}", templates::italian_datetime(until));
+                let happened = self
+                    .moves
+                    .close(&self.op.name, until, detail)
+                    .map_err(why)?;
+                self.log(happened);
+                let text = templates::closure(&self.text(text), until);
+                self.effects.push(self.to_customer(MailKind::Closure, text));
             }
         }
+        Ok(())
     }
-    if internal && !text.is_empty() {
-        effects.push(log(EventKind::Note, text.to_string()));
-    }
-    if !internal && !closing && (!text.is_empty() || !msg.attachments.is_empty()) {
-        // The first answer of an operator on a ticket nobody has taken is taking it.
-        if st.operator.is_none() {
-            st.operator = Some(op.name.clone());
-            st.state = TicketState::Taken;
-            effects.push(log(EventKind::Taken, String::new()));
+
+    fn escalate(
+        &mut self,
+        team: &str,
+        text: &str,
+        why: impl FnOnce(NotNow) -> Refusal,
+    ) -> Result<(), Refusal> {
+        let members = self.settings.team(team);
+        let team_name = members.first().map_or(team.to_string(), |o| o.team.clone());
+        let happened = self.moves.escalate(&team_name).map_err(why)?;
+        if members.is_empty() {
+            return Err(Refusal::UnknownTeam(team.to_string()));
         }
-        st.first_contact_at.get_or_insert(at);
-        effects.push(log(EventKind::Answered, String::new()));
-        effects.push(send_to_customer(
-            MailKind::Relay,
-            ticket,
-            templates::relay(&ctx),
-            msg,
-        ));
+        self.log(happened);
+        let to = members
+            .iter()
+            .filter_map(|o| o.address().cloned())
+            .collect();
+        let text = templates::escalation(&self.text(text), &team_name);
+        let mail = self.to_operators(MailKind::Escalation, to, text);
+        self.effects.push(mail);
+        Ok(())
     }
-    if st != before {
-        effects.insert(
-            1,
-            Effect::UpdateTicket {
-                ticket_id: ticket.id,
-                status: st,
-            },
-        );
+
+    /// The effects in order: the message, the new status, then what the moves did.
+    fn finish(mut self) -> Vec<Effect> {
+        if let Some(status) = self.moves.changed() {
+            let update = Effect::UpdateTicket {
+                code: self.ticket.code.clone(),
+                status: status.clone(),
+            };
+            self.effects.insert(1, update);
+        }
+        self.effects
     }
-    Decision::new(Outcome::Command(ticket.code.clone()), effects)
+
+    fn log(&mut self, happened: Vec<Happened>) {
+        for h in happened {
+            self.effects.push(Effect::Log(Event {
+                code: self.ticket.code.clone(),
+                at: self.msg.received_at,
+                actor: self.op.name.clone(),
+                kind: h.kind,
+                detail: h.detail,
+            }));
+        }
+    }
+
+    fn text<'t>(&'t self, text: &'t str) -> OperatorText<'t> {
+        OperatorText {
+            ticket: self.ticket,
+            operator: &self.op.name,
+            text,
+            support_address: &self.settings.support_address,
+            signature: &self.settings.signature,
+        }
+    }
+
+    /// A mail to the customer in the customer's thread, with the operator's attachments.
+    fn to_customer(&self, kind: MailKind, text: (String, String)) -> Effect {
+        let to = vec![self.ticket.requester.clone()];
+        let mail = OutgoingMail::new(kind, Some(&self.ticket.code), to, text);
+        Effect::Send(
+            mail.in_customer_thread(self.ticket)
+                .with_attachments_of(self.msg),
+        )
+    }
+
+    /// A mail to operators, answering the operator's message, with its attachments.
+    fn to_operators(&self, kind: MailKind, to: Vec<Address>, text: (String, String)) -> Effect {
+        let mail = OutgoingMail::new(kind, Some(&self.ticket.code), to, text);
+        Effect::Send(mail.answering(self.msg).with_attachments_of(self.msg))
+    }
 }
 
-/// Whether every command is possible on this ticket now; the first that is not says why.
-fn check(
-    commands: &[Command],
-    ticket: &TicketFacts,
-    settings: &Settings,
-    op: &Operator,
-) -> Option<Refusal> {
-    let st = &ticket.status;
-    let not_now = |c: &Command, why: NotNow| Refusal::NotNow {
-        command: c.word(),
-        why,
-    };
-    let first_word = || commands.first().map_or("risposta", Command::word);
-    match st.state {
-        TicketState::Closed => {
-            return Some(Refusal::NotNow {
-                command: first_word(),
-                why: NotNow::ClosedForGood,
-            })
-        }
-        TicketState::Resolved => {
-            if let Some(c) = commands
-                .iter()
-                .find(|c| !matches!(c, Command::Take | Command::Note | Command::Urgent))
-            {
-                return Some(not_now(
-                    c,
-                    NotNow::Resolved {
-                        reopen_until: st.reopen_until,
-                    },
-                ));
-            }
-        }
-        TicketState::Open | TicketState::Taken => {}
-    }
-    for c in commands {
-        match c {
-            Command::Take => {
-                if let Some(other) = st
-                    .operator
-                    .as_deref()
-                    .filter(|n| !n.eq_ignore_ascii_case(&op.name))
-                {
-                    if st.state == TicketState::Taken {
-                        return Some(not_now(c, NotNow::TakenBy(other.to_string())));
-                    }
-                }
-            }
-            Command::Assign(name) if settings.operator_named(name).is_none() => {
-                return Some(Refusal::UnknownOperator(name.clone()));
-            }
-            Command::Escalate(team) if settings.team(team).is_empty() => {
-                return Some(Refusal::UnknownTeam(team.clone()));
-            }
-            _ => {}
-        }
-    }
-    None
+/// Names the command a refused move came from.
+fn not_now(command: &'static str) -> impl FnOnce(NotNow) -> Refusal {
+    move |why| Refusal::NotNow { command, why }
 }
 
 /// The reply that tells an operator why nothing happened.
@@ -331,47 +234,8 @@ fn refused(
         .collect();
     Decision::new(
         Outcome::CommandRefused(refusal),
-        vec![Effect::Send(OutgoingMail {
-            in_reply_to: msg.message_id.clone(),
-            references: super::decide::thread(msg),
-            ..OutgoingMail::new(MailKind::CommandRefused, None, to, text)
-        })],
+        vec![Effect::Send(
+            OutgoingMail::new(MailKind::CommandRefused, None, to, text).answering(msg),
+        )],
     )
-}
-
-/// A mail to the customer in the customer's thread, with the operator's attachments.
-fn send_to_customer(
-    kind: MailKind,
-    ticket: &TicketFacts,
-    text: (String, String),
-    msg: &Inbound,
-) -> Effect {
-    let (in_reply_to, references) = ticket.customer_thread();
-    Effect::Send(OutgoingMail {
-        in_reply_to,
-        references,
-        attachments: msg.attachments.clone(),
-        ..OutgoingMail::new(
-            kind,
-            Some(&ticket.code),
-            vec![ticket.requester.clone()],
-            text,
-        )
-    })
-}
-
-/// A mail to operators, answering the operator's message, with its attachments.
-fn send_to_operators(
-    kind: MailKind,
-    ticket: &TicketFacts,
-    to: Vec<Address>,
-    text: (String, String),
-    msg: &Inbound,
-) -> Effect {
-    Effect::Send(OutgoingMail {
-        in_reply_to: msg.message_id.clone(),
-        references: super::decide::thread(msg),
-        attachments: msg.attachments.clone(),
-        ..OutgoingMail::new(kind, Some(&ticket.code), to, text)
-    })
 }

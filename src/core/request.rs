@@ -3,18 +3,18 @@
 //! the notice to the first-level queue, and the on-call alert for urgent requests outside
 //! office hours (rule 6).
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::address::{subject_address, Address};
 use super::body::{self, BodyProblem};
 use super::contract::{Contract, Standing};
-use super::decide::{
-    thread, Decision, Effect, Facts, MailKind, NewTicket, Outcome, OutgoingMail, Rejection,
-    Settings,
+use super::decision::{
+    Decision, Effect, Facts, MailKind, NewTicket, Outcome, OutgoingMail, Rejection, Settings,
+    SYSTEM,
 };
 use super::inbound::Inbound;
-use super::templates::{self, AckText, Examined, RejectionText, TicketBrief};
-use super::ticket::{Event, EventKind, TicketStatus};
+use super::templates::{self, AckText, Examined, TicketBrief};
+use super::ticket::{Event, EventKind, TicketCode, TicketStatus};
 
 /// The promise of the seed: an acknowledgement within 30 minutes of receipt.
 pub const ACK_PROMISE: Duration = Duration::minutes(30);
@@ -29,87 +29,57 @@ pub fn new_request(
     facts: &Facts,
     settings: &Settings,
     sender: Address,
-) -> Result<Decision, (Rejection, RejectionText)> {
-    let requester = match subject_address(&msg.subject) {
-        Ok(a) => a,
-        Err(p) => {
-            return Err((Rejection::SubjectNotAddress(p), RejectionText::Subject(p)));
-        }
-    };
-    let requester_contracts: Vec<&Contract> = facts
-        .contracts
-        .iter()
-        .filter(|c| c.enables(&requester))
-        .collect();
-    if requester_contracts.is_empty() {
-        return Err((
-            Rejection::AddressNotEnabled,
-            RejectionText::AddressNotEnabled { requester },
-        ));
-    }
-    // An address may sit on several contracts (an expired one and its renewal): the best
-    // standing wins, and among equals the first (lowest id) one.
-    let Some(contract) = requester_contracts
-        .iter()
-        .copied()
-        .min_by_key(|c| (c.standing(msg.received_at), c.id))
-    else {
-        return Err((
-            Rejection::AddressNotEnabled,
-            RejectionText::AddressNotEnabled { requester },
-        ));
-    };
-    if sender != requester && !(settings.allow_colleagues && contract.enables(&sender)) {
-        return Err((
-            Rejection::SenderNotEnabled,
-            RejectionText::SenderNotEnabled {
-                sender: sender.clone(),
-                requester,
-            },
-        ));
-    }
-    match contract.standing(msg.received_at) {
-        Standing::InForce => {}
-        Standing::NotYetValid => {
-            return Err((
-                Rejection::ContractNotYetValid,
-                RejectionText::ContractNotYetValid {
-                    requester,
-                    from: contract.valid_from,
-                },
-            ));
-        }
-        Standing::Expired => {
-            return Err((
-                Rejection::ContractExpired,
-                RejectionText::ContractExpired {
-                    requester,
-                    until: contract.valid_until,
-                },
-            ));
-        }
-        Standing::Disabled => {
-            return Err((
-                Rejection::ContractDisabled,
-                RejectionText::ContractDisabled { requester },
-            ));
-        }
-    }
-
+) -> Result<Decision, Rejection> {
+    let requester = subject_address(&msg.subject).map_err(Rejection::SubjectNotAddress)?;
+    let contract = contract_of(&requester, &sender, msg, facts, settings)?;
     let own = body::own_text(&msg.text);
-    if let Err(problem) = body::check(&own, &contract.references) {
-        let (reason, text) = match problem {
-            BodyProblem::EmptyRequest => (Rejection::EmptyRequest, RejectionText::EmptyRequest),
-            BodyProblem::MissingReference => {
-                (Rejection::MissingReference, RejectionText::MissingReference)
-            }
-        };
-        return Err((reason, text));
-    }
-
+    body::check(&own, &contract.references).map_err(|problem| match problem {
+        BodyProblem::EmptyRequest => Rejection::EmptyRequest,
+        BodyProblem::MissingReference => Rejection::MissingReference,
+    })?;
     Ok(open_ticket(
         msg, facts, settings, contract, requester, sender, &own,
     ))
+}
+
+/// The contract the request is made on: the requester's, in force, and the sender may
+/// write for them.
+fn contract_of<'f>(
+    requester: &Address,
+    sender: &Address,
+    msg: &Inbound,
+    facts: &'f Facts,
+    settings: &Settings,
+) -> Result<&'f Contract, Rejection> {
+    // An address may sit on several contracts (an expired one and its renewal): the best
+    // standing wins, and among equals the first (lowest id) one.
+    let contract = facts
+        .contracts
+        .iter()
+        .filter(|c| c.enables(requester))
+        .min_by_key(|c| (c.standing(msg.received_at), c.id))
+        .ok_or_else(|| Rejection::AddressNotEnabled {
+            requester: requester.clone(),
+        })?;
+    if sender != requester && !(settings.allow_colleagues && contract.enables(sender)) {
+        return Err(Rejection::SenderNotEnabled {
+            sender: sender.clone(),
+            requester: requester.clone(),
+        });
+    }
+    let requester = requester.clone();
+    match contract.standing(msg.received_at) {
+        Standing::InForce => Ok(contract),
+        Standing::NotYetValid => Err(Rejection::ContractNotYetValid {
+            requester,
+            from: contract.valid_from,
+        }),
+        Standing::Expired => Err(Rejection::ContractExpired {
+            requester,
+            until: contract.valid_until,
+        }),
+        Standing::Disabled => Err(Rejection::ContractDisabled { requester }),
+    }
 }
 
 /// `URGENTE` (any case, with or without trailing punctuation) alone on the first line.
@@ -131,103 +101,139 @@ fn open_ticket(
     sender: Address,
     own_text: &str,
 ) -> Decision {
-    let code = facts.next_code.clone();
     let at = msg.received_at;
-    let summary = body::summary(own_text, SUMMARY_CHARS);
     let calendar = &settings.calendar;
     let urgent = is_urgent(own_text);
-    let open_now = calendar.is_open(at);
-    let examined = if open_now {
-        Examined::Now
-    } else {
-        Examined::From(calendar.next_opening(at))
+    let o = Opening {
+        msg,
+        settings,
+        contract,
+        code: facts.next_code.clone(),
+        requester,
+        sender,
+        own_text,
+        summary: body::summary(own_text, SUMMARY_CHARS),
+        urgent,
+        open_now: calendar.is_open(at),
+        first_contact_due: calendar.add_office_time(at, settings.first_contact),
     };
-    let oncall = (urgent && !open_now)
-        .then_some(settings.oncall.as_ref())
-        .flatten();
-    let first_contact_due = calendar.add_office_time(at, settings.first_contact);
-    let colleague = (sender != requester).then_some(&sender);
-    let greeting_name = if colleague.is_none() {
-        msg.from_name.as_deref()
-    } else {
-        None
-    };
-    let ack = templates::ack(&AckText {
-        code: &code,
-        requester: &requester,
-        sender: colleague,
-        greeting_name,
-        summary: &summary,
-        office_hours: &templates::office_hours(calendar),
-        examined,
-        urgent_after_hours: urgent && !open_now,
-        support_address: &settings.support_address,
-        signature: &settings.signature,
-    });
     let mut effects = vec![
         Effect::OpenTicket(NewTicket {
-            code: code.clone(),
+            code: o.code.clone(),
             contract_id: contract.id,
-            requester: requester.clone(),
-            sender: sender.clone(),
-            summary,
+            requester: o.requester.clone(),
+            sender: o.sender.clone(),
+            summary: o.summary.clone(),
             text: own_text.to_string(),
             opened_at: at,
             ack_due_at: at + ACK_PROMISE,
-            status: TicketStatus::new(urgent, first_contact_due),
+            status: TicketStatus::new(urgent, o.first_contact_due),
         }),
         Effect::Log(Event {
-            code: code.clone(),
+            code: o.code.clone(),
             at,
-            actor: sender.to_string(),
+            actor: o.sender.to_string(),
             kind: EventKind::Opened,
-            detail: if urgent {
-                "URGENTE".into()
-            } else {
-                String::new()
-            },
+            detail: if urgent { "URGENTE" } else { "" }.into(),
         }),
-        Effect::Send(OutgoingMail {
-            cc: colleague.into_iter().cloned().collect(),
-            in_reply_to: msg.message_id.clone(),
-            references: thread(msg),
-            ..OutgoingMail::new(MailKind::Ack, Some(&code), vec![requester.clone()], ack)
-        }),
+        Effect::Send(o.ack()),
     ];
-    let brief = TicketBrief {
-        code: &code,
-        customer: &contract.customer,
-        contract_until: contract.valid_until,
-        requester: &requester,
-        sender: &sender,
-        received_at: at,
-        text: own_text,
-        urgent,
-        open_now,
-        first_contact_due,
-        signature: &settings.signature,
-    };
-    let queue = settings.queue_addresses();
-    if !queue.is_empty() {
-        let text = templates::queue_notice(&brief, &settings.support_address);
-        effects.push(Effect::Send(OutgoingMail {
-            attachments: msg.attachments.clone(),
-            ..OutgoingMail::new(MailKind::QueueNotice, Some(&code), queue, text)
-        }));
+    effects.extend(o.notices());
+    Decision::new(Outcome::NewTicket(o.code), effects)
+}
+
+/// A ticket being opened, with what its mails say about it.
+struct Opening<'a> {
+    msg: &'a Inbound,
+    settings: &'a Settings,
+    contract: &'a Contract,
+    code: TicketCode,
+    requester: Address,
+    sender: Address,
+    own_text: &'a str,
+    summary: String,
+    urgent: bool,
+    /// Whether the desk was open when the request arrived.
+    open_now: bool,
+    first_contact_due: DateTime<Utc>,
+}
+
+impl Opening<'_> {
+    /// The acknowledgement to the requester, in copy to a colleague who wrote for them.
+    fn ack(&self) -> OutgoingMail {
+        let calendar = &self.settings.calendar;
+        let at = self.msg.received_at;
+        let colleague = (self.sender != self.requester).then_some(&self.sender);
+        let ack = templates::ack(&AckText {
+            code: &self.code,
+            requester: &self.requester,
+            sender: colleague,
+            greeting_name: self
+                .msg
+                .from_name
+                .as_deref()
+                .filter(|_| colleague.is_none()),
+            summary: &self.summary,
+            office_hours: &templates::office_hours(calendar),
+            examined: if self.open_now {
+                Examined::Now
+            } else {
+                Examined::From(calendar.next_opening(at))
+            },
+            urgent_after_hours: self.urgent && !self.open_now,
+            support_address: &self.settings.support_address,
+            signature: &self.settings.signature,
+        });
+        let to = vec![self.requester.clone()];
+        OutgoingMail {
+            cc: colleague.into_iter().cloned().collect(),
+            ..OutgoingMail::new(MailKind::Ack, Some(&self.code), to, ack)
+        }
+        .answering(self.msg)
     }
-    if let Some(oncall) = oncall {
-        let text = templates::oncall_notice(&brief, &settings.support_address);
-        effects.push(Effect::Log(Event {
-            code: code.clone(),
-            at,
-            actor: super::timers::SYSTEM.into(),
-            kind: EventKind::OnCallNotified,
-            detail: oncall.to_string(),
-        }));
-        effects.push(Effect::Send(OutgoingMail {
-            attachments: msg.attachments.clone(),
-            ..OutgoingMail::new(MailKind::OnCall, Some(&code), vec![oncall.clone()], text)
-        }));
+
+    /// The notice to the first-level queue and, for an urgent request outside office
+    /// hours, the alert to the on-call person.
+    fn notices(&self) -> Vec<Effect> {
+        let settings = self.settings;
+        let brief = TicketBrief {
+            code: &self.code,
+            customer: &self.contract.customer,
+            contract_until: self.contract.valid_until,
+            requester: &self.requester,
+            sender: &self.sender,
+            received_at: self.msg.received_at,
+            text: self.own_text,
+            urgent: self.urgent,
+            open_now: self.open_now,
+            first_contact_due: self.first_contact_due,
+            signature: &settings.signature,
+        };
+        let mut effects = vec![];
+        let queue = settings.queue_addresses();
+        if !queue.is_empty() {
+            let text = templates::queue_notice(&brief, &settings.support_address);
+            let mail = OutgoingMail::new(MailKind::QueueNotice, Some(&self.code), queue, text);
+            effects.push(Effect::Send(mail.with_attachments_of(self.msg)));
+        }
+        let oncall = settings.oncall.as_ref();
+        if let Some(oncall) = oncall.filter(|_| self.urgent && !self.open_now) {
+            let text = templates::oncall_notice(&brief, &settings.support_address);
+            effects.push(Effect::Log(Event {
+                code: self.code.clone(),
+                at: self.msg.received_at,
+                actor: SYSTEM.into(),
+                kind: EventKind::OnCallNotified,
+                detail: oncall.to_string(),
+            }));
+            let mail = OutgoingMail::new(
+                MailKind::OnCall,
+                Some(&self.code),
+                vec![oncall.clone()],
+                text,
+            );
+            effects.push(Effect::Send(mail.with_attachments_of(self.msg)));
+        }
+        effects
     }
-    Decision::new(Outcome::NewTicket(code), effects)
 }

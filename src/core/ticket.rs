@@ -4,11 +4,11 @@
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Utc};
-use chrono_tz::Europe::Rome;
 use regex::Regex;
 use std::sync::LazyLock;
 
 use super::address::Address;
+use super::calendar::rome;
 use super::contract::Contract;
 
 /// A ticket code such as `KZ-2026-00042`: a prefix from the config, the year the request
@@ -58,7 +58,7 @@ static CODE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The year a ticket opened at `at` is numbered in (Europe/Rome).
 pub fn code_year(at: DateTime<Utc>) -> i32 {
-    at.with_timezone(&Rome).year()
+    rome(at).year()
 }
 
 /// Where a ticket is in its life. Level, operator and the urgent flag are kept beside the
@@ -178,6 +178,226 @@ impl TicketStatus {
             }
             TicketState::Resolved => self.reopen_until.map(Deadline::ReopenWindow),
             _ => None,
+        }
+    }
+}
+
+/// Why a move is not possible in the ticket's state now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotNow {
+    /// The ticket is closed for good.
+    ClosedForGood,
+    /// Closed and waiting for the customer; `#prendo` reopens it.
+    Resolved { reopen_until: Option<DateTime<Utc>> },
+    /// Another operator has it.
+    TakenBy(String),
+    /// The ticket is not closed: there is nothing to reopen or to close for good.
+    NotClosed,
+    /// The customer wrote after the reopen window ran out.
+    WindowPassed { reopen_until: Option<DateTime<Utc>> },
+    /// The deadline has not come, or is not owed any more.
+    NotDue,
+}
+
+/// A line a move writes in the ticket's history; the rule that made the move adds the
+/// ticket, the time and who did it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Happened {
+    pub kind: EventKind,
+    pub detail: String,
+}
+
+impl Happened {
+    pub fn new(kind: EventKind, detail: impl Into<String>) -> Happened {
+        Happened {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What a move returns: the history lines to record, or why it is not possible now.
+pub type Moved = Result<Vec<Happened>, NotNow>;
+
+/// The ticket's state machine: the moves that one message, or one deadline, makes on a
+/// ticket, and the only code that changes a ticket's state.
+///
+/// Every move is judged against the status the ticket had when the message arrived, and
+/// made on the status as the moves before it left it: an operator's commands are all
+/// possible or the message changes nothing (SPEC rule 8), and two commands of one message
+/// never make each other possible or impossible.
+#[derive(Clone, Debug)]
+pub struct Moves {
+    found: TicketStatus,
+    status: TicketStatus,
+    at: DateTime<Utc>,
+}
+
+impl Moves {
+    /// The moves made at `at` on a ticket found in `status`.
+    pub fn new(status: &TicketStatus, at: DateTime<Utc>) -> Moves {
+        Moves {
+            found: status.clone(),
+            status: status.clone(),
+            at,
+        }
+    }
+
+    /// The status the moves so far leave the ticket in.
+    pub fn status(&self) -> &TicketStatus {
+        &self.status
+    }
+
+    /// The new status, when the moves changed anything.
+    pub fn changed(&self) -> Option<&TicketStatus> {
+        (self.status != self.found).then_some(&self.status)
+    }
+
+    /// Refuses what no operator may do on a ticket closed for good, or closed and
+    /// waiting for the customer unless `while_resolved`.
+    fn workable(&self, while_resolved: bool) -> Result<(), NotNow> {
+        match self.found.state {
+            TicketState::Closed => Err(NotNow::ClosedForGood),
+            TicketState::Resolved if !while_resolved => Err(NotNow::Resolved {
+                reopen_until: self.found.reopen_until,
+            }),
+            TicketState::Open | TicketState::Taken | TicketState::Resolved => Ok(()),
+        }
+    }
+
+    /// `#prendo`: `operator` takes the ticket; a closed one waiting for the customer is
+    /// reopened. Refused while another operator has it.
+    pub fn take(&mut self, operator: &str) -> Moved {
+        self.workable(true)?;
+        if let Some(other) = self.found.operator.as_deref() {
+            if self.found.state == TicketState::Taken && !other.eq_ignore_ascii_case(operator) {
+                return Err(NotNow::TakenBy(other.to_string()));
+            }
+        }
+        let mut happened = vec![];
+        if self.status.state == TicketState::Resolved {
+            self.status.closed_at = None;
+            self.status.reopen_until = None;
+            happened.push(Happened::new(
+                EventKind::Reopened,
+                "riaperto dall'operatore",
+            ));
+        }
+        self.put_in_charge(operator);
+        happened.push(Happened::new(EventKind::Taken, ""));
+        Ok(happened)
+    }
+
+    /// `#assegna`: `operator` is put in charge by a colleague.
+    pub fn assign(&mut self, operator: &str) -> Moved {
+        self.workable(false)?;
+        self.put_in_charge(operator);
+        Ok(vec![Happened::new(EventKind::Assigned, operator)])
+    }
+
+    fn put_in_charge(&mut self, operator: &str) {
+        self.status.state = TicketState::Taken;
+        self.status.operator = Some(operator.to_string());
+        self.status.first_contact_at.get_or_insert(self.at);
+    }
+
+    /// `#secondo-livello`: the ticket goes to a second-level team, and nobody of it has
+    /// taken it yet.
+    pub fn escalate(&mut self, team: &str) -> Moved {
+        self.workable(false)?;
+        self.status.state = TicketState::Open;
+        self.status.operator = None;
+        self.status.level = 2;
+        self.status.team = Some(team.to_string());
+        self.status.first_contact_at.get_or_insert(self.at);
+        Ok(vec![Happened::new(EventKind::Escalated, team)])
+    }
+
+    /// `#urgente`: the ticket is flagged as a possible extra-billed intervention.
+    pub fn mark_urgent(&mut self) -> Moved {
+        self.workable(true)?;
+        self.status.urgent = true;
+        Ok(vec![Happened::new(EventKind::Urgent, "")])
+    }
+
+    /// `#nota`: an internal note changes no state, but a ticket closed for good takes
+    /// none.
+    pub fn note(&mut self) -> Moved {
+        self.workable(true)?;
+        Ok(vec![])
+    }
+
+    /// An operator's answer to the customer; the first answer on a ticket nobody has
+    /// taken is taking it.
+    pub fn answer(&mut self, operator: &str) -> Moved {
+        self.workable(true)?;
+        let mut happened = vec![];
+        if self.status.operator.is_none() {
+            self.status.operator = Some(operator.to_string());
+            self.status.state = TicketState::Taken;
+            happened.push(Happened::new(EventKind::Taken, ""));
+        }
+        self.status.first_contact_at.get_or_insert(self.at);
+        happened.push(Happened::new(EventKind::Answered, ""));
+        Ok(happened)
+    }
+
+    /// `#chiudi`: closed by `operator`; the customer may reopen it by replying until
+    /// `reopen_until`. `detail` is the history line that says until when.
+    pub fn close(&mut self, operator: &str, reopen_until: DateTime<Utc>, detail: String) -> Moved {
+        self.workable(false)?;
+        self.status.state = TicketState::Resolved;
+        self.status.closed_at = Some(self.at);
+        self.status.reopen_until = Some(reopen_until);
+        self.status
+            .operator
+            .get_or_insert_with(|| operator.to_string());
+        self.status.first_contact_at.get_or_insert(self.at);
+        Ok(vec![Happened::new(EventKind::Closed, detail)])
+    }
+
+    /// The customer's reply to a closed ticket reopens it while the window, judged on
+    /// when the mailbox received the reply, is open; the operator in charge keeps it.
+    pub fn reopen_by_customer(&mut self) -> Moved {
+        let until = self.found.reopen_until;
+        match self.found.state {
+            TicketState::Open | TicketState::Taken => return Err(NotNow::NotClosed),
+            TicketState::Resolved | TicketState::Closed => {}
+        }
+        if !until.is_some_and(|until| self.at < until) {
+            return Err(NotNow::WindowPassed {
+                reopen_until: until,
+            });
+        }
+        self.status.state = match self.status.operator {
+            Some(_) => TicketState::Taken,
+            None => TicketState::Open,
+        };
+        self.status.closed_at = None;
+        self.status.reopen_until = None;
+        Ok(vec![Happened::new(EventKind::Reopened, "")])
+    }
+
+    /// The reopen window has run out: the ticket is closed for good.
+    pub fn close_for_good(&mut self) -> Moved {
+        match self.found.next_deadline() {
+            Some(Deadline::ReopenWindow(until)) if until <= self.at => {
+                self.status.state = TicketState::Closed;
+                Ok(vec![Happened::new(EventKind::ClosedForGood, "")])
+            }
+            Some(Deadline::ReopenWindow(_)) => Err(NotNow::NotDue),
+            _ => Err(NotNow::NotClosed),
+        }
+    }
+
+    /// Nobody took the ticket in time: the queue is reminded, once. `detail` names who.
+    pub fn remind(&mut self, detail: String) -> Moved {
+        match self.found.next_deadline() {
+            Some(Deadline::FirstContact(due)) if due <= self.at => {
+                self.status.reminded_at = Some(self.at);
+                Ok(vec![Happened::new(EventKind::Reminded, detail)])
+            }
+            _ => Err(NotNow::NotDue),
         }
     }
 }
@@ -320,6 +540,192 @@ mod tests {
             .single()
             .expect("valid");
         assert_eq!(code_year(new_year_in_rome), 2027);
+    }
+
+    /// The state a transition leads to, or why it is refused.
+    type Expected = Result<TicketState, NotNow>;
+
+    /// Every transition, by name, for the table below.
+    const TRANSITIONS: [&str; 11] = [
+        "take",
+        "take by another",
+        "assign",
+        "escalate",
+        "mark_urgent",
+        "note",
+        "answer",
+        "close",
+        "reopen_by_customer",
+        "close_for_good",
+        "remind",
+    ];
+
+    fn at() -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 3, 10, 10, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn hours(h: i64) -> DateTime<Utc> {
+        at() + chrono::Duration::hours(h)
+    }
+
+    /// A ticket in `state`: first contact due an hour ago (in `due` hours), in charge of
+    /// mario once taken, with a reopen window ending in `window` hours once closed.
+    fn status(state: TicketState, due: i64, window: i64) -> TicketStatus {
+        let mut st = TicketStatus::new(false, hours(due));
+        st.state = state;
+        if state != TicketState::Open {
+            st.operator = Some("mario".into());
+            st.first_contact_at = Some(hours(-2));
+        }
+        if matches!(state, TicketState::Resolved | TicketState::Closed) {
+            st.closed_at = Some(hours(-3));
+            st.reopen_until = Some(hours(window));
+        }
+        st
+    }
+
+    /// Makes one transition by name, at `at()`, by luigi (mario for "take").
+    fn make(transition: &str, st: &TicketStatus) -> Result<TicketStatus, NotNow> {
+        let mut m = Moves::new(st, at());
+        let done = match transition {
+            "take" => m.take("Mario"),
+            "take by another" => m.take("luigi"),
+            "assign" => m.assign("luigi"),
+            "escalate" => m.escalate("sistemisti"),
+            "mark_urgent" => m.mark_urgent(),
+            "note" => m.note(),
+            "answer" => m.answer("luigi"),
+            "close" => m.close("luigi", hours(48), "riapribile".into()),
+            "reopen_by_customer" => m.reopen_by_customer(),
+            "close_for_good" => m.close_for_good(),
+            "remind" => m.remind("operatori@kzweb.it".into()),
+            other => panic!("no transition {other}"),
+        };
+        done.map(|_| m.status().clone())
+    }
+
+    #[test]
+    fn every_state_and_transition_is_allowed_or_refused_with_a_reason() {
+        use TicketState::*;
+        let resolved_until = NotNow::Resolved {
+            reopen_until: Some(hours(1)),
+        };
+        let resolved_passed = NotNow::Resolved {
+            reopen_until: Some(hours(-1)),
+        };
+        let window_passed = NotNow::WindowPassed {
+            reopen_until: Some(hours(-1)),
+        };
+        let cfg = || Err(NotNow::ClosedForGood);
+        let taken_by = || Err(NotNow::TakenBy("mario".into()));
+        #[rustfmt::skip]
+        let table: Vec<(&str, TicketStatus, [Expected; 11])> = vec![
+            // take, take by another, assign, escalate, mark_urgent, note, answer, close,
+            // reopen_by_customer, close_for_good, remind
+            ("open, first contact due", status(Open, -1, 0), [
+                Ok(Taken), Ok(Taken), Ok(Taken), Ok(Open), Ok(Open), Ok(Open), Ok(Taken),
+                Ok(Resolved), Err(NotNow::NotClosed), Err(NotNow::NotClosed), Ok(Open)]),
+            ("open, first contact not yet due", status(Open, 1, 0), [
+                Ok(Taken), Ok(Taken), Ok(Taken), Ok(Open), Ok(Open), Ok(Open), Ok(Taken),
+                Ok(Resolved), Err(NotNow::NotClosed), Err(NotNow::NotClosed),
+                Err(NotNow::NotDue)]),
+            ("taken by mario", status(Taken, -1, 0), [
+                Ok(Taken), taken_by(), Ok(Taken), Ok(Open), Ok(Taken), Ok(Taken), Ok(Taken),
+                Ok(Resolved), Err(NotNow::NotClosed), Err(NotNow::NotClosed),
+                Err(NotNow::NotDue)]),
+            ("resolved, window open", status(Resolved, -1, 1), [
+                Ok(Taken), Ok(Taken), Err(resolved_until.clone()), Err(resolved_until.clone()),
+                Ok(Resolved), Ok(Resolved), Ok(Resolved), Err(resolved_until),
+                Ok(Taken), Err(NotNow::NotDue), Err(NotNow::NotDue)]),
+            ("resolved, window passed", status(Resolved, -1, -1), [
+                Ok(Taken), Ok(Taken), Err(resolved_passed.clone()),
+                Err(resolved_passed.clone()), Ok(Resolved), Ok(Resolved), Ok(Resolved),
+                Err(resolved_passed), Err(window_passed.clone()), Ok(Closed),
+                Err(NotNow::NotDue)]),
+            ("closed for good", status(Closed, -1, -1), [
+                cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), Err(window_passed),
+                Err(NotNow::NotClosed), Err(NotNow::NotDue)]),
+            ("closed for good, reply received within the window", status(Closed, -1, 1), [
+                cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), Ok(Taken),
+                Err(NotNow::NotClosed), Err(NotNow::NotDue)]),
+        ];
+        for state in TicketState::ALL {
+            assert!(
+                table.iter().any(|(_, st, _)| st.state == *state),
+                "{state:?} missing"
+            );
+        }
+        for (name, st, expected) in &table {
+            for (transition, want) in TRANSITIONS.iter().zip(expected) {
+                let got = make(transition, st).map(|s| s.state);
+                assert_eq!(&got, want, "{transition} on a ticket {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_move_changes_nothing_and_an_allowed_one_records_why() {
+        let closed = status(TicketState::Closed, -1, -1);
+        let mut m = Moves::new(&closed, at());
+        assert_eq!(
+            m.close("luigi", hours(1), String::new()),
+            Err(NotNow::ClosedForGood)
+        );
+        assert_eq!(m.changed(), None);
+
+        let resolved = status(TicketState::Resolved, -1, 1);
+        let mut m = Moves::new(&resolved, at());
+        let kinds: Vec<EventKind> = m
+            .take("luigi")
+            .expect("take")
+            .iter()
+            .map(|h| h.kind)
+            .collect();
+        assert_eq!(kinds, [EventKind::Reopened, EventKind::Taken]);
+        let st = m.changed().expect("changed");
+        assert_eq!(
+            (st.operator.as_deref(), st.closed_at, st.reopen_until),
+            (Some("luigi"), None, None)
+        );
+    }
+
+    #[test]
+    fn moves_of_one_message_are_judged_on_the_status_it_found() {
+        // #prendo then #chiudi on a closed ticket waiting for the customer: #prendo would
+        // reopen it, but #chiudi is judged on the ticket as the message found it.
+        let resolved = status(TicketState::Resolved, -1, 1);
+        let mut m = Moves::new(&resolved, at());
+        m.take("mario").expect("take");
+        assert!(matches!(
+            m.close("mario", hours(1), String::new()),
+            Err(NotNow::Resolved { .. })
+        ));
+        // Made on the status as the moves before left it: an escalation then an answer
+        // takes the ticket back from the team.
+        let mut m = Moves::new(&status(TicketState::Taken, -1, 0), at());
+        m.escalate("sistemisti").expect("escalate");
+        m.answer("luigi").expect("answer");
+        let st = m.status();
+        assert_eq!(
+            (st.state, st.operator.as_deref(), st.level),
+            (TicketState::Taken, Some("luigi"), 2)
+        );
+    }
+
+    #[test]
+    fn the_first_contact_is_the_first_move_of_an_operator_only() {
+        let open = status(TicketState::Open, -1, 0);
+        for transition in ["take", "assign", "escalate", "answer", "close"] {
+            let st = make(transition, &open).expect(transition);
+            assert_eq!(st.first_contact_at, Some(at()), "{transition}");
+        }
+        for transition in ["mark_urgent", "note", "remind"] {
+            let st = make(transition, &open).expect(transition);
+            assert_eq!(st.first_contact_at, None, "{transition}");
+        }
     }
 
     #[test]

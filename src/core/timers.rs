@@ -5,63 +5,44 @@
 
 use chrono::{DateTime, Utc};
 
-use super::decide::{Effect, MailKind, OutgoingMail, Settings};
+use super::decision::{Effect, MailKind, OutgoingMail, Settings, SYSTEM};
 use super::templates;
-use super::ticket::{Deadline, Event, EventKind, TicketFacts, TicketState};
-
-/// Who the scheduler is in the history.
-pub const SYSTEM: &str = "sistema";
+use super::ticket::{Deadline, Event, Happened, Moves, TicketFacts};
 
 /// The effects owed by `ticket` at `now`; empty when nothing is due.
 pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec<Effect> {
-    let mut status = ticket.status.clone();
-    match status.next_deadline() {
-        Some(Deadline::ReopenWindow(until)) if until <= now => {
-            status.state = TicketState::Closed;
-            vec![
-                Effect::UpdateTicket {
-                    ticket_id: ticket.id,
-                    status,
-                },
-                Effect::Log(Event {
-                    code: ticket.code.clone(),
-                    at: until,
-                    actor: SYSTEM.into(),
-                    kind: EventKind::ClosedForGood,
-                    detail: String::new(),
-                }),
-            ]
-        }
-        Some(Deadline::FirstContact(due_at)) if due_at <= now => {
-            status.reminded_at = Some(now);
+    let mut moves = Moves::new(&ticket.status, now);
+    let log = |at: DateTime<Utc>, h: Happened| {
+        Effect::Log(Event {
+            code: ticket.code.clone(),
+            at,
+            actor: SYSTEM.into(),
+            kind: h.kind,
+            detail: h.detail,
+        })
+    };
+    let (happened, at, mail) = match ticket.status.next_deadline() {
+        // Closed for good when the window ran out, whenever the scheduler gets to it.
+        Some(Deadline::ReopenWindow(until)) => (moves.close_for_good(), until, None),
+        Some(Deadline::FirstContact(due_at)) => {
             let to = settings.handlers(ticket);
-            let mut effects = vec![
-                Effect::UpdateTicket {
-                    ticket_id: ticket.id,
-                    status,
-                },
-                Effect::Log(Event {
-                    code: ticket.code.clone(),
-                    at: now,
-                    actor: SYSTEM.into(),
-                    kind: EventKind::Reminded,
-                    detail: to
-                        .iter()
-                        .map(|a| a.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }),
-            ];
-            if !to.is_empty() {
-                effects.push(Effect::Send(OutgoingMail::new(
-                    MailKind::Reminder,
-                    Some(&ticket.code),
-                    to,
-                    templates::reminder(ticket, due_at, &settings.signature),
-                )));
-            }
-            effects
+            let who: Vec<String> = to.iter().map(|a| a.to_string()).collect();
+            let mail = (!to.is_empty()).then(|| {
+                let text = templates::reminder(ticket, due_at, &settings.signature);
+                OutgoingMail::new(MailKind::Reminder, Some(&ticket.code), to, text)
+            });
+            (moves.remind(who.join(", ")), now, mail)
         }
-        _ => vec![],
-    }
+        None => return vec![],
+    };
+    let (Ok(happened), Some(status)) = (happened, moves.changed()) else {
+        return vec![];
+    };
+    let mut effects = vec![Effect::UpdateTicket {
+        code: ticket.code.clone(),
+        status: status.clone(),
+    }];
+    effects.extend(happened.into_iter().map(|h| log(at, h)));
+    effects.extend(mail.map(Effect::Send));
+    effects
 }

@@ -1,4 +1,4 @@
-//! The one place outgoing mail is built: `core::decide::OutgoingMail` to RFC 5322 bytes
+//! The one place outgoing mail is built: `core::decision::OutgoingMail` to RFC 5322 bytes
 //! with lettre. Every mail carries a stable `Message-ID` (derived from the inbound message
 //! that caused it, so a retry sends the same id), threading headers, `Auto-Submitted`
 //! (RFC 3834) and our loop marker. lettre encodes every header value, so nothing a sender
@@ -13,7 +13,7 @@ use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use crate::core::address::Address;
-use crate::core::decide::OutgoingMail;
+use crate::core::decision::OutgoingMail;
 
 use super::parse::LOOP_HEADER;
 
@@ -235,7 +235,7 @@ impl Header for LoopMarker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::decide::MailKind;
+    use crate::core::decision::MailKind;
     use crate::core::ticket::TicketCode;
     use chrono::TimeZone;
 

@@ -36,22 +36,9 @@ fn read(raw: &[u8], mut inbound: Inbound) -> Inbound {
         inbound.malformed = Some("not a MIME message".into());
         return inbound;
     };
-    if msg.headers().is_empty() {
-        inbound.malformed = Some("no header".into());
+    if let Some(problem) = header_problem(&msg) {
+        inbound.malformed = Some(problem);
         return inbound;
-    }
-    // RFC 5322 allows one of each. With two, mail clients show one and we would read
-    // another (mail-parser keeps the last): who wrote, or for whom, is not known.
-    for name in ["From", "Subject"] {
-        let n = msg
-            .headers()
-            .iter()
-            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
-            .count();
-        if n > 1 {
-            inbound.malformed = Some(format!("{n} {name} headers"));
-            return inbound;
-        }
     }
     inbound.message_id = msg
         .message_id()
@@ -79,8 +66,31 @@ fn read(raw: &[u8], mut inbound: Inbound) -> Inbound {
     inbound.precedence = header("Precedence").as_deref().map(first_token);
     inbound.list_id = header("List-Id").is_some();
     inbound.loop_marker = header(LOOP_HEADER).is_some();
-    inbound.auth_results = msg
-        .headers()
+    inbound.auth_results = auth_results(&msg, raw);
+    inbound.attachments = attachments(&msg);
+    inbound
+}
+
+/// Why the header makes the message unreadable, if it does.
+fn header_problem(msg: &Message<'_>) -> Option<String> {
+    if msg.headers().is_empty() {
+        return Some("no header".into());
+    }
+    // RFC 5322 allows one of each. With two, mail clients show one and we would read
+    // another (mail-parser keeps the last): who wrote, or for whom, is not known.
+    ["From", "Subject"].into_iter().find_map(|name| {
+        let n = msg
+            .headers()
+            .iter()
+            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .count();
+        (n > 1).then(|| format!("{n} {name} headers"))
+    })
+}
+
+/// Every `Authentication-Results` header, unfolded, topmost first.
+fn auth_results(msg: &Message<'_>, raw: &[u8]) -> Vec<String> {
+    msg.headers()
         .iter()
         .filter(|h| {
             h.name
@@ -89,9 +99,12 @@ fn read(raw: &[u8], mut inbound: Inbound) -> Inbound {
         })
         .filter_map(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
         .map(|v| unfold(&String::from_utf8_lossy(v)))
-        .collect();
-    inbound.attachments = msg
-        .attachments()
+        .collect()
+}
+
+/// The attached files (not attached messages), each with a safe name.
+fn attachments(msg: &Message<'_>) -> Vec<Attachment> {
+    msg.attachments()
         .filter(|part| !part.is_message())
         .enumerate()
         .map(|(i, part)| {
@@ -113,8 +126,7 @@ fn read(raw: &[u8], mut inbound: Inbound) -> Inbound {
                 data: part.contents().to_vec(),
             }
         })
-        .collect();
-    inbound
+        .collect()
 }
 
 /// The raw value of the last `name` header (the one mail-parser's own getters read), any

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use crate::core::decide::{Effect, NewTicket, OutgoingMail};
+use crate::core::decision::{Effect, NewTicket, OutgoingMail};
 use crate::core::ticket::{Event, TicketCode, TicketStatus};
 
 use super::intake::Tx;
@@ -57,13 +57,13 @@ impl Tx<'_> {
         for effect in effects {
             match effect {
                 Effect::OpenTicket(t) => self.open_ticket(cause, t)?,
-                Effect::AppendToTicket { ticket_id, text } => {
+                Effect::AppendToTicket { code, text } => {
                     if let Some(inbound_id) = cause.inbound_id() {
-                        self.attach(inbound_id, *ticket_id, text)?;
+                        self.attach(inbound_id, self.ticket_id(code)?, text)?;
                     }
                 }
-                Effect::UpdateTicket { ticket_id, status } => {
-                    self.write_status(*ticket_id, status)?;
+                Effect::UpdateTicket { code, status } => {
+                    self.write_status(self.ticket_id(code)?, status)?;
                 }
                 Effect::Log(event) => self.log(cause, event)?,
                 Effect::Send(mail) => {
@@ -226,7 +226,7 @@ mod tests {
 
     use super::*;
     use crate::core::address::Address;
-    use crate::core::decide::MailKind;
+    use crate::core::decision::MailKind;
     use crate::store::test_support::{queued, temp_store};
 
     #[test]

@@ -9,11 +9,14 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use crate::core::address::Address;
 use crate::core::contract::Contract;
-use crate::core::decide::{Facts, Folder, Outcome, Wanted};
+use crate::core::decision::{Facts, Folder, Outcome, Wanted};
 use crate::core::inbound::Inbound;
 use crate::core::ticket::{ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus};
 
 use super::{parse_ts, ts, Store};
+
+/// The stored outcome of a message set aside in quarantine because handling it failed.
+pub const FAILED: &str = "failed";
 
 /// Where an inbound message came from; IMAP messages are identified by their mailbox,
 /// UIDVALIDITY and UID so that a message is never processed twice.
@@ -72,11 +75,13 @@ impl Tx<'_> {
         find_by_source(&self.tx, source)
     }
 
+    /// The message recorded before with this Message-ID. One set aside after a failure
+    /// does not count: moved back to the mailbox once the fault is fixed, it is handled anew.
     pub fn find_by_message_id(&self, message_id: &str) -> Result<Option<Duplicate>> {
         self.tx
             .prepare_cached(
                 "SELECT id, folder, outcome, moved_at IS NOT NULL FROM inbound
-                 WHERE message_id = ?1 ORDER BY id LIMIT 1",
+                 WHERE message_id = ?1 AND outcome <> 'failed' ORDER BY id LIMIT 1",
             )?
             .query_row([message_id], duplicate_from_row)
             .optional()
@@ -271,6 +276,32 @@ impl Tx<'_> {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<i64> {
+        let row = (outcome.kind(), outcome.reason(), outcome.folder());
+        self.insert_inbound(source, msg, raw, row, now)
+    }
+
+    /// Records a message that could not be handled as set aside in quarantine (outcome
+    /// `failed`), with why; returns the inbound row id. Nothing else of it is recorded:
+    /// it touches no ticket.
+    pub fn record_failure(
+        &self,
+        source: &InboundSource,
+        msg: &Inbound,
+        raw: &[u8],
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        self.insert_inbound(source, msg, raw, (FAILED, reason, Folder::Quarantine), now)
+    }
+
+    fn insert_inbound(
+        &self,
+        source: &InboundSource,
+        msg: &Inbound,
+        raw: &[u8],
+        (outcome, reason, folder): (&str, &str, Folder),
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
         let (mailbox, uidvalidity, uid) = match source {
             InboundSource::Imap {
                 mailbox,
@@ -295,9 +326,9 @@ impl Tx<'_> {
                 msg.from.as_ref().map(|a| a.as_str()),
                 msg.subject,
                 msg.size as i64,
-                outcome.kind(),
-                outcome.reason(),
-                folder_name(outcome.folder()),
+                outcome,
+                reason,
+                folder_name(folder),
                 raw,
             ])
             .context("recording the inbound message")?;

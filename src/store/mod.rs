@@ -23,10 +23,10 @@ use rusqlite::Connection;
 
 pub use contracts::{ContractInput, ImportSummary};
 pub use effects::{Cause, Queued};
-pub use intake::{Duplicate, InboundSource, Tx};
+pub use intake::{Duplicate, InboundSource, Tx, FAILED};
 pub use outbox::OutboxRow;
 pub use purge::PurgeReport;
-pub use status::{AckPromise, StoreStatus};
+pub use status::{AckPromise, SetAside, StoreStatus};
 pub use tickets::{TicketDetail, TicketEvent, TicketMessage, TicketRow};
 
 /// The ordered migrations; index + 1 is the schema version they bring the database to.
@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_ticket_life.sql"),
     include_str!("migrations/003_daemon_state.sql"),
     include_str!("migrations/004_reply_limit.sql"),
+    include_str!("migrations/005_intake_failures.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.
@@ -212,7 +213,7 @@ pub(crate) mod test_support {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
-    use crate::core::decide::{Decision, Effect};
+    use crate::core::decision::{Decision, Effect};
     use crate::core::inbound::Inbound;
 
     /// A fresh database in a temporary directory that lives as long as the returned guard.

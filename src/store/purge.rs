@@ -95,78 +95,8 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting the purge transaction")?;
-        tx.execute_batch(
-            "CREATE TEMP TABLE purge_tickets (id INTEGER PRIMARY KEY);
-             CREATE TEMP TABLE purge_inbound (id INTEGER PRIMARY KEY, of_ticket INTEGER NOT NULL);",
-        )?;
-
-        tx.execute(
-            &format!(
-                "INSERT INTO temp.purge_tickets (id) SELECT id FROM tickets WHERE {CANDIDATE}"
-            ),
-            [&cutoff],
-        )?;
-
-        // Keep a ticket whose mail is still waiting to be sent, or whose messages a row
-        // that stays refers to (foreign keys would refuse the delete). Keeping one ticket
-        // can make others' rows stay, so repeat until nothing changes. (`x NOT IN t` is
-        // true for a NULL x when t is empty: hence the explicit `IS NOT NULL`.)
-        loop {
-            let kept = tx.execute(
-                &format!(
-                    "DELETE FROM temp.purge_tickets WHERE id IN (
-                        SELECT o.ticket_id FROM outbox o
-                        WHERE o.ticket_id IN temp.purge_tickets AND {PENDING}
-                        UNION
-                        SELECT i.ticket_id FROM inbound i JOIN outbox o ON o.inbound_id = i.id
-                        WHERE i.ticket_id IN temp.purge_tickets
-                          AND ({PENDING}
-                               OR (o.ticket_id IS NOT NULL
-                                   AND o.ticket_id NOT IN temp.purge_tickets))
-                        UNION
-                        SELECT i.ticket_id FROM inbound i JOIN ticket_events e ON e.inbound_id = i.id
-                        WHERE i.ticket_id IN temp.purge_tickets
-                          AND e.ticket_id NOT IN temp.purge_tickets)"
-                ),
-                [],
-            )?;
-            if kept == 0 {
-                break;
-            }
-        }
-
-        // Messages on no ticket: those the history or mail of a ticket that goes refers to
-        // (a bounce of the ticket's mail is recorded that way), and any handled before the
-        // cutoff; unless a row that stays (mail still waiting, mail or history of a ticket
-        // that stays) refers to them.
-        tx.execute(
-            "WITH of_tickets (id) AS (
-                 SELECT inbound_id FROM ticket_events
-                 WHERE ticket_id IN temp.purge_tickets AND inbound_id IS NOT NULL
-                 UNION
-                 SELECT inbound_id FROM outbox
-                 WHERE ticket_id IN temp.purge_tickets AND inbound_id IS NOT NULL)
-             INSERT INTO temp.purge_inbound (id, of_ticket)
-             SELECT id, id IN of_tickets FROM inbound
-             WHERE ticket_id IS NULL AND (processed_at < ?1 OR id IN of_tickets)",
-            [&cutoff],
-        )?;
-        tx.execute(
-            &format!(
-                "DELETE FROM temp.purge_inbound WHERE id IN (
-                    SELECT o.inbound_id FROM outbox o
-                    WHERE o.inbound_id IN (SELECT id FROM temp.purge_inbound)
-                      AND ({PENDING}
-                           OR (o.ticket_id IS NOT NULL
-                               AND o.ticket_id NOT IN temp.purge_tickets))
-                    UNION
-                    SELECT e.inbound_id FROM ticket_events e
-                    WHERE e.inbound_id IN (SELECT id FROM temp.purge_inbound)
-                      AND e.ticket_id NOT IN temp.purge_tickets)"
-            ),
-            [],
-        )?;
-
+        choose_tickets(&tx, &cutoff)?;
+        choose_messages(&tx, &cutoff)?;
         let tickets = texts(
             &tx,
             "SELECT code FROM tickets WHERE id IN temp.purge_tickets ORDER BY code",
@@ -177,53 +107,143 @@ impl Store {
             &format!("SELECT code FROM tickets WHERE {CANDIDATE} AND id NOT IN temp.purge_tickets ORDER BY code"),
             &[&cutoff],
         )?;
-
-        // Children first: history, mail sent, mail received, then the tickets.
-        let ticket_events = tx.execute(
-            "DELETE FROM ticket_events WHERE ticket_id IN temp.purge_tickets",
-            [],
-        )? as u64;
-        let outbox_of_tickets = tx.execute(
-            "DELETE FROM outbox WHERE ticket_id IN temp.purge_tickets",
-            [],
-        )? as u64;
-        let outbox_without_ticket = tx.execute(
-            "DELETE FROM outbox
-             WHERE ticket_id IS NULL
-               AND (inbound_id IN (SELECT id FROM temp.purge_inbound)
-                    OR inbound_id IN (SELECT id FROM inbound WHERE ticket_id IN temp.purge_tickets)
-                    OR ((sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < ?1))",
-            [&cutoff],
-        )? as u64;
-        let inbound_of_tickets = tx.execute(
-            "DELETE FROM inbound
-             WHERE ticket_id IN temp.purge_tickets
-                OR id IN (SELECT id FROM temp.purge_inbound WHERE of_ticket)",
-            [],
-        )? as u64;
-        let inbound_without_ticket = tx.execute(
-            "DELETE FROM inbound WHERE id IN (SELECT id FROM temp.purge_inbound WHERE NOT of_ticket)",
-            [],
-        )? as u64;
-        let deleted = tx.execute("DELETE FROM tickets WHERE id IN temp.purge_tickets", [])?;
-        debug_assert_eq!(deleted, tickets.len());
-
+        let report = delete_chosen(&tx, &cutoff, tickets, kept)?;
         tx.execute_batch("DROP TABLE temp.purge_tickets; DROP TABLE temp.purge_inbound;")?;
         if dry_run {
             tx.rollback().context("rolling back the dry run")?;
         } else {
             tx.commit().context("committing the purge")?;
         }
-        Ok(PurgeReport {
-            tickets,
-            kept,
-            ticket_events,
-            inbound_of_tickets,
-            inbound_without_ticket,
-            outbox_of_tickets,
-            outbox_without_ticket,
-        })
+        Ok(report)
     }
+}
+
+/// Fills `temp.purge_tickets` with the tickets that go.
+fn choose_tickets(tx: &rusqlite::Connection, cutoff: &str) -> Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE purge_tickets (id INTEGER PRIMARY KEY);
+         CREATE TEMP TABLE purge_inbound (id INTEGER PRIMARY KEY, of_ticket INTEGER NOT NULL);",
+    )?;
+
+    tx.execute(
+        &format!("INSERT INTO temp.purge_tickets (id) SELECT id FROM tickets WHERE {CANDIDATE}"),
+        [cutoff],
+    )?;
+
+    // Keep a ticket whose mail is still waiting to be sent, or whose messages a row
+    // that stays refers to (foreign keys would refuse the delete). Keeping one ticket
+    // can make others' rows stay, so repeat until nothing changes. (`x NOT IN t` is
+    // true for a NULL x when t is empty: hence the explicit `IS NOT NULL`.)
+    loop {
+        let kept = tx.execute(
+            &format!(
+                "DELETE FROM temp.purge_tickets WHERE id IN (
+                    SELECT o.ticket_id FROM outbox o
+                    WHERE o.ticket_id IN temp.purge_tickets AND {PENDING}
+                    UNION
+                    SELECT i.ticket_id FROM inbound i JOIN outbox o ON o.inbound_id = i.id
+                    WHERE i.ticket_id IN temp.purge_tickets
+                      AND ({PENDING}
+                           OR (o.ticket_id IS NOT NULL
+                               AND o.ticket_id NOT IN temp.purge_tickets))
+                    UNION
+                    SELECT i.ticket_id FROM inbound i JOIN ticket_events e ON e.inbound_id = i.id
+                    WHERE i.ticket_id IN temp.purge_tickets
+                      AND e.ticket_id NOT IN temp.purge_tickets)"
+            ),
+            [],
+        )?;
+        if kept == 0 {
+            break;
+        }
+    }
+
+    Ok(())
+}
+
+/// Fills `temp.purge_inbound` with the messages on no ticket that go.
+fn choose_messages(tx: &rusqlite::Connection, cutoff: &str) -> Result<()> {
+    // Messages on no ticket: those the history or mail of a ticket that goes refers to
+    // (a bounce of the ticket's mail is recorded that way), and any handled before the
+    // cutoff; unless a row that stays (mail still waiting, mail or history of a ticket
+    // that stays) refers to them.
+    tx.execute(
+        "WITH of_tickets (id) AS (
+             SELECT inbound_id FROM ticket_events
+             WHERE ticket_id IN temp.purge_tickets AND inbound_id IS NOT NULL
+             UNION
+             SELECT inbound_id FROM outbox
+             WHERE ticket_id IN temp.purge_tickets AND inbound_id IS NOT NULL)
+         INSERT INTO temp.purge_inbound (id, of_ticket)
+         SELECT id, id IN of_tickets FROM inbound
+         WHERE ticket_id IS NULL AND (processed_at < ?1 OR id IN of_tickets)",
+        [cutoff],
+    )?;
+    tx.execute(
+        &format!(
+            "DELETE FROM temp.purge_inbound WHERE id IN (
+                SELECT o.inbound_id FROM outbox o
+                WHERE o.inbound_id IN (SELECT id FROM temp.purge_inbound)
+                  AND ({PENDING}
+                       OR (o.ticket_id IS NOT NULL
+                           AND o.ticket_id NOT IN temp.purge_tickets))
+                UNION
+                SELECT e.inbound_id FROM ticket_events e
+                WHERE e.inbound_id IN (SELECT id FROM temp.purge_inbound)
+                  AND e.ticket_id NOT IN temp.purge_tickets)"
+        ),
+        [],
+    )?;
+
+    Ok(())
+}
+
+/// Deletes what was chosen, children first, and counts it.
+fn delete_chosen(
+    tx: &rusqlite::Connection,
+    cutoff: &str,
+    tickets: Vec<String>,
+    kept: Vec<String>,
+) -> Result<PurgeReport> {
+    // Children first: history, mail sent, mail received, then the tickets.
+    let ticket_events = tx.execute(
+        "DELETE FROM ticket_events WHERE ticket_id IN temp.purge_tickets",
+        [],
+    )? as u64;
+    let outbox_of_tickets = tx.execute(
+        "DELETE FROM outbox WHERE ticket_id IN temp.purge_tickets",
+        [],
+    )? as u64;
+    let outbox_without_ticket = tx.execute(
+        "DELETE FROM outbox
+         WHERE ticket_id IS NULL
+           AND (inbound_id IN (SELECT id FROM temp.purge_inbound)
+                OR inbound_id IN (SELECT id FROM inbound WHERE ticket_id IN temp.purge_tickets)
+                OR ((sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < ?1))",
+        [cutoff],
+    )? as u64;
+    let inbound_of_tickets = tx.execute(
+        "DELETE FROM inbound
+         WHERE ticket_id IN temp.purge_tickets
+            OR id IN (SELECT id FROM temp.purge_inbound WHERE of_ticket)",
+        [],
+    )? as u64;
+    let inbound_without_ticket = tx.execute(
+        "DELETE FROM inbound WHERE id IN (SELECT id FROM temp.purge_inbound WHERE NOT of_ticket)",
+        [],
+    )? as u64;
+    let deleted = tx.execute("DELETE FROM tickets WHERE id IN temp.purge_tickets", [])?;
+    debug_assert_eq!(deleted, tickets.len());
+
+    Ok(PurgeReport {
+        tickets,
+        kept,
+        ticket_events,
+        inbound_of_tickets,
+        inbound_without_ticket,
+        outbox_of_tickets,
+        outbox_without_ticket,
+    })
 }
 
 /// The first column (text) of every row.
@@ -245,7 +265,7 @@ mod tests {
 
     use super::*;
     use crate::core::address::Address;
-    use crate::core::decide::{
+    use crate::core::decision::{
         Decision, Effect, MailKind, NewTicket, Outcome, OutgoingMail, Quarantine, Rejection,
     };
     use crate::core::inbound::Inbound;
@@ -396,7 +416,7 @@ mod tests {
             &tx,
             &[
                 Effect::UpdateTicket {
-                    ticket_id: id,
+                    code: code(n),
                     status,
                 },
                 Effect::Log(Event {
@@ -490,7 +510,7 @@ mod tests {
             Outcome::ReopenRefused(code(1)),
             vec![
                 Effect::AppendToTicket {
-                    ticket_id: old,
+                    code: code(1),
                     text: msg.text.clone(),
                 },
                 mail(MailKind::ReopenRefused, Some(&code(1)), "mario@rossi.it"),

@@ -32,7 +32,24 @@ pub struct StoreStatus {
     pub last_poll_at: Option<DateTime<Utc>>,
     /// `idle`, `poll` or `once`: how the daemon last looked at the mailbox.
     pub intake_mode: Option<String>,
+    /// Messages set aside in Quarantine in the last 7 days because handling them failed
+    /// (for good, or for longer than `intake.give_up_after_secs`) …
+    pub intake_failed_7d: u64,
+    /// … and the latest of them, newest first.
+    pub intake_failed_latest: Vec<SetAside>,
 }
+
+/// A message set aside after a failure, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SetAside {
+    pub at: DateTime<Utc>,
+    pub sender: Option<String>,
+    pub subject: String,
+    pub reason: String,
+}
+
+/// How many of the latest set-aside messages the report names.
+const SET_ASIDE_SHOWN: usize = 3;
 
 /// The 30-minute acknowledgement promise.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -112,7 +129,31 @@ impl Store {
             acks,
             last_poll_at: self.state("last_poll_at")?.map(|t| parse_ts(&t)).transpose()?,
             intake_mode: self.state("intake_mode")?,
+            intake_failed_7d: count(
+                "SELECT COUNT(*) FROM inbound WHERE outcome = 'failed' AND processed_at >= ?1",
+                &[&ts(now - Duration::days(7))],
+            )?,
+            intake_failed_latest: self.set_aside(now - Duration::days(7))?,
         })
+    }
+
+    /// The latest messages set aside after a failure since `since`, newest first.
+    fn set_aside(&self, since: DateTime<Utc>) -> Result<Vec<SetAside>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT processed_at, sender, subject, reason FROM inbound
+             WHERE outcome = 'failed' AND processed_at >= ?1
+             ORDER BY processed_at DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![ts(since), SET_ASIDE_SHOWN as i64], |r| {
+            Ok(SetAside {
+                at: parse_ts(&r.get::<_, String>(0)?)?,
+                sender: r.get(1)?,
+                subject: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .context("reading the messages set aside")
     }
 
     fn ack_promise(&self, now: DateTime<Utc>) -> Result<AckPromise> {
@@ -142,5 +183,65 @@ impl Store {
         )?;
         promise.missed_sent_24h = n as u64;
         Ok(promise)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use crate::mail::parse::parse;
+    use crate::store::test_support::temp_store;
+    use crate::store::InboundSource;
+
+    use super::*;
+
+    #[test]
+    fn a_message_set_aside_is_reported_with_its_reason_and_a_copy_of_it_is_handled_anew() {
+        let (_dir, mut store) = temp_store();
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 2, 9, 0, 0)
+            .single()
+            .expect("time");
+        let raw = b"From: mario@rossi.it\r\nSubject: Re: [KZ-2026-00001] x\r\nMessage-ID: <m1@rossi.it>\r\n\r\nancora\r\n";
+        let msg = parse(raw, raw.len() as u64, at);
+        let source = InboundSource::Imap {
+            mailbox: "INBOX".into(),
+            uidvalidity: 1,
+            uid: 7,
+        };
+        let reason = "permanent failure: loading contract 1: Query returned no rows";
+        let tx = store.begin().expect("begin");
+        tx.record_failure(&source, &msg, raw, reason, at)
+            .expect("record");
+        tx.commit().expect("commit");
+
+        let tx = store.begin().expect("begin");
+        let again = tx
+            .find_by_source(&source)
+            .expect("by source")
+            .expect("found");
+        assert_eq!(again.folder, crate::core::decision::Folder::Quarantine);
+        assert_eq!(again.outcome, "failed");
+        // Moved back to the mailbox by hand (a new UID): not a duplicate of itself.
+        assert!(tx
+            .find_by_message_id("m1@rossi.it")
+            .expect("by id")
+            .is_none());
+        drop(tx);
+
+        let s = store.status(at + Duration::hours(1)).expect("status");
+        assert_eq!(s.intake_failed_7d, 1);
+        assert_eq!(s.intake_failed_latest.len(), 1);
+        assert_eq!(s.intake_failed_latest[0].reason, reason);
+        assert_eq!(
+            s.intake_failed_latest[0].sender.as_deref(),
+            Some("mario@rossi.it")
+        );
+        assert_eq!(s.intake_failed_latest[0].at, at);
+        // A week later it is no longer news.
+        let s = store.status(at + Duration::days(8)).expect("status");
+        assert_eq!(s.intake_failed_7d, 0);
+        assert!(s.intake_failed_latest.is_empty());
     }
 }

@@ -135,72 +135,10 @@ impl Store {
         let Some((row, id, sender, summary)) = found else {
             return Ok(None);
         };
-        let mut inbound = self.conn.prepare(
-            "SELECT received_at, outcome, COALESCE(sender, ''), subject, raw, processed_at
-             FROM inbound WHERE ticket_id = ?1",
-        )?;
         // Ordered as handled (a message, then the mail it caused): INTERNALDATE has whole
-        // seconds only.
-        let mut ordered: Vec<(String, TicketMessage)> = Vec::new();
-        for m in inbound.query_map([id], |r| {
-            let outcome: String = r.get(1)?;
-            let handled: String = r.get(5)?;
-            let m = TicketMessage {
-                at: parse_ts(&r.get::<_, String>(0)?)?,
-                direction: "in",
-                kind: match outcome.as_str() {
-                    "ticket" => "request".into(),
-                    "update" => "reply".into(),
-                    "command" => "operator".into(),
-                    other => other.to_string(),
-                },
-                from: r.get(2)?,
-                to: String::new(),
-                subject: r.get(3)?,
-                status: "received".into(),
-                raw: r.get(4)?,
-            };
-            Ok((handled, m))
-        })? {
-            ordered.push(m?);
-        }
-        let mut outbound = self.conn.prepare(
-            "SELECT created_at, kind, envelope_from, recipients, subject, sent_at, failed_at,
-                    last_error, raw, held
-             FROM outbox WHERE ticket_id = ?1",
-        )?;
-        for m in outbound.query_map([id], |r| {
-            let sent: Option<String> = r.get(5)?;
-            let failed: Option<String> = r.get(6)?;
-            let error: Option<String> = r.get(7)?;
-            let held: Option<String> = r.get(9)?;
-            let status = match (sent, failed) {
-                (Some(at), _) => format!("sent {at}"),
-                (None, Some(_)) if held.is_some() => {
-                    format!("held, never sent ({})", held.unwrap_or_default())
-                }
-                (None, Some(at)) => format!("failed {at}: {}", error.unwrap_or_default()),
-                (None, None) => match error {
-                    Some(e) => format!("pending (last error: {e})"),
-                    None => "pending".into(),
-                },
-            };
-            let created: String = r.get(0)?;
-            let m = TicketMessage {
-                at: parse_ts(&created)?,
-                direction: "out",
-                kind: r.get(1)?,
-                from: r.get(2)?,
-                to: r.get(3)?,
-                subject: r.get(4)?,
-                status,
-                raw: r.get(8)?,
-            };
-            Ok((created, m))
-        })? {
-            ordered.push(m?);
-        }
-        // A stable sort keeps each message before the mail it caused (same time).
+        // seconds only. A stable sort keeps each message before the mail it caused.
+        let mut ordered = self.messages_in(id)?;
+        ordered.extend(self.messages_out(id)?);
         ordered.sort_by(|a, b| a.0.cmp(&b.0));
         let messages: Vec<TicketMessage> = ordered.into_iter().map(|(_, m)| m).collect();
         let history = self
@@ -223,5 +161,78 @@ impl Store {
             messages,
             history,
         }))
+    }
+
+    /// The messages received on ticket `id`, each with the time it was handled.
+    fn messages_in(&self, id: i64) -> Result<Vec<(String, TicketMessage)>> {
+        let mut inbound = self.conn.prepare(
+            "SELECT received_at, outcome, COALESCE(sender, ''), subject, raw, processed_at
+             FROM inbound WHERE ticket_id = ?1",
+        )?;
+        let rows = inbound.query_map([id], |r| {
+            let outcome: String = r.get(1)?;
+            let handled: String = r.get(5)?;
+            let m = TicketMessage {
+                at: parse_ts(&r.get::<_, String>(0)?)?,
+                direction: "in",
+                kind: match outcome.as_str() {
+                    "ticket" => "request".into(),
+                    "update" => "reply".into(),
+                    "command" => "operator".into(),
+                    other => other.to_string(),
+                },
+                from: r.get(2)?,
+                to: String::new(),
+                subject: r.get(3)?,
+                status: "received".into(),
+                raw: r.get(4)?,
+            };
+            Ok((handled, m))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The mail queued for ticket `id`, each with the time it was queued.
+    fn messages_out(&self, id: i64) -> Result<Vec<(String, TicketMessage)>> {
+        let mut outbound = self.conn.prepare(
+            "SELECT created_at, kind, envelope_from, recipients, subject, sent_at, failed_at,
+                    last_error, raw, held
+             FROM outbox WHERE ticket_id = ?1",
+        )?;
+        let rows = outbound.query_map([id], |r| {
+            let created: String = r.get(0)?;
+            let m = TicketMessage {
+                at: parse_ts(&created)?,
+                direction: "out",
+                kind: r.get(1)?,
+                from: r.get(2)?,
+                to: r.get(3)?,
+                subject: r.get(4)?,
+                status: delivery_status(r.get(5)?, r.get(6)?, r.get(7)?, r.get(9)?),
+                raw: r.get(8)?,
+            };
+            Ok((created, m))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+/// Where an outgoing mail is: sent, held by the rate limit, given up, or waiting.
+fn delivery_status(
+    sent: Option<String>,
+    failed: Option<String>,
+    error: Option<String>,
+    held: Option<String>,
+) -> String {
+    match (sent, failed) {
+        (Some(at), _) => format!("sent {at}"),
+        (None, Some(_)) if held.is_some() => {
+            format!("held, never sent ({})", held.unwrap_or_default())
+        }
+        (None, Some(at)) => format!("failed {at}: {}", error.unwrap_or_default()),
+        (None, None) => match error {
+            Some(e) => format!("pending (last error: {e})"),
+            None => "pending".into(),
+        },
     }
 }

@@ -2,9 +2,10 @@
 //! closure with its reopen deadline, the reopen acknowledgement and the refusal of a late
 //! reply. Formal Italian ("Lei"), as the agency writes to its customers.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::super::address::{Address, SubjectProblem};
+use super::super::decision::Rejection;
 use super::super::ticket::TicketCode;
 use super::{
     greeting, italian_date, italian_datetime, italian_when, megabytes, printable, signature,
@@ -175,39 +176,6 @@ fn operator_signature(t: &OperatorText<'_>) -> String {
     )
 }
 
-/// Why a request was refused, with what the rejection must say about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RejectionText {
-    Subject(SubjectProblem),
-    AddressNotEnabled {
-        requester: Address,
-    },
-    SenderNotEnabled {
-        sender: Address,
-        requester: Address,
-    },
-    ContractExpired {
-        requester: Address,
-        until: NaiveDate,
-    },
-    ContractNotYetValid {
-        requester: Address,
-        from: NaiveDate,
-    },
-    ContractDisabled {
-        requester: Address,
-    },
-    MissingReference,
-    EmptyRequest,
-    TooLarge {
-        size: u64,
-        limit: u64,
-    },
-    UnknownTicket {
-        code: TicketCode,
-    },
-}
-
 /// What every rejection needs besides its reason.
 pub struct RejectionContext<'a> {
     pub to: &'a Address,
@@ -218,7 +186,7 @@ pub struct RejectionContext<'a> {
 }
 
 /// A polite refusal: what was wrong, how to write a correct request, and an example.
-pub fn rejection(reason: &RejectionText, c: &RejectionContext<'_>) -> (String, String) {
+pub fn rejection(reason: &Rejection, c: &RejectionContext<'_>) -> (String, String) {
     let subject = "Richiesta di assistenza non accettata".to_string();
     let mut body = String::new();
     body.push_str(&greeting(None));
@@ -236,67 +204,67 @@ pub fn rejection(reason: &RejectionText, c: &RejectionContext<'_>) -> (String, S
     (subject, body)
 }
 
-fn explain(reason: &RejectionText) -> String {
+fn explain(reason: &Rejection) -> String {
     const ONLY: &str = "deve contenere solo ed esclusivamente l'indirizzo email di chi richiede \
                         l'assistenza.";
     match reason {
-        RejectionText::Subject(SubjectProblem::Empty) => {
+        Rejection::SubjectNotAddress(SubjectProblem::Empty) => {
             format!("l'oggetto del messaggio è vuoto: {ONLY}")
         }
-        RejectionText::Subject(SubjectProblem::SeveralAddresses) => {
+        Rejection::SubjectNotAddress(SubjectProblem::SeveralAddresses) => {
             "l'oggetto contiene più di un indirizzo email: deve contenere solo quello di chi \
              richiede l'assistenza."
                 .to_string()
         }
-        RejectionText::Subject(SubjectProblem::ExtraText) => format!(
+        Rejection::SubjectNotAddress(SubjectProblem::ExtraText) => format!(
             "l'oggetto contiene altro testo oltre all'indirizzo email (ad esempio un nome, \
              «Re:» o una descrizione): {ONLY}"
         ),
-        RejectionText::Subject(SubjectProblem::NoAddress) => format!(
+        Rejection::SubjectNotAddress(SubjectProblem::NoAddress) => format!(
             "l'oggetto non contiene un indirizzo email: {ONLY} La descrizione del problema va \
              nel testo del messaggio."
         ),
-        RejectionText::AddressNotEnabled { requester } => format!(
+        Rejection::AddressNotEnabled { requester } => format!(
             "l'indirizzo {requester} indicato nell'oggetto non è abilitato all'apertura di \
              ticket. Se ritiene che debba esserlo, contatti la nostra amministrazione."
         ),
-        RejectionText::SenderNotEnabled { sender, requester } => format!(
+        Rejection::SenderNotEnabled { sender, requester } => format!(
             "il messaggio è stato inviato da {sender}, che non è abilitato ad aprire ticket per \
              conto di {requester}. Scriva dall'indirizzo indicato nell'oggetto o da un altro \
              indirizzo abilitato sullo stesso contratto."
         ),
-        RejectionText::ContractExpired { requester, until } => format!(
+        Rejection::ContractExpired { requester, until } => format!(
             "il contratto di assistenza a cui è associato l'indirizzo {requester} è scaduto il \
              {}. Per rinnovarlo contatti la nostra amministrazione.",
             italian_date(*until)
         ),
-        RejectionText::ContractNotYetValid { requester, from } => format!(
+        Rejection::ContractNotYetValid { requester, from } => format!(
             "il contratto di assistenza a cui è associato l'indirizzo {requester} sarà in \
              vigore dal {}: fino ad allora non è possibile aprire ticket.",
             italian_date(*from)
         ),
-        RejectionText::ContractDisabled { requester } => format!(
+        Rejection::ContractDisabled { requester } => format!(
             "il contratto di assistenza a cui è associato l'indirizzo {requester} non è attivo. \
              Per informazioni contatti la nostra amministrazione."
         ),
-        RejectionText::MissingReference => {
+        Rejection::MissingReference => {
             "nel testo manca il riferimento del sito (il suo indirizzo, ad esempio \
              https://www.example.it) o il nome del software su cui è richiesta assistenza."
                 .to_string()
         }
-        RejectionText::EmptyRequest => {
+        Rejection::EmptyRequest => {
             "il testo del messaggio non contiene una richiesta: descriva nel dettaglio \
              l'intervento richiesto."
                 .to_string()
         }
-        RejectionText::TooLarge { size, limit } => format!(
+        Rejection::TooLarge { size, limit } => format!(
             "il messaggio è troppo grande ({} MB; il limite è {} MB). Invii la richiesta senza \
              allegati pesanti: potrà inviarli in seguito all'operatore incaricato, oppure \
              condividerli con un link.",
             megabytes(*size),
             megabytes(*limit)
         ),
-        RejectionText::UnknownTicket { code } => format!(
+        Rejection::UnknownTicket { code } => format!(
             "il codice {code} indicato nell'oggetto non corrisponde a nessun ticket aperto dal \
              suo indirizzo. Per aggiungere informazioni a un ticket risponda all'email che ha \
              ricevuto mantenendo il codice nell'oggetto; per una nuova richiesta scriva un \
@@ -414,67 +382,64 @@ mod tests {
             year: 2026,
             number: 999,
         };
-        let d = NaiveDate::from_ymd_opt(2025, 12, 31).expect("date");
+        let d = chrono::NaiveDate::from_ymd_opt(2025, 12, 31).expect("date");
         let reasons = [
-            (RejectionText::Subject(SubjectProblem::Empty), "vuoto"),
+            (Rejection::SubjectNotAddress(SubjectProblem::Empty), "vuoto"),
             (
-                RejectionText::Subject(SubjectProblem::SeveralAddresses),
+                Rejection::SubjectNotAddress(SubjectProblem::SeveralAddresses),
                 "più di un indirizzo",
             ),
             (
-                RejectionText::Subject(SubjectProblem::ExtraText),
+                Rejection::SubjectNotAddress(SubjectProblem::ExtraText),
                 "altro testo",
             ),
             (
-                RejectionText::Subject(SubjectProblem::NoAddress),
+                Rejection::SubjectNotAddress(SubjectProblem::NoAddress),
                 "non contiene un indirizzo",
             ),
             (
-                RejectionText::AddressNotEnabled {
+                Rejection::AddressNotEnabled {
                     requester: to.clone(),
                 },
                 "non è abilitato",
             ),
             (
-                RejectionText::SenderNotEnabled {
+                Rejection::SenderNotEnabled {
                     sender: to.clone(),
                     requester: to.clone(),
                 },
                 "per conto di",
             ),
             (
-                RejectionText::ContractExpired {
+                Rejection::ContractExpired {
                     requester: to.clone(),
                     until: d,
                 },
                 "scaduto il 31 dicembre 2025",
             ),
             (
-                RejectionText::ContractNotYetValid {
+                Rejection::ContractNotYetValid {
                     requester: to.clone(),
                     from: d,
                 },
                 "sarà in vigore dal",
             ),
             (
-                RejectionText::ContractDisabled {
+                Rejection::ContractDisabled {
                     requester: to.clone(),
                 },
                 "non è attivo",
             ),
+            (Rejection::MissingReference, "manca il riferimento del sito"),
+            (Rejection::EmptyRequest, "non contiene una richiesta"),
             (
-                RejectionText::MissingReference,
-                "manca il riferimento del sito",
-            ),
-            (RejectionText::EmptyRequest, "non contiene una richiesta"),
-            (
-                RejectionText::TooLarge {
+                Rejection::TooLarge {
                     size: 31_457_280,
                     limit: 20_971_520,
                 },
                 "30,0 MB; il limite è 20,0 MB",
             ),
-            (RejectionText::UnknownTicket { code }, "KZ-2026-00999"),
+            (Rejection::UnknownTicket { code }, "KZ-2026-00999"),
         ];
         for (reason, phrase) in reasons {
             let (subject, body) = rejection(
@@ -497,7 +462,7 @@ mod tests {
     #[test]
     fn a_hostile_subject_is_shown_without_control_characters() {
         let (_, body) = rejection(
-            &RejectionText::EmptyRequest,
+            &Rejection::EmptyRequest,
             &RejectionContext {
                 to: &addr("m@example.it"),
                 original_subject: "a\r\nBcc: x@y.it",

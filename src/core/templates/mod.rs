@@ -9,19 +9,17 @@ mod customer;
 mod operator;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
-use chrono_tz::Europe::Rome;
 
 use super::address::Address;
-use super::calendar::Calendar;
+use super::calendar::{rome, Calendar};
 use super::ticket::{TicketCode, TicketFacts};
 
 pub use customer::{
     ack, closure, rejection, relay, reopen_refused, reopened, AckText, Examined, RejectionContext,
-    RejectionText,
 };
 pub use operator::{
-    assignment, bounce_notice, command_refused, escalation, forward, oncall_notice, queue_notice,
-    reminder, reopen_notice,
+    assignment, bounce_notice, command_refused, escalation, failure_notice, forward, oncall_notice,
+    queue_notice, reminder, reopen_notice,
 };
 
 /// What texts about a new ticket need (queue notice, on-call alert).
@@ -120,7 +118,7 @@ pub fn italian_date(d: NaiveDate) -> String {
 
 /// `10 marzo 2026 alle 10:05`, in Europe/Rome.
 pub fn italian_datetime(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&Rome);
+    let local = rome(at);
     format!(
         "{} alle {}",
         italian_date(local.date_naive()),
@@ -145,7 +143,7 @@ fn weekday_name(d: Weekday) -> &'static str {
 /// `lunedì 7 dicembre 2026 alle 9:00`, in Europe/Rome: the weekday tells a customer at a
 /// glance whether it is after the weekend.
 pub fn italian_when(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&Rome);
+    let local = rome(at);
     format!(
         "{} {} {} {} alle {}:{:02}",
         weekday_name(local.weekday()),
@@ -188,6 +186,7 @@ pub fn office_hours(calendar: &Calendar) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use chrono_tz::Europe::Rome;
 
     #[test]
     fn a_time_is_written_with_weekday_day_month_year_and_hour_in_rome() {

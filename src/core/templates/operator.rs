@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::super::commands::{CommandError, MAX_REOPEN_HOURS};
-use super::super::decide::{NotNow, Refusal, Settings};
-use super::super::ticket::{TicketCode, TicketFacts};
+use super::super::decision::{Refusal, Settings};
+use super::super::ticket::{NotNow, TicketCode, TicketFacts};
 use super::{
     italian_date, italian_datetime, italian_when, printable, CustomerReplyText, OperatorText,
     TicketBrief,
@@ -220,7 +220,18 @@ pub fn command_refused(
         Some(c) => format!("[{c}] Messaggio non eseguito"),
         None => "Messaggio non eseguito".to_string(),
     };
-    let why = match refusal {
+    let why = refusal_reason(refusal, operator, settings);
+    let body = format!(
+        "Ciao {operator},\n\nil tuo messaggio non è stato eseguito e il ticket non è \
+         cambiato: {why}\n\n{}",
+        help(code, &settings.support_address, Some(settings))
+    );
+    (subject, body)
+}
+
+/// Why an operator's message changed nothing, as a sentence.
+fn refusal_reason(refusal: &Refusal, operator: &str, settings: &Settings) -> String {
+    match refusal {
         Refusal::NoTicket => "l'oggetto non contiene il codice di un ticket (per esempio \
             [KZ-2026-00042]) e il messaggio non risponde a un'email di un ticket."
             .to_string(),
@@ -230,38 +241,8 @@ pub fn command_refused(
              link.",
             settings.max_message_bytes
         ),
-        Refusal::BadCommand(CommandError::Unknown(word)) => {
-            format!("il comando {word} non esiste.")
-        }
-        Refusal::BadCommand(CommandError::MissingArgument(word)) => {
-            format!("il comando {word} vuole un argomento (vedi sotto).")
-        }
-        Refusal::BadCommand(CommandError::BadArgument(line)) => format!(
-            "la riga «{}» non è valida: #chiudi accetta solo un numero di ore da 1 a \
-             {MAX_REOPEN_HOURS} (per esempio #chiudi 72h), gli altri comandi senza argomento \
-             non ne vogliono.",
-            printable(line)
-        ),
-        Refusal::BadCommand(CommandError::Conflict(a, b)) => {
-            format!("i comandi {a} e {b} non possono stare nello stesso messaggio.")
-        }
-        Refusal::NotNow { command, why } => match why {
-            NotNow::ClosedForGood => format!(
-                "il ticket è chiuso definitivamente, quindi {command} non è possibile. Se il \
-                 cliente ha bisogno di altro deve aprire una nuova richiesta."
-            ),
-            NotNow::Resolved { reopen_until } => format!(
-                "il ticket è chiuso e attende un'eventuale risposta del cliente{}: {command} \
-                 non è possibile. Per lavorarci ancora lo riapra con #prendo.",
-                reopen_until
-                    .map(|u| format!(" fino a {}", italian_when(u)))
-                    .unwrap_or_default()
-            ),
-            NotNow::TakenBy(other) => format!(
-                "il ticket è già in carico a {other}. Per passarlo a sé usi #assegna \
-                 {operator}."
-            ),
-        },
+        Refusal::BadCommand(e) => bad_command(e),
+        Refusal::NotNow { command, why } => not_now(command, why, operator),
         Refusal::UnknownOperator(name) => format!(
             "non c'è un operatore «{}». Operatori: {}.",
             printable(name),
@@ -287,13 +268,52 @@ pub fn command_refused(
         Refusal::Empty => {
             "il messaggio non contiene comandi né testo da inoltrare al cliente.".to_string()
         }
-    };
-    let body = format!(
-        "Ciao {operator},\n\nil tuo messaggio non è stato eseguito e il ticket non è \
-         cambiato: {why}\n\n{}",
-        help(code, &settings.support_address, Some(settings))
-    );
-    (subject, body)
+    }
+}
+
+fn bad_command(e: &CommandError) -> String {
+    match e {
+        CommandError::Unknown(word) => {
+            format!("il comando {word} non esiste.")
+        }
+        CommandError::MissingArgument(word) => {
+            format!("il comando {word} vuole un argomento (vedi sotto).")
+        }
+        CommandError::BadArgument(line) => format!(
+            "la riga «{}» non è valida: #chiudi accetta solo un numero di ore da 1 a \
+             {MAX_REOPEN_HOURS} (per esempio #chiudi 72h), gli altri comandi senza argomento \
+             non ne vogliono.",
+            printable(line)
+        ),
+        CommandError::Conflict(a, b) => {
+            format!("i comandi {a} e {b} non possono stare nello stesso messaggio.")
+        }
+    }
+}
+
+fn not_now(command: &str, why: &NotNow, operator: &str) -> String {
+    match why {
+        NotNow::ClosedForGood => format!(
+            "il ticket è chiuso definitivamente, quindi {command} non è possibile. Se il \
+             cliente ha bisogno di altro deve aprire una nuova richiesta."
+        ),
+        NotNow::Resolved { reopen_until } => format!(
+            "il ticket è chiuso e attende un'eventuale risposta del cliente{}: {command} \
+             non è possibile. Per lavorarci ancora lo riapra con #prendo.",
+            reopen_until
+                .map(|u| format!(" fino a {}", italian_when(u)))
+                .unwrap_or_default()
+        ),
+        NotNow::TakenBy(other) => format!(
+            "il ticket è già in carico a {other}. Per passarlo a sé usi #assegna \
+             {operator}."
+        ),
+        // Moves of customers and of the scheduler: an operator's command never meets
+        // them, but the sentence stays true if one ever does.
+        NotNow::NotClosed | NotNow::WindowPassed { .. } | NotNow::NotDue => {
+            format!("{command} non è possibile nello stato attuale del ticket.")
+        }
+    }
 }
 
 /// The commands, in short.
@@ -376,4 +396,33 @@ fn first_line(text: &str) -> String {
     } else {
         line
     }
+}
+
+/// To the first-level queue: a message could not be handled and was set aside in the
+/// quarantine folder, unanswered; `reason` is the technical cause, as recorded.
+pub fn failure_notice(
+    sender: Option<&super::Address>,
+    subject: &str,
+    received_at: DateTime<Utc>,
+    reason: &str,
+    folder: &str,
+    signature: &str,
+) -> (String, String) {
+    let from = sender.map_or_else(|| "mittente sconosciuto".to_string(), |a| a.to_string());
+    let subject_line = format!(
+        "Messaggio non elaborato da {from}, spostato in {}",
+        printable(folder)
+    );
+    let body = format!(
+        "Un messaggio arrivato all'indirizzo di assistenza non è stato elaborato ed è stato \
+         spostato nella cartella {folder}. Al mittente non è stata inviata alcuna risposta.\n\n\
+         Mittente:  {from}\nOggetto:   {}\nRicevuto:  {}\nMotivo:    {}\n\n\
+         Verificate il messaggio e, se serve, contattate il mittente. Risolto il problema, \
+         riportatelo nella posta in arrivo: sarà elaborato di nuovo.\n\n-- \n{signature}\n",
+        printable(subject),
+        italian_datetime(received_at),
+        reason.replace(char::is_control, " "),
+        folder = printable(folder),
+    );
+    (subject_line, body)
 }
