@@ -213,6 +213,7 @@ pub(crate) mod test_support {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
+    use crate::core::address::Address;
     use crate::core::decision::{Decision, Effect};
     use crate::core::inbound::Inbound;
 
@@ -221,6 +222,31 @@ pub(crate) mod test_support {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("t.db")).expect("open");
         (dir, store)
+    }
+
+    /// Request number `n` from `from`, received at `at`, as the parser reads it and as
+    /// IMAP identifies it (UID `n`): the store's tests need no mail module.
+    pub fn message(n: u32, from: &str, at: DateTime<Utc>) -> (InboundSource, Inbound, Vec<u8>) {
+        let raw = format!(
+            "From: {from}\r\nSubject: mario@rossi.it\r\nMessage-ID: <m{n}@rossi.it>\r\n\r\n\
+             Il sito www.rossi.it non funziona, messaggio numero {n}\r\n"
+        )
+        .into_bytes();
+        let msg = Inbound {
+            message_id: Some(format!("m{n}@rossi.it")),
+            from: Address::parse(from),
+            subject: "mario@rossi.it".into(),
+            text: format!("Il sito www.rossi.it non funziona, messaggio numero {n}"),
+            size: raw.len() as u64,
+            received_at: at,
+            ..Inbound::default()
+        };
+        let source = InboundSource::Imap {
+            mailbox: "INBOX".into(),
+            uidvalidity: 1,
+            uid: n,
+        };
+        (source, msg, raw)
     }
 
     /// Stand-ins for the pipeline's composed mail, one per `Effect::Send` of `effects`,

@@ -268,10 +268,9 @@ mod tests {
     use crate::core::decision::{
         Decision, Effect, MailKind, NewTicket, Outcome, OutgoingMail, Quarantine, Rejection,
     };
-    use crate::core::inbound::Inbound;
     use crate::core::ticket::{Event, EventKind, TicketCode, TicketState, TicketStatus};
-    use crate::store::test_support::{apply_timer, record, temp_store};
-    use crate::store::{ContractInput, InboundSource};
+    use crate::store::test_support::{apply_timer, message, record, temp_store};
+    use crate::store::ContractInput;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2027, 6, 1, 10, 0, 0)
@@ -308,29 +307,6 @@ mod tests {
             .query_row("SELECT id FROM contracts", [], |r| r.get(0))
             .expect("contract id");
         (dir, store, id)
-    }
-
-    fn message(n: u32, from: &str, at: DateTime<Utc>) -> (InboundSource, Inbound, Vec<u8>) {
-        let raw = format!(
-            "From: {from}\r\nSubject: mario@rossi.it\r\nMessage-ID: <m{n}@rossi.it>\r\n\r\n\
-             Il sito www.rossi.it non funziona, messaggio numero {n}\r\n"
-        )
-        .into_bytes();
-        let msg = Inbound {
-            message_id: Some(format!("m{n}@rossi.it")),
-            from: Some(addr(from)),
-            subject: "mario@rossi.it".into(),
-            text: format!("Il sito www.rossi.it non funziona, messaggio numero {n}"),
-            size: raw.len() as u64,
-            received_at: at,
-            ..Inbound::default()
-        };
-        let source = InboundSource::Imap {
-            mailbox: "INBOX".into(),
-            uidvalidity: 1,
-            uid: n,
-        };
-        (source, msg, raw)
     }
 
     fn code(n: u32) -> TicketCode {

@@ -190,10 +190,7 @@ impl Store {
 mod tests {
     use chrono::TimeZone;
 
-    use crate::core::address::Address;
-    use crate::core::inbound::Inbound;
-    use crate::store::test_support::temp_store;
-    use crate::store::InboundSource;
+    use crate::store::test_support::{message, temp_store};
 
     use super::*;
 
@@ -204,25 +201,10 @@ mod tests {
             .with_ymd_and_hms(2026, 12, 2, 9, 0, 0)
             .single()
             .expect("time");
-        let raw = b"From: mario@rossi.it\r\nSubject: Re: [KZ-2026-00001] x\r\nMessage-ID: <m1@rossi.it>\r\n\r\nancora\r\n";
-        // As the parser would read it: the store's tests need no mail module.
-        let msg = Inbound {
-            message_id: Some("m1@rossi.it".into()),
-            from: Address::parse("mario@rossi.it"),
-            subject: "Re: [KZ-2026-00001] x".into(),
-            text: "ancora".into(),
-            size: raw.len() as u64,
-            received_at: at,
-            ..Inbound::default()
-        };
-        let source = InboundSource::Imap {
-            mailbox: "INBOX".into(),
-            uidvalidity: 1,
-            uid: 7,
-        };
+        let (source, msg, raw) = message(1, "mario@rossi.it", at);
         let reason = "permanent failure: loading contract 1: Query returned no rows";
         let tx = store.begin().expect("begin");
-        tx.record_failure(&source, &msg, raw, reason, at)
+        tx.record_failure(&source, &msg, &raw, reason, at)
             .expect("record");
         tx.commit().expect("commit");
 
