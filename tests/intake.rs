@@ -258,9 +258,11 @@ fn daemon_killed_mid_backlog_and_restarted_opens_each_ticket_once() {
     let before = subjects.len();
     subjects.dedup();
     assert_eq!(subjects.len(), N, "every ticket acknowledged");
-    // A duplicate can only come from a kill between SMTP acceptance and marking sent.
+    // A duplicate can only come from a kill between SMTP acceptance and marking sent, and
+    // the outbox sends on two SMTP lanes at once: one kill may catch both in that window
+    // (tests/crash.rs allows the same two per kill).
     assert!(
-        before - subjects.len() <= 1,
+        before - subjects.len() <= 2,
         "{} duplicate acknowledgements",
         before - subjects.len()
     );
