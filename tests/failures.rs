@@ -149,3 +149,55 @@ fn a_message_that_can_never_be_handled_is_set_aside_and_the_next_request_is_ackn
         "{log}"
     );
 }
+
+#[test]
+fn a_deadline_that_can_never_be_handled_is_logged_once_and_the_others_still_fall_due() {
+    let (desk, _staff) = Desk::with_staff("stuck");
+    let mario = desk.customer_with_contract("mario");
+    let anna = desk.customer_with_contract("anna");
+    desk.send_request(&mario, &mario, REQUEST);
+    desk.send_request(&anna, &anna, REQUEST);
+    assert_eq!(wait_for(&desk.support, "INBOX", 2, WAIT).len(), 2);
+    desk.ok(&["run", "--once"]);
+
+    // Mario's contract deleted by hand (as above), and both tickets' first contact due an
+    // hour ago, as if nobody had taken them all morning.
+    let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");
+    db.pragma_update(None, "foreign_keys", "OFF")
+        .expect("as the sqlite3 shell");
+    let deleted = db
+        .execute(
+            "DELETE FROM contracts WHERE customer = ?1",
+            [format!("Cliente {mario}")],
+        )
+        .expect("delete");
+    assert_eq!(deleted, 1);
+    let past = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')";
+    let due = db
+        .execute(
+            &format!("UPDATE tickets SET first_contact_due_at = {past}, next_deadline_at = {past}"),
+            [],
+        )
+        .expect("due");
+    assert_eq!(due, 2);
+    drop(db);
+
+    let daemon = desk.start();
+    let start = Instant::now();
+    while !daemon.log_text().contains("first contact deadline passed") {
+        assert!(start.elapsed() < WAIT, "{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Anna's ticket was reminded beside the broken one; give a spinning scheduler time to
+    // show itself (it would try every 200 ms).
+    std::thread::sleep(Duration::from_secs(3));
+    let log = daemon.log_text();
+    let failures = log.matches("deadline not handled").count();
+    assert_eq!(failures, 1, "logged once, then left alone:\n{log}");
+    assert!(log.contains("will fail the same way again"), "{log}");
+    assert_eq!(
+        log.matches("first contact deadline passed").count(),
+        1,
+        "{log}"
+    );
+}

@@ -1,12 +1,21 @@
 //! The scheduler task: acts on every ticket whose deadline has passed (a reminder, the
 //! end of a reopen window), each in its own transaction, and sleeps until the next one
 //! or until intake says it may have set an earlier one.
+//!
+//! A deadline that fails says whether it will pass, as intake's messages do. One that
+//! will not (the ticket's contract deleted by hand, say) is logged once and left alone
+//! until the daemon restarts; one that may is tried again, but not before
+//! `SCHEDULER_RETRY`: an overdue ticket that fails must not make the scheduler spin.
 
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use chrono::Utc;
+
+use crate::failure::{self, Kind};
 
 use super::backoff::until;
 use super::{beat, Daemon, Shutdown};
@@ -16,32 +25,41 @@ const DEADLINE_BATCH: usize = 100;
 /// The scheduler looks again at least this often, whatever the next deadline: intake may
 /// have created an earlier one meanwhile (it also wakes the scheduler when it does).
 const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(60);
+/// After a round in which a deadline failed, the scheduler waits at least this long.
+const SCHEDULER_RETRY: Duration = Duration::from_secs(30);
 
 impl Daemon {
     pub(super) async fn scheduler_loop(self: Arc<Self>, shutdown: Shutdown) {
         while !shutdown.is_requested() {
             beat(&self.beats.scheduler);
+            let failed_before = self.deadline_failures();
             if let Err(e) = self.deadlines_due().await {
                 tracing::error!("scheduler: {e:#}");
             }
+            let skip = self.stuck_tickets();
             let next = self
-                .with_store(|_, s| s.next_deadline())
+                .with_store(move |_, s| s.next_deadline(&skip))
                 .await
                 .ok()
                 .flatten();
-            let wait = until(next, Duration::from_millis(200), SCHEDULER_MAX_SLEEP);
+            let mut wait = until(next, Duration::from_millis(200), SCHEDULER_MAX_SLEEP);
+            if self.deadline_failures() > failed_before {
+                wait = wait.max(SCHEDULER_RETRY);
+            }
             shutdown.sleep_or_wake(wait, &self.scheduler_wake).await;
         }
     }
 
     /// Acts on every ticket whose deadline has passed, each in its own transaction; a
-    /// ticket that fails is logged and retried on the next round.
+    /// ticket that fails is retried on a later round if the failure may pass, and left
+    /// alone otherwise.
     pub async fn deadlines_due(self: &Arc<Self>) -> Result<usize> {
         let mut done = 0;
         loop {
             let now = Utc::now();
+            let skip = self.stuck_tickets();
             let ids = self
-                .with_store(move |_, s| s.due_tickets(now, DEADLINE_BATCH))
+                .with_store(move |_, s| s.due_tickets(now, DEADLINE_BATCH, &skip))
                 .await?;
             let full = ids.len() == DEADLINE_BATCH;
             let mut progressed = false;
@@ -56,9 +74,7 @@ impl Daemon {
                         tracing::info!("{what}");
                     }
                     Ok(None) => {}
-                    Err(e) => {
-                        tracing::error!(ticket_id = id, "deadline not handled, will retry: {e:#}")
-                    }
+                    Err(e) => self.deadline_failed(id, &e),
                 }
             }
             if done > 0 {
@@ -68,5 +84,38 @@ impl Daemon {
                 return Ok(done);
             }
         }
+    }
+
+    /// Logs a deadline that failed: a permanent failure once, after which the ticket is
+    /// skipped until the daemon restarts; a transient one at every try.
+    fn deadline_failed(&self, ticket_id: i64, e: &anyhow::Error) {
+        self.deadline_failures.fetch_add(1, Ordering::Relaxed);
+        match failure::classify(e) {
+            Kind::Permanent => {
+                self.lock_stuck().insert(ticket_id);
+                tracing::error!(
+                    ticket_id,
+                    "deadline not handled, and it will fail the same way again: left alone \
+                     until the daemon restarts: {e:#}"
+                );
+            }
+            Kind::Transient => {
+                tracing::warn!(ticket_id, "deadline not handled, will retry: {e:#}")
+            }
+        }
+    }
+
+    fn deadline_failures(&self) -> u64 {
+        self.deadline_failures.load(Ordering::Relaxed)
+    }
+
+    fn stuck_tickets(&self) -> Vec<i64> {
+        self.lock_stuck().iter().copied().collect()
+    }
+
+    fn lock_stuck(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.stuck_deadlines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
