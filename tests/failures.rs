@@ -25,6 +25,22 @@ fn wait_count(user: &str, mailbox: &str, n: usize) -> usize {
     }
 }
 
+/// What a sysadmin does with `sqlite3 desk.db "DELETE FROM contracts WHERE customer = …"`:
+/// the shell does not enforce foreign keys, so the customer's tickets are left pointing at
+/// a contract no longer there.
+fn delete_contract_by_hand(desk: &Desk, customer: &str) {
+    let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");
+    db.pragma_update(None, "foreign_keys", "OFF")
+        .expect("as the sqlite3 shell");
+    let deleted = db
+        .execute(
+            "DELETE FROM contracts WHERE customer = ?1",
+            [format!("Cliente {customer}")],
+        )
+        .expect("delete");
+    assert_eq!(deleted, 1);
+}
+
 #[test]
 fn a_message_that_can_never_be_handled_is_set_aside_and_the_next_request_is_acknowledged_at_once() {
     let (desk, staff) = Desk::with_staff("setaside");
@@ -44,17 +60,7 @@ fn a_message_that_can_never_be_handled_is_set_aside_and_the_next_request_is_ackn
     // does not enforce foreign keys unless told to, so the delete goes through and the
     // ticket (and the customer's address) is left pointing at a contract no longer there.
     // Every message on that ticket, or from that address, now fails the same way.
-    let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");
-    db.pragma_update(None, "foreign_keys", "OFF")
-        .expect("as the sqlite3 shell");
-    let deleted = db
-        .execute(
-            "DELETE FROM contracts WHERE customer = ?1",
-            [format!("Cliente {mario}")],
-        )
-        .expect("delete");
-    assert_eq!(deleted, 1);
-    drop(db);
+    delete_contract_by_hand(&desk, &mario);
 
     // Mario answers the acknowledgement: this can never be handled.
     let subject = subject_and_text(&ack[0]).0;
@@ -162,16 +168,8 @@ fn a_deadline_that_can_never_be_handled_is_logged_once_and_the_others_still_fall
 
     // Mario's contract deleted by hand (as above), and both tickets' first contact due an
     // hour ago, as if nobody had taken them all morning.
+    delete_contract_by_hand(&desk, &mario);
     let db = rusqlite::Connection::open(desk.dir.path().join("desk.db")).expect("db");
-    db.pragma_update(None, "foreign_keys", "OFF")
-        .expect("as the sqlite3 shell");
-    let deleted = db
-        .execute(
-            "DELETE FROM contracts WHERE customer = ?1",
-            [format!("Cliente {mario}")],
-        )
-        .expect("delete");
-    assert_eq!(deleted, 1);
     let past = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')";
     let due = db
         .execute(
