@@ -16,9 +16,9 @@ use crate::core::failed;
 use crate::core::ticket::code_year;
 use crate::core::timers;
 use crate::failure::Failure;
-use crate::mail::compose::Composer;
+use crate::mail::compose::{Composed, Composer};
 use crate::mail::parse::parse;
-use crate::store::{Cause, Duplicate, InboundSource, Queued, Store};
+use crate::store::{Cause, Duplicate, InboundSource, Store};
 
 /// What happened to a message.
 #[derive(Clone, Debug)]
@@ -179,22 +179,18 @@ impl Pipeline {
     /// Composes the mail of every `Effect::Send` among `effects`, in order, dated `now`.
     /// Each gets a stable Message-ID from its cause (the inbound row id, or `timer`) and
     /// its place among the effects, so the same decision always names its mail the same.
-    fn compose(&self, cause: Cause, effects: &[Effect], now: DateTime<Utc>) -> Result<Vec<Queued>> {
-        let tag = match cause {
-            Cause::Inbound(id) => id.to_string(),
-            Cause::Timer => "timer".to_string(),
-        };
+    fn compose(
+        &self,
+        cause: Cause,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Composed>> {
+        let tag = cause.tag();
         let mut mails = Vec::new();
         for (index, effect) in effects.iter().enumerate() {
             if let Effect::Send(mail) = effect {
                 let message_id = self.composer.message_id(mail, &tag, index);
-                let composed = self.composer.compose(mail, &message_id, now)?;
-                mails.push(Queued {
-                    message_id: composed.message_id,
-                    envelope_from: composed.envelope_from,
-                    recipients: composed.recipients,
-                    raw: composed.raw,
-                });
+                mails.push(self.composer.compose(mail, &message_id, now)?);
             }
         }
         Ok(mails)
@@ -281,7 +277,12 @@ from = "assistenza@kzweb.it"
         let Handled::Recorded { inbound_id, .. } = handled else {
             panic!("not recorded: {handled:?}");
         };
-        let queued = store.due_outbox(now(), 10).expect("outbox");
+        let queued: Vec<Composed> = store
+            .due_outbox(now(), 10)
+            .expect("outbox")
+            .into_iter()
+            .map(|row| row.mail)
+            .collect();
         assert!(!queued.is_empty(), "the acknowledgement is queued");
         let ack = format!("KZ-2026-00001.ack.{inbound_id}.");
         assert!(

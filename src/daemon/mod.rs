@@ -72,8 +72,6 @@ pub struct Daemon {
     /// Tickets whose deadline failed in a way that will not pass: logged once, skipped by
     /// the scheduler until a restart.
     stuck_deadlines: Mutex<std::collections::HashSet<i64>>,
-    /// How many deadlines have failed, so the scheduler knows a round had a failure.
-    deadline_failures: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -106,7 +104,6 @@ impl Daemon {
             unrecorded: Mutex::new(Vec::new()),
             failing: Mutex::new(std::collections::HashMap::new()),
             stuck_deadlines: Mutex::new(std::collections::HashSet::new()),
-            deadline_failures: std::sync::atomic::AtomicU64::new(0),
             pass_unrecorded: std::sync::atomic::AtomicBool::new(false),
         }))
     }

@@ -11,7 +11,6 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::config::OutboxConfig;
-use crate::mail::compose::Composed;
 use crate::mail::smtp::SendError;
 use crate::store::OutboxRow;
 
@@ -267,7 +266,7 @@ impl Daemon {
                 return Ok((sent, LaneEnd::Stopped));
             }
             beat(&self.beats.outbox);
-            let result = self.smtp[lane].send(&composed(&row)).await;
+            let result = self.smtp[lane].send(&row.mail).await;
             let step = next_step(&result, row.attempts, &policy, Utc::now());
             if step == Step::Sent {
                 sent += 1;
@@ -290,22 +289,22 @@ impl Daemon {
         let id = row.id;
         match step {
             Step::Sent => {
-                tracing::info!(message_id = %row.message_id, to = %row.recipients.join(","), "mail sent");
+                tracing::info!(message_id = %row.mail.message_id, to = %row.mail.recipients.join(","), "mail sent");
                 let at = Utc::now();
                 if let Err(e) = self.with_store(move |_, s| s.mark_sent(id, at)).await {
                     self.lock_unrecorded().push((id, at));
-                    tracing::error!(message_id = %row.message_id, "mail sent but not recorded; it will not be sent again: {e:#}");
+                    tracing::error!(message_id = %row.mail.message_id, "mail sent but not recorded; it will not be sent again: {e:#}");
                     return Err(e);
                 }
                 Ok(None)
             }
             Step::Wait => Ok(Some(LaneEnd::Unavailable(e))),
             Step::Refused => {
-                tracing::error!(message_id = %row.message_id, "mail refused for good: {e}");
+                tracing::error!(message_id = %row.mail.message_id, "mail refused for good: {e}");
                 self.give_up(id, e).await
             }
             Step::Exhausted { attempts } => {
-                tracing::error!(message_id = %row.message_id, attempts, "mail given up after its retries: {e}");
+                tracing::error!(message_id = %row.mail.message_id, attempts, "mail given up after its retries: {e}");
                 self.give_up(id, e).await
             }
             Step::RetryAt {
@@ -313,7 +312,7 @@ impl Daemon {
                 after,
                 at,
             } => {
-                tracing::warn!(message_id = %row.message_id, attempts, retry_in = ?after, "mail not sent, will retry: {e}");
+                tracing::warn!(message_id = %row.mail.message_id, attempts, retry_in = ?after, "mail not sent, will retry: {e}");
                 self.with_store(move |_, s| s.mark_retry(id, at, &e))
                     .await?;
                 Ok(Some(LaneEnd::Stopped))
@@ -379,16 +378,6 @@ impl Daemon {
                 Err(e.context("recording mail already sent; nothing more is sent until it is"))
             }
         }
-    }
-}
-
-/// The mail an outbox row holds, as SMTP sends it.
-fn composed(row: &OutboxRow) -> Composed {
-    Composed {
-        message_id: row.message_id.clone(),
-        envelope_from: row.envelope_from.clone(),
-        recipients: row.recipients.clone(),
-        raw: row.raw.clone(),
     }
 }
 

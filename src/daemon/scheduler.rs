@@ -8,7 +8,6 @@
 //! `SCHEDULER_RETRY`: an overdue ticket that fails must not make the scheduler spin.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,14 +27,23 @@ const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(60);
 /// After a round in which a deadline failed, the scheduler waits at least this long.
 const SCHEDULER_RETRY: Duration = Duration::from_secs(30);
 
+/// What one scheduler round did: deadlines acted on, and deadlines that failed.
+pub struct Round {
+    pub done: usize,
+    pub failed: usize,
+}
+
 impl Daemon {
     pub(super) async fn scheduler_loop(self: Arc<Self>, shutdown: Shutdown) {
         while !shutdown.is_requested() {
             beat(&self.beats.scheduler);
-            let failed_before = self.deadline_failures();
-            if let Err(e) = self.deadlines_due().await {
-                tracing::error!("scheduler: {e:#}");
-            }
+            let failed = match self.deadlines_due().await {
+                Ok(round) => round.failed > 0,
+                Err(e) => {
+                    tracing::error!("scheduler: {e:#}");
+                    false
+                }
+            };
             let skip = self.stuck_tickets();
             let next = self
                 .with_store(move |_, s| s.next_deadline(&skip))
@@ -43,7 +51,7 @@ impl Daemon {
                 .ok()
                 .flatten();
             let mut wait = until(next, Duration::from_millis(200), SCHEDULER_MAX_SLEEP);
-            if self.deadline_failures() > failed_before {
+            if failed {
                 wait = wait.max(SCHEDULER_RETRY);
             }
             shutdown.sleep_or_wake(wait, &self.scheduler_wake).await;
@@ -53,8 +61,8 @@ impl Daemon {
     /// Acts on every ticket whose deadline has passed, each in its own transaction; a
     /// ticket that fails is retried on a later round if the failure may pass, and left
     /// alone otherwise.
-    pub async fn deadlines_due(self: &Arc<Self>) -> Result<usize> {
-        let mut done = 0;
+    pub async fn deadlines_due(self: &Arc<Self>) -> Result<Round> {
+        let (mut done, mut failed) = (0, 0);
         loop {
             let now = Utc::now();
             let skip = self.stuck_tickets();
@@ -74,14 +82,17 @@ impl Daemon {
                         tracing::info!("{what}");
                     }
                     Ok(None) => {}
-                    Err(e) => self.deadline_failed(id, &e),
+                    Err(e) => {
+                        failed += 1;
+                        self.deadline_failed(id, &e);
+                    }
                 }
             }
             if done > 0 {
                 self.outbox_wake.notify_one();
             }
             if !full || !progressed {
-                return Ok(done);
+                return Ok(Round { done, failed });
             }
         }
     }
@@ -89,7 +100,6 @@ impl Daemon {
     /// Logs a deadline that failed: a permanent failure once, after which the ticket is
     /// skipped until the daemon restarts; a transient one at every try.
     fn deadline_failed(&self, ticket_id: i64, e: &anyhow::Error) {
-        self.deadline_failures.fetch_add(1, Ordering::Relaxed);
         match failure::classify(e) {
             Kind::Permanent => {
                 self.lock_stuck().insert(ticket_id);
@@ -103,10 +113,6 @@ impl Daemon {
                 tracing::warn!(ticket_id, "deadline not handled, will retry: {e:#}")
             }
         }
-    }
-
-    fn deadline_failures(&self) -> u64 {
-        self.deadline_failures.load(Ordering::Relaxed)
     }
 
     fn stuck_tickets(&self) -> Vec<i64> {

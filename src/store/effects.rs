@@ -10,6 +10,7 @@ use rusqlite::params;
 
 use crate::core::decision::{Effect, NewTicket, OutgoingMail};
 use crate::core::ticket::{Event, TicketCode, TicketStatus};
+use crate::mail::compose::Composed;
 
 use super::intake::Tx;
 use super::ts;
@@ -25,22 +26,20 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// The part of a Message-ID that says what caused the mail.
+    pub fn tag(self) -> String {
+        match self {
+            Cause::Inbound(id) => id.to_string(),
+            Cause::Timer => "timer".into(),
+        }
+    }
+
     fn inbound_id(self) -> Option<i64> {
         match self {
             Cause::Inbound(id) => Some(id),
             Cause::Timer => None,
         }
     }
-}
-
-/// A mail composed for the outbox: its stable Message-ID, its envelope and the bytes that
-/// will go out, exactly as they will be sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Queued {
-    pub message_id: String,
-    pub envelope_from: String,
-    pub recipients: Vec<String>,
-    pub raw: Vec<u8>,
 }
 
 impl Tx<'_> {
@@ -50,7 +49,7 @@ impl Tx<'_> {
         &self,
         cause: Cause,
         effects: &[Effect],
-        mails: &[Queued],
+        mails: &[Composed],
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut mails = mails.iter();
@@ -137,7 +136,7 @@ impl Tx<'_> {
         &self,
         cause: Cause,
         mail: &OutgoingMail,
-        queued: &Queued,
+        queued: &Composed,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let ticket_id = mail

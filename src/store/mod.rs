@@ -22,7 +22,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 
 pub use contracts::{ContractInput, ImportSummary};
-pub use effects::{Cause, Queued};
+pub use effects::Cause;
 pub use intake::{Duplicate, InboundSource, Tx, FAILED};
 pub use outbox::OutboxRow;
 pub use purge::PurgeReport;
@@ -216,6 +216,7 @@ pub(crate) mod test_support {
     use crate::core::address::Address;
     use crate::core::decision::{Decision, Effect};
     use crate::core::inbound::Inbound;
+    use crate::mail::compose::Composed;
 
     /// A fresh database in a temporary directory that lives as long as the returned guard.
     pub fn temp_store() -> (tempfile::TempDir, Store) {
@@ -252,7 +253,7 @@ pub(crate) mod test_support {
     /// Stand-ins for the pipeline's composed mail, one per `Effect::Send` of `effects`,
     /// each with its own Message-ID: the store queues whatever bytes it is given, so its
     /// tests need no real mail.
-    pub fn queued(effects: &[Effect]) -> Vec<Queued> {
+    pub fn queued(effects: &[Effect]) -> Vec<Composed> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         effects
             .iter()
@@ -260,7 +261,7 @@ pub(crate) mod test_support {
                 Effect::Send(mail) => Some(mail),
                 _ => None,
             })
-            .map(|mail| Queued {
+            .map(|mail| Composed {
                 message_id: format!("test.{}@kzweb.it", NEXT.fetch_add(1, Ordering::Relaxed)),
                 envelope_from: "assistenza@kzweb.it".into(),
                 recipients: mail

@@ -5,16 +5,16 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
+use crate::mail::compose::Composed;
+
 use super::{parse_ts, ts, Store};
 
 /// One mail waiting for delivery.
 #[derive(Clone, Debug)]
 pub struct OutboxRow {
     pub id: i64,
-    pub message_id: String,
-    pub envelope_from: String,
-    pub recipients: Vec<String>,
-    pub raw: Vec<u8>,
+    /// The mail as it was composed, as SMTP sends it.
+    pub mail: Composed,
     /// Delivery attempts made so far.
     pub attempts: u32,
     /// The ticket it belongs to, if any: a ticket's mails are sent in order.
@@ -42,10 +42,12 @@ impl Store {
                 let recipients: String = r.get(3)?;
                 Ok(OutboxRow {
                     id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    envelope_from: r.get(2)?,
-                    recipients: recipients.split(',').map(str::to_string).collect(),
-                    raw: r.get(4)?,
+                    mail: Composed {
+                        message_id: r.get(1)?,
+                        envelope_from: r.get(2)?,
+                        recipients: recipients.split(',').map(str::to_string).collect(),
+                        raw: r.get(4)?,
+                    },
                     attempts: r.get(5)?,
                     ticket_id: r.get(6)?,
                 })
