@@ -494,6 +494,7 @@ impl Validator<'_> {
             first_contact: tickets.first_contact,
             reopen_window: tickets.reopen_window,
             max_replies_per_hour: intake.max_replies_per_hour,
+            texts: crate::core::texts::Texts::builtin(),
         };
         Some(Config {
             imap,

@@ -49,7 +49,7 @@ pub fn about_a_ticket(
             MailKind::BounceNotice,
             Some(&ticket.code),
             to,
-            templates::bounce_notice(ticket, bounce, &settings.signature),
+            templates::bounce_notice(ticket, bounce, settings),
         )));
     }
     Some(Decision::new(

@@ -33,8 +33,7 @@ pub fn reply(
         sender,
         text: &own,
         received_at: at,
-        support_address: &settings.support_address,
-        signature: &settings.signature,
+        settings,
     };
     let to_handlers = |kind, text| {
         let to = settings.handlers(ticket);

@@ -197,8 +197,7 @@ fn rejection_mail(
             to,
             original_subject: &msg.subject,
             received_at: msg.received_at,
-            support_address: &settings.support_address,
-            signature: &settings.signature,
+            settings,
         },
     );
     OutgoingMail::new(MailKind::Rejection, None, vec![to.clone()], text).answering(msg)

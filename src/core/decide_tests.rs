@@ -57,6 +57,7 @@ pub(super) fn settings() -> Settings {
         first_contact: chrono::Duration::hours(4),
         reopen_window: chrono::Duration::hours(48),
         max_replies_per_hour: 20,
+        texts: super::texts::Texts::builtin(),
     }
 }
 

@@ -10,6 +10,7 @@ use super::calendar::Calendar;
 use super::commands::CommandError;
 use super::contract::Contract;
 use super::inbound::{Attachment, Inbound};
+use super::texts::{Text, Texts, Trouble};
 use super::ticket::{Event, NotNow, TicketCode, TicketFacts, TicketStatus};
 
 /// Who the daemon itself is in a ticket's history (the scheduler, the on-call alert, a
@@ -66,6 +67,8 @@ pub struct Settings {
     pub reopen_window: Duration,
     /// At most this many mails an hour to one customer address; the rest are held.
     pub max_replies_per_hour: u32,
+    /// The texts in force: the built-ins, with the agency's files in their place.
+    pub texts: Texts,
 }
 
 impl Settings {
@@ -491,6 +494,48 @@ impl MailKind {
             MailKind::FailureNotice => "failure_notice",
         }
     }
+
+    /// The template file its text comes from.
+    pub fn template(self) -> &'static str {
+        match self {
+            MailKind::Ack => "ack.j2",
+            MailKind::Rejection => "rejection.j2",
+            MailKind::QueueNotice => "queue_notice.j2",
+            MailKind::OnCall => "oncall_notice.j2",
+            MailKind::Relay => "relay.j2",
+            MailKind::Forward => "forward.j2",
+            MailKind::Assignment => "assignment.j2",
+            MailKind::Escalation => "escalation.j2",
+            MailKind::Closure => "closure.j2",
+            MailKind::Reopened => "reopened.j2",
+            MailKind::ReopenNotice => "reopen_notice.j2",
+            MailKind::ReopenRefused => "reopen_refused.j2",
+            MailKind::CommandRefused => "command_refused.j2",
+            MailKind::Reminder => "reminder.j2",
+            MailKind::BounceNotice => "bounce_notice.j2",
+            MailKind::FailureNotice => "failure_notice.j2",
+        }
+    }
+
+    /// Every kind, in the order `templates list` shows them.
+    pub const ALL: [MailKind; 16] = [
+        MailKind::Ack,
+        MailKind::Rejection,
+        MailKind::Relay,
+        MailKind::Closure,
+        MailKind::Reopened,
+        MailKind::ReopenRefused,
+        MailKind::QueueNotice,
+        MailKind::OnCall,
+        MailKind::Forward,
+        MailKind::ReopenNotice,
+        MailKind::Assignment,
+        MailKind::Escalation,
+        MailKind::Reminder,
+        MailKind::BounceNotice,
+        MailKind::CommandRefused,
+        MailKind::FailureNotice,
+    ];
 }
 
 /// A mail to queue; `mail::compose` turns it into bytes.
@@ -510,6 +555,9 @@ pub struct OutgoingMail {
     pub attachments: Vec<Attachment>,
     /// Why this mail is recorded but must not be sent (the reply rate limit), if so.
     pub held: Option<String>,
+    /// What went wrong rendering its text, if anything: the shell logs a fallback to the
+    /// built-in text and refuses to send a text that could not be rendered at all.
+    pub trouble: Option<Trouble>,
 }
 
 impl OutgoingMail {
@@ -519,15 +567,17 @@ impl OutgoingMail {
         kind: MailKind,
         ticket: Option<&TicketCode>,
         to: Vec<Address>,
-        (subject, body): (String, String),
+        text: impl Into<Text>,
     ) -> OutgoingMail {
+        let text = text.into();
         OutgoingMail {
             kind,
             ticket: ticket.cloned(),
             to,
             cc: vec![],
-            subject,
-            body,
+            subject: text.subject,
+            body: text.body,
+            trouble: text.trouble,
             in_reply_to: None,
             references: vec![],
             attachments: vec![],

@@ -21,7 +21,7 @@ pub fn set_aside(msg: &Inbound, reason: &str, folder: &str, settings: &Settings)
         msg.received_at,
         reason,
         folder,
-        &settings.signature,
+        settings,
     );
     let notice = OutgoingMail::new(MailKind::FailureNotice, None, queue, text);
     vec![Effect::Send(notice)]

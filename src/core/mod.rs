@@ -28,6 +28,7 @@ pub mod inbound;
 pub mod operators;
 pub mod request;
 pub mod templates;
+pub mod texts;
 pub mod ticket;
 pub mod timers;
 

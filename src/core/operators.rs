@@ -12,6 +12,7 @@ use super::decision::{
 };
 use super::inbound::Inbound;
 use super::templates::{self, OperatorText};
+use super::texts::Text;
 use super::ticket::{Event, Happened, Moves, NotNow, TicketCode, TicketFacts};
 
 /// Decides on a message from `op`, whose server vouched for them.
@@ -190,13 +191,12 @@ impl Work<'_> {
             ticket: self.ticket,
             operator: &self.op.name,
             text,
-            support_address: &self.settings.support_address,
-            signature: &self.settings.signature,
+            settings: self.settings,
         }
     }
 
     /// A mail to the customer in the customer's thread, with the operator's attachments.
-    fn to_customer(&self, kind: MailKind, text: (String, String)) -> Effect {
+    fn to_customer(&self, kind: MailKind, text: Text) -> Effect {
         let to = vec![self.ticket.requester.clone()];
         let mail = OutgoingMail::new(kind, Some(&self.ticket.code), to, text);
         Effect::Send(
@@ -206,7 +206,7 @@ impl Work<'_> {
     }
 
     /// A mail to operators, answering the operator's message, with its attachments.
-    fn to_operators(&self, kind: MailKind, to: Vec<Address>, text: (String, String)) -> Effect {
+    fn to_operators(&self, kind: MailKind, to: Vec<Address>, text: Text) -> Effect {
         let mail = OutgoingMail::new(kind, Some(&self.ticket.code), to, text);
         Effect::Send(mail.answering(self.msg).with_attachments_of(self.msg))
     }

@@ -166,6 +166,8 @@ impl Opening<'_> {
         let colleague = (self.sender != self.requester).then_some(&self.sender);
         let ack = templates::ack(&AckText {
             code: &self.code,
+            customer: &self.contract.customer,
+            contract_until: self.contract.valid_until,
             requester: &self.requester,
             sender: colleague,
             greeting_name: self
@@ -174,15 +176,14 @@ impl Opening<'_> {
                 .as_deref()
                 .filter(|_| colleague.is_none()),
             summary: &self.summary,
-            office_hours: &templates::office_hours(calendar),
+            received_at: at,
             examined: if self.open_now {
                 Examined::Now
             } else {
                 Examined::From(calendar.next_opening(at))
             },
-            urgent_after_hours: self.urgent && !self.open_now,
-            support_address: &self.settings.support_address,
-            signature: &self.settings.signature,
+            urgent: self.urgent,
+            settings: self.settings,
         });
         let to = vec![self.requester.clone()];
         OutgoingMail {
@@ -207,18 +208,18 @@ impl Opening<'_> {
             urgent: self.urgent,
             open_now: self.open_now,
             first_contact_due: self.first_contact_due,
-            signature: &settings.signature,
+            settings,
         };
         let mut effects = vec![];
         let queue = settings.queue_addresses();
         if !queue.is_empty() {
-            let text = templates::queue_notice(&brief, &settings.support_address);
+            let text = templates::queue_notice(&brief);
             let mail = OutgoingMail::new(MailKind::QueueNotice, Some(&self.code), queue, text);
             effects.push(Effect::Send(mail.with_attachments_of(self.msg)));
         }
         let oncall = settings.oncall.as_ref();
         if let Some(oncall) = oncall.filter(|_| self.urgent && !self.open_now) {
-            let text = templates::oncall_notice(&brief, &settings.support_address);
+            let text = templates::oncall_notice(&brief);
             effects.push(Effect::Log(Event {
                 code: self.code.clone(),
                 at: self.msg.received_at,

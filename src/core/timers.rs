@@ -28,7 +28,7 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
             let to = settings.handlers(ticket);
             let who: Vec<String> = to.iter().map(|a| a.to_string()).collect();
             let mail = (!to.is_empty()).then(|| {
-                let text = templates::reminder(ticket, due_at, &settings.signature);
+                let text = templates::reminder(ticket, due_at, settings);
                 OutgoingMail::new(MailKind::Reminder, Some(&ticket.code), to, text)
             });
             (moves.remind(who.join(", ")), now, mail)

@@ -259,6 +259,7 @@ mod tests {
             references: vec!["older@example.it".into(), "orig@example.it".into()],
             attachments: vec![],
             held: None,
+            trouble: None,
         }
     }
 

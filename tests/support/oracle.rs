@@ -145,6 +145,7 @@ pub fn settings() -> Settings {
         first_contact: chrono::Duration::hours(4),
         reopen_window: chrono::Duration::hours(48),
         max_replies_per_hour: 20,
+        texts: assistenza::core::texts::Texts::builtin(),
     }
 }
 

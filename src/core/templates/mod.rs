@@ -1,17 +1,26 @@
-//! Every sentence a person reads, in Italian: customers in `customer` (formal "Lei", as
-//! the agency writes to its customers), operators in `operator`. Code and logs stay
+//! Every sentence a person reads, in Italian, is a template (`templates/*.j2` in the
+//! repository, compiled by `texts`); this module gives each one its values, built from
+//! the facts the rules already have. Customers' texts in `customer` (formal "Lei", as the
+//! agency writes to its customers), operators' in `operator`; `samples` lists the
+//! situations every set must render before it is put in force. Code and logs stay
 //! English.
 //!
-//! Each function returns `(subject, body)`; headers are built in `mail::compose`, which
-//! also encodes the subject, so nothing here can inject a header.
+//! A value a customer wrote is data, never template source: `{{ 7*7 }}` in a request
+//! reaches the operator as written. Headers are built in `mail::compose`, which also
+//! encodes the subject, and `texts` makes the subject one line, so no template and no
+//! value can inject a header.
 
 mod customer;
 mod operator;
+pub mod samples;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
+use serde_json::{json, Value as Json};
 
 use super::address::Address;
 use super::calendar::{rome, Calendar};
+use super::decision::{MailKind, Settings};
+use super::texts::Text;
 use super::ticket::{TicketCode, TicketFacts};
 
 pub use customer::{
@@ -36,7 +45,7 @@ pub struct TicketBrief<'a> {
     /// Whether the desk was open when it arrived.
     pub open_now: bool,
     pub first_contact_due: DateTime<Utc>,
-    pub signature: &'a str,
+    pub settings: &'a Settings,
 }
 
 /// What texts caused by an operator's message need.
@@ -46,8 +55,7 @@ pub struct OperatorText<'a> {
     pub operator: &'a str,
     /// The text after the commands.
     pub text: &'a str,
-    pub support_address: &'a Address,
-    pub signature: &'a str,
+    pub settings: &'a Settings,
 }
 
 /// What texts caused by a customer's reply need.
@@ -57,22 +65,45 @@ pub struct CustomerReplyText<'a> {
     /// The reply's own text (no quotes).
     pub text: &'a str,
     pub received_at: DateTime<Utc>,
-    pub support_address: &'a Address,
-    pub signature: &'a str,
+    pub settings: &'a Settings,
 }
 
-pub(crate) fn greeting(name: Option<&str>) -> String {
-    match name.map(printable).filter(|n| !n.is_empty()) {
-        Some(n) => format!("Gentile {n},"),
-        None => "Gentile cliente,".to_string(),
+/// The text of a mail of `kind`: its template in force rendered with `values` and the
+/// desk's own (`desk.name`, `desk.address`, `desk.hours`).
+pub(crate) fn mail(settings: &Settings, kind: MailKind, values: Json) -> Text {
+    settings
+        .texts
+        .mail(kind.template(), &context(settings, values))
+}
+
+/// `values` with the desk's own added, as a template receives them.
+pub(crate) fn context(settings: &Settings, mut values: Json) -> minijinja::Value {
+    if let Some(map) = values.as_object_mut() {
+        map.insert(
+            "desk".into(),
+            json!({
+                "name": settings.signature,
+                "address": settings.support_address.to_string(),
+                "hours": office_hours(&settings.calendar),
+            }),
+        );
     }
+    minijinja::Value::from(minijinja::value::Serde(values))
 }
 
-pub(crate) fn signature(name: &str, support: &Address) -> String {
-    format!(
-        "Cordiali saluti,\n{name}\n{support}\n\n-- \nQuesto è un messaggio automatico del \
-         servizio di assistenza.\n"
-    )
+/// `ticket.*` for an existing ticket.
+pub(crate) fn ticket(t: &TicketFacts) -> Json {
+    json!({
+        "code": t.code.to_string(),
+        "customer": printable(&t.contract.customer),
+        "requester": t.requester.to_string(),
+        "contract_until": italian_date(t.contract.valid_until),
+        "opened_at": italian_datetime(t.opened_at),
+        "summary": t.summary.trim(),
+        "urgent": t.status.urgent,
+        "operator": t.status.operator,
+        "team": t.status.team,
+    })
 }
 
 /// Text from the sender shown back in a body: control characters removed and length

@@ -1,0 +1,630 @@
+//! The situations every set of texts must render before it is put in force: each mail
+//! the desk sends, in each of its shapes (open now and outside hours, urgent, a
+//! colleague in copy, every rejection and every refusal, …), on a sample ticket or on a
+//! real one (`templates render --ticket`). A customer's hostile text is among them, so a
+//! template that would choke on it is refused at `check`, not on the day it arrives.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde_json::Value as Json;
+
+use super::super::address::{Address, SubjectProblem};
+use super::super::commands::CommandError;
+use super::super::contract::Contract;
+use super::super::decision::{MailKind, Refusal, Rejection, Settings};
+use super::super::inbound::Bounce;
+use super::super::texts::{names, TextProblem, Texts};
+use super::super::ticket::{NotNow, ThreadEntry, TicketCode, TicketFacts, TicketStatus};
+use super::customer::{
+    ack_values, closure_values, operator_values, rejection_values, reply_values, AckText, Examined,
+    RejectionContext,
+};
+use super::operator::{
+    assignment_values, bounce_values, brief_values, escalation_values, failure_values,
+    refusal_values,
+};
+use super::{context, CustomerReplyText, OperatorText, TicketBrief};
+
+/// One mail in one situation, with the values its template receives.
+pub struct Situation {
+    pub kind: MailKind,
+    pub label: String,
+    pub values: minijinja::Value,
+}
+
+/// What a customer might write that a template must show verbatim.
+const HOSTILE: &str = "{{ 7*7 }} {% for %} <b>\r\nBcc: x@y.it";
+
+/// Tuesday 10 March 2026, 10:05 in Rome: the desk is open.
+fn open() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 10, 9, 5, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// Saturday 14 March 2026, 22:30 in Rome.
+fn closed() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 14, 21, 30, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn address(text: &str) -> Address {
+    Address::parse(text).unwrap_or_else(|| unreachable!("a sample address: {text}"))
+}
+
+/// A ticket with a customer's request, an answer and a reply in its thread.
+pub fn sample_ticket() -> TicketFacts {
+    let requester = address("mario.rossi@example.it");
+    let entry = |hours: i64, outgoing: bool, kind: &str, who: &str, text: &str| ThreadEntry {
+        at: open() + chrono::Duration::hours(hours),
+        outgoing,
+        kind: kind.into(),
+        who: who.into(),
+        message_id: None,
+        text: text.into(),
+    };
+    TicketFacts {
+        id: 0,
+        code: TicketCode {
+            prefix: "KZ".into(),
+            year: 2026,
+            number: 42,
+        },
+        requester: requester.clone(),
+        contract: Contract {
+            id: 0,
+            customer: "Rossi Impianti srl".into(),
+            addresses: vec![requester],
+            valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
+            valid_until: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap_or_default(),
+            references: vec!["https://www.rossi-impianti.it".into()],
+            disabled: false,
+        },
+        summary: "Il modulo della pagina Contatti non invia i messaggi.".into(),
+        opened_at: open(),
+        status: TicketStatus::new(false, open() + chrono::Duration::hours(4)),
+        thread: vec![
+            entry(
+                0,
+                false,
+                "ticket",
+                "mario.rossi@example.it",
+                "Il modulo non invia.",
+            ),
+            entry(
+                1,
+                true,
+                "relay",
+                "mario.rossi@example.it",
+                "Lo stiamo verificando.",
+            ),
+            entry(2, false, "update", "mario.rossi@example.it", HOSTILE),
+        ],
+    }
+}
+
+/// Every situation of every mail, about `ticket`.
+pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
+    let mut all = vec![];
+    let mut push = |kind: MailKind, label: &str, values: Json| {
+        all.push(Situation {
+            kind,
+            label: label.to_string(),
+            values: context(settings, values),
+        })
+    };
+    for (label, values) in new_ticket(settings, ticket) {
+        push(MailKind::Ack, label, values.0);
+        push(MailKind::QueueNotice, label, values.1.clone());
+        push(MailKind::OnCall, label, values.1);
+    }
+    for (label, values) in rejections(settings, ticket) {
+        push(MailKind::Rejection, &label, values);
+    }
+    for (kind, label, values) in operators_work(settings, ticket) {
+        push(kind, label, values);
+    }
+    for (label, values) in replies(settings, ticket) {
+        for kind in [
+            MailKind::Forward,
+            MailKind::ReopenNotice,
+            MailKind::Reopened,
+            MailKind::ReopenRefused,
+        ] {
+            push(kind, label, values.clone());
+        }
+    }
+    for (label, values) in refusals(settings, ticket) {
+        push(MailKind::CommandRefused, &label, values);
+    }
+    for (kind, label, values) in notices(ticket) {
+        push(kind, label, values);
+    }
+    all
+}
+
+/// The acknowledgement's values and the notices' ones, in each shape of a new ticket.
+fn new_ticket(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, (Json, Json))> {
+    let colleague = address("anna.bianchi@example.it");
+    // (label, received at, urgent, colleague, name in From, text)
+    type Shape<'a> = (
+        &'static str,
+        DateTime<Utc>,
+        bool,
+        Option<&'a Address>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let shapes: [Shape; 5] = [
+        (
+            "open now",
+            open(),
+            false,
+            None,
+            Some("Mario Rossi"),
+            &t.summary,
+        ),
+        ("outside hours", closed(), false, None, None, &t.summary),
+        (
+            "urgent outside hours",
+            closed(),
+            true,
+            None,
+            None,
+            "URGENTE\nIl sito è fermo.",
+        ),
+        (
+            "colleague in copy",
+            open(),
+            false,
+            Some(&colleague),
+            None,
+            &t.summary,
+        ),
+        (
+            "customer text with template syntax",
+            open(),
+            true,
+            None,
+            Some(HOSTILE),
+            HOSTILE,
+        ),
+    ];
+    shapes
+        .into_iter()
+        .map(|(label, at, urgent, sender, name, text)| {
+            let open_now = at == open();
+            let ack = ack_values(&AckText {
+                code: &t.code,
+                customer: &t.contract.customer,
+                contract_until: t.contract.valid_until,
+                requester: &t.requester,
+                sender,
+                greeting_name: name,
+                summary: text,
+                received_at: at,
+                examined: if open_now {
+                    Examined::Now
+                } else {
+                    Examined::From(settings.calendar.next_opening(at))
+                },
+                urgent,
+                settings,
+            });
+            let brief = brief_values(&TicketBrief {
+                code: &t.code,
+                customer: &t.contract.customer,
+                contract_until: t.contract.valid_until,
+                requester: &t.requester,
+                sender: sender.unwrap_or(&t.requester),
+                received_at: at,
+                text,
+                urgent,
+                open_now,
+                first_contact_due: at + chrono::Duration::hours(4),
+                settings,
+            });
+            (label, (ack, brief))
+        })
+        .collect()
+}
+
+fn rejections(settings: &Settings, t: &TicketFacts) -> Vec<(String, Json)> {
+    let to = &t.requester;
+    let day = t.contract.valid_until;
+    let mut reasons: Vec<Rejection> = [
+        SubjectProblem::Empty,
+        SubjectProblem::SeveralAddresses,
+        SubjectProblem::ExtraText,
+        SubjectProblem::NoAddress,
+    ]
+    .into_iter()
+    .map(Rejection::SubjectNotAddress)
+    .collect();
+    reasons.extend([
+        Rejection::AddressNotEnabled {
+            requester: to.clone(),
+        },
+        Rejection::SenderNotEnabled {
+            sender: to.clone(),
+            requester: address("ufficio@example.it"),
+        },
+        Rejection::ContractExpired {
+            requester: to.clone(),
+            until: day,
+        },
+        Rejection::ContractNotYetValid {
+            requester: to.clone(),
+            from: day,
+        },
+        Rejection::ContractDisabled {
+            requester: to.clone(),
+        },
+        Rejection::MissingReference,
+        Rejection::EmptyRequest,
+        Rejection::TooLarge {
+            size: 31_457_280,
+            limit: settings.max_message_bytes,
+        },
+        Rejection::UnknownTicket {
+            code: t.code.clone(),
+        },
+    ]);
+    reasons
+        .iter()
+        .map(|reason| {
+            let subject = if matches!(reason, Rejection::SubjectNotAddress(_)) {
+                HOSTILE
+            } else {
+                "mario.rossi@example.it"
+            };
+            let values = rejection_values(
+                reason,
+                &RejectionContext {
+                    to,
+                    original_subject: subject,
+                    received_at: open(),
+                    settings,
+                },
+            );
+            (format!("{reason:?}"), values)
+        })
+        .collect()
+}
+
+/// The mails an operator's commands send: answer, closure, assignment, escalation.
+fn operators_work(settings: &Settings, t: &TicketFacts) -> Vec<(MailKind, &'static str, Json)> {
+    let mut out = vec![];
+    for (label, text) in [
+        ("with text", "Abbiamo corretto il modulo."),
+        ("without text", ""),
+        ("customer text with template syntax", HOSTILE),
+    ] {
+        let o = OperatorText {
+            ticket: t,
+            operator: "Giulia",
+            text,
+            settings,
+        };
+        out.push((MailKind::Relay, label, operator_values(&o)));
+        out.push((MailKind::Closure, label, closure_values(&o, closed())));
+        out.push((MailKind::Assignment, label, assignment_values(&o, "Marco")));
+        out.push((
+            MailKind::Escalation,
+            label,
+            escalation_values(&o, "sistemisti"),
+        ));
+    }
+    out
+}
+
+/// A customer's reply, to a ticket taken by an operator and to one nobody has taken.
+fn replies(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, Json)> {
+    let mut taken = t.clone();
+    taken.status.operator = Some("Giulia".into());
+    taken.status.reopen_until = Some(closed());
+    let sender = address("anna.bianchi@example.it");
+    [("taken by an operator", &taken), ("nobody in charge", t)]
+        .into_iter()
+        .map(|(label, ticket)| {
+            let values = reply_values(&CustomerReplyText {
+                ticket,
+                sender: &sender,
+                text: HOSTILE,
+                received_at: open(),
+                settings,
+            });
+            (label, values)
+        })
+        .collect()
+}
+
+fn refusals(settings: &Settings, t: &TicketFacts) -> Vec<(String, Json)> {
+    let command = "#chiudi";
+    let all = [
+        Refusal::NoTicket,
+        Refusal::UnknownTicket(t.code.clone()),
+        Refusal::TooLarge,
+        Refusal::BadCommand(CommandError::Unknown("#chiudo".into())),
+        Refusal::BadCommand(CommandError::MissingArgument("#assegna")),
+        Refusal::BadCommand(CommandError::BadArgument("#chiudi 900h".into())),
+        Refusal::BadCommand(CommandError::Conflict("#chiudi", "#nota")),
+        Refusal::NotNow {
+            command,
+            why: NotNow::ClosedForGood,
+        },
+        Refusal::NotNow {
+            command,
+            why: NotNow::Resolved {
+                reopen_until: Some(closed()),
+            },
+        },
+        Refusal::NotNow {
+            command,
+            why: NotNow::TakenBy("Marco".into()),
+        },
+        Refusal::NotNow {
+            command,
+            why: NotNow::NotDue,
+        },
+        Refusal::UnknownOperator("Marcello".into()),
+        Refusal::UnknownTeam("grafici".into()),
+        Refusal::Empty,
+    ];
+    all.iter()
+        .map(|refusal| {
+            let code = (!matches!(refusal, Refusal::NoTicket)).then_some(&t.code);
+            let values = refusal_values(refusal, code, "Giulia", settings);
+            (format!("{refusal:?}"), values)
+        })
+        .collect()
+}
+
+/// The reminder, the bounce notice and the failure notice.
+fn notices(t: &TicketFacts) -> Vec<(MailKind, &'static str, Json)> {
+    let mut urgent = t.clone();
+    urgent.status.urgent = true;
+    let due = open() + chrono::Duration::hours(4);
+    let reminder = |t: &TicketFacts| serde_json::json!({ "ticket": super::ticket(t), "due_at": super::italian_when(due) });
+    let full = Bounce {
+        original_message_id: None,
+        recipient: Some(t.requester.to_string()),
+        action: Some("failed".into()),
+        status: Some("5.1.1".into()),
+        diagnostic: Some("550 5.1.1 user unknown".into()),
+    };
+    let bare = Bounce {
+        recipient: None,
+        status: None,
+        diagnostic: None,
+        ..full.clone()
+    };
+    let sender = address("sconosciuto@example.it");
+    let failure = |sender| failure_values(sender, HOSTILE, open(), "database locked", "Quarantine");
+    vec![
+        (MailKind::Reminder, "not urgent", reminder(t)),
+        (MailKind::Reminder, "urgent", reminder(&urgent)),
+        (
+            MailKind::BounceNotice,
+            "with the server's answer",
+            bounce_values(t, &full),
+        ),
+        (
+            MailKind::BounceNotice,
+            "without details",
+            bounce_values(t, &bare),
+        ),
+        (
+            MailKind::FailureNotice,
+            "known sender",
+            failure(Some(&sender)),
+        ),
+        (MailKind::FailureNotice, "unknown sender", failure(None)),
+    ]
+}
+
+/// Every problem of `texts`: each situation rendered, and every variable a template
+/// names that its mail does not give. Empty when the set may be put in force.
+pub fn check(texts: &Texts, settings: &Settings) -> Vec<TextProblem> {
+    let situations = situations(settings, &sample_ticket());
+    let mut problems: Vec<TextProblem> = vec![];
+    for s in &situations {
+        if let Err(mut p) = texts.render(s.kind.template(), &s.values) {
+            p.message = format!("{} (rendering \"{}\")", p.message, s.label);
+            if !problems
+                .iter()
+                .any(|q| q.file == p.file && q.line == p.line)
+            {
+                problems.push(p);
+            }
+        }
+    }
+    problems.extend(unknown_variables(texts, &situations));
+    problems
+}
+
+/// Variables no situation of a template's mail gives (a typo in a branch the samples do
+/// not take); parts are held to what any mail gives.
+fn unknown_variables(texts: &Texts, situations: &[Situation]) -> Vec<TextProblem> {
+    let given = |kind: Option<MailKind>| -> Vec<String> {
+        let mut keys: Vec<String> = situations
+            .iter()
+            .filter(|s| kind.map_or(true, |k| k == s.kind))
+            .flat_map(|s| variables_of(&s.values))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let mut problems = vec![];
+    for name in names() {
+        let kind = MailKind::ALL.iter().copied().find(|k| k.template() == name);
+        let known = given(kind);
+        for variable in texts.variables(name) {
+            if !known.contains(&variable) {
+                problems.push(texts.unknown_variable(name, &variable));
+            }
+        }
+    }
+    problems
+}
+
+/// `ticket`, `ticket.code`, … : the names a template may use, as minijinja lists them.
+pub fn variables_of(values: &minijinja::Value) -> Vec<String> {
+    let mut out = vec![];
+    if let Ok(keys) = values.try_iter() {
+        for key in keys {
+            let Some(name) = key.as_str().map(str::to_string) else {
+                continue;
+            };
+            if let Ok(inner) = values.get_item(&key) {
+                if inner.kind() == minijinja::value::ValueKind::Map {
+                    if let Ok(sub) = inner.try_iter() {
+                        out.extend(sub.filter_map(|k| k.as_str().map(|k| format!("{name}.{k}"))));
+                    }
+                }
+            }
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::decide_tests::settings;
+    use crate::core::texts::Origin;
+
+    fn rendered(kind: MailKind, label: &str) -> (String, String) {
+        let settings = settings();
+        let s = situations(&settings, &sample_ticket())
+            .into_iter()
+            .find(|s| s.kind == kind && s.label == label)
+            .unwrap_or_else(|| panic!("no situation {kind:?} {label}"));
+        settings
+            .texts
+            .render(kind.template(), &s.values)
+            .expect("the built-in renders")
+    }
+
+    #[test]
+    fn every_built_in_renders_every_situation_and_passes_the_check() {
+        let settings = settings();
+        let all = situations(&settings, &sample_ticket());
+        for kind in MailKind::ALL {
+            assert!(
+                all.iter().any(|s| s.kind == kind),
+                "{kind:?} has no situation"
+            );
+        }
+        assert_eq!(check(&settings.texts, &settings), vec![]);
+    }
+
+    #[test]
+    fn the_ack_gives_the_code_the_rules_and_when_it_will_be_examined() {
+        let (subject, body) = rendered(MailKind::Ack, "open now");
+        assert_eq!(
+            subject,
+            "[KZ-2026-00042] Richiesta di assistenza presa in carico"
+        );
+        assert!(body.starts_with("Gentile Mario Rossi,\n\n"), "{body}");
+        assert!(body.contains("\n    KZ-2026-00042\n"));
+        assert!(body.contains("> Il modulo della pagina Contatti non invia i messaggi.\n\n"));
+        assert!(body.contains("dal lunedì al venerdì dalle 9:00 alle 18:00"));
+        assert!(body.contains("sarà esaminata a breve") && !body.contains("URGENTE"));
+        assert!(body.contains("lasciando il codice [KZ-2026-00042] nell'oggetto"));
+        assert!(
+            body.ends_with("\n-- \nQuesto è un messaggio automatico del servizio di assistenza.\n")
+        );
+        let (_, late) = rendered(MailKind::Ack, "urgent outside hours");
+        assert!(late.starts_with("Gentile cliente,"));
+        assert!(
+            late.contains("a partire da lunedì 16 marzo 2026 alle 9:00"),
+            "{late}"
+        );
+        assert!(late.contains("URGENTE") && late.contains("fatturati a parte"));
+        let (_, colleague) = rendered(MailKind::Ack, "colleague in copy");
+        assert!(colleague
+            .contains("inviata da anna.bianchi@example.it per conto di mario.rossi@example.it"));
+    }
+
+    #[test]
+    fn every_rejection_explains_and_shows_an_example_with_the_senders_address() {
+        let settings = settings();
+        let all = situations(&settings, &sample_ticket());
+        let rejections: Vec<_> = all
+            .iter()
+            .filter(|s| s.kind == MailKind::Rejection)
+            .collect();
+        assert_eq!(rejections.len(), 13);
+        for s in rejections {
+            let (subject, body) = settings
+                .texts
+                .render("rejection.j2", &s.values)
+                .expect("ok");
+            assert_eq!(subject, "Richiesta di assistenza non accettata");
+            let explained = body
+                .split("ma non possiamo aprire un ticket di assistenza:\n\n")
+                .nth(1)
+                .and_then(|rest| rest.lines().next())
+                .unwrap_or("");
+            assert!(
+                explained.len() > 40,
+                "{}: no reason given:\n{body}",
+                s.label
+            );
+            assert!(body.contains("10 marzo 2026 alle 10:05"), "{}", s.label);
+            assert!(
+                body.contains("    Oggetto: mario.rossi@example.it\n"),
+                "{}",
+                s.label
+            );
+        }
+    }
+
+    #[test]
+    fn customer_text_is_shown_as_written_never_run_as_a_template() {
+        for kind in [MailKind::Ack, MailKind::QueueNotice] {
+            let (subject, body) = rendered(kind, "customer text with template syntax");
+            assert!(body.contains("{{ 7*7 }} {% for %} <b>"), "{kind:?}: {body}");
+            assert!(!body.contains("49"), "{kind:?}");
+            assert!(
+                !subject.contains('\n') && !subject.contains('\r'),
+                "{subject:?}"
+            );
+        }
+        let (subject, _) = rendered(MailKind::FailureNotice, "known sender");
+        assert!(!subject.contains(['\r', '\n']));
+    }
+
+    #[test]
+    fn a_refusal_names_the_reason_and_the_operators_and_teams_to_use() {
+        let (subject, body) = rendered(MailKind::CommandRefused, "UnknownOperator(\"Marcello\")");
+        assert_eq!(subject, "[KZ-2026-00042] Messaggio non eseguito");
+        assert!(
+            body.contains(
+                "non c'è un operatore «Marcello». Operatori: Giulia, Marco, Sergio, Paola."
+            ),
+            "{body}"
+        );
+        let (subject, _) = rendered(MailKind::CommandRefused, "NoTicket");
+        assert_eq!(subject, "Messaggio non eseguito");
+    }
+
+    #[test]
+    fn an_edited_template_using_a_variable_its_mail_lacks_fails_the_check_with_its_line() {
+        let settings = settings();
+        let texts = Texts::compile(vec![(
+            "ack.j2".into(),
+            "Subject: [{{ ticket.code }}] ok\n\nuno\n{% if ticket.urgent %}\n{{ ticket.nope }}\n{% endif %}\n"
+                .into(),
+            Origin::File("/t/ack.j2".into()),
+        )])
+        .expect("compiles");
+        let problems = check(&texts, &settings);
+        assert!(!problems.is_empty());
+        assert_eq!(problems[0].file, "/t/ack.j2");
+        assert_eq!(problems[0].line, Some(5), "{problems:?}");
+    }
+}
