@@ -27,8 +27,8 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub outbox: OutboxConfig,
     pub log: LogConfig,
-    /// What the core decides with, built during validation from `smtp.from` and
-    /// `smtp.from_name`, `[tickets]`, `[intake]`, `[[operators]]`, `[queue]`, `[oncall]`,
+    /// What the core decides with, built during validation from `smtp.from` and the desk's
+    /// name (`desk.name`), `[tickets]`, `[intake]`, `[[operators]]`, `[queue]`, `[oncall]`,
     /// `[operator_auth]` and `[calendar]`: every address in it is already an `Address`.
     pub settings: Settings,
     /// The file it was read from.
@@ -82,7 +82,9 @@ pub struct SmtpConfig {
     pub password: Option<Secret>,
     /// The support address: every mail is sent from it.
     pub from: Address,
-    /// The display name and signature of every mail.
+    /// The desk's name: the display name of every mail, and its signature
+    /// (`Settings.signature`). From `desk.name` or its older spelling `smtp.from_name`;
+    /// default "Assistenza KZweb".
     pub from_name: String,
     pub ca_file: Option<PathBuf>,
 }
@@ -177,6 +179,8 @@ impl std::error::Error for ConfigError {}
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    desk: RawDesk,
     imap: Option<RawImap>,
     smtp: Option<RawSmtp>,
     #[serde(default)]
@@ -197,6 +201,12 @@ struct RawConfig {
     operator_auth: RawOperatorAuth,
     #[serde(default)]
     calendar: RawCalendar,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDesk {
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -309,6 +319,9 @@ struct RawLog {
 }
 
 // ---- stage two: validation -------------------------------------------------------------
+
+/// The desk's name when the file gives none.
+const DEFAULT_DESK_NAME: &str = "Assistenza KZweb";
 
 /// `[tickets]`, validated: it goes into `Settings`.
 struct Tickets {
@@ -448,8 +461,9 @@ impl Validator<'_> {
                 None
             }
         };
+        let desk_name = self.name("desk.name", raw.desk.name);
         let smtp = match raw.smtp {
-            Some(s) => self.smtp(s),
+            Some(s) => self.smtp(s, desk_name),
             None => {
                 self.problem("smtp", "missing section [smtp]");
                 None
@@ -643,7 +657,9 @@ impl Validator<'_> {
         })
     }
 
-    fn smtp(&mut self, r: RawSmtp) -> Option<SmtpConfig> {
+    /// `[smtp]`, with the desk's name: `desk_name` is `desk.name`, already checked, to be
+    /// reconciled with its older spelling `smtp.from_name`.
+    fn smtp(&mut self, r: RawSmtp, desk_name: Option<String>) -> Option<SmtpConfig> {
         let host = self.non_empty("smtp.host", r.host);
         let tls = r.tls.unwrap_or(TlsMode::Starttls);
         if let Some(h) = &host {
@@ -666,6 +682,8 @@ impl Validator<'_> {
         let from = self
             .non_empty("smtp.from", r.from)
             .and_then(|f| self.address("smtp.from", &f));
+        let alias = self.name("smtp.from_name", r.from_name);
+        let from_name = self.desk_name(desk_name, alias);
         let ca_file = self.ca_file("smtp.ca_file", r.ca_file);
         Some(SmtpConfig {
             host: host?,
@@ -674,9 +692,46 @@ impl Validator<'_> {
             username: r.username,
             password,
             from: from?,
-            from_name: r.from_name.unwrap_or_else(|| "Assistenza KZweb".into()),
+            from_name,
             ca_file,
         })
+    }
+
+    /// A display name set at `key`, trimmed: not blank, and on one line (it goes into the
+    /// From header and the signature of every mail).
+    fn name(&mut self, key: &str, value: Option<String>) -> Option<String> {
+        let name = value?.trim().to_string();
+        if name.is_empty() {
+            self.problem(
+                key,
+                "must not be empty (it is the From name and signature of every mail)",
+            );
+            None
+        } else if name.contains(char::is_control) {
+            self.problem(
+                key,
+                format!("{name:?}: must be one line, without control characters"),
+            );
+            None
+        } else {
+            Some(name)
+        }
+    }
+
+    /// The desk's name, from `desk.name` or its older spelling `smtp.from_name`: set
+    /// both only to the same name.
+    fn desk_name(&mut self, desk: Option<String>, alias: Option<String>) -> String {
+        match (desk, alias) {
+            (Some(desk), Some(alias)) if desk != alias => {
+                self.problem(
+                    "desk.name",
+                    format!("{desk:?} conflicts with smtp.from_name ({alias:?}): keep one (desk.name; smtp.from_name is its older spelling)"),
+                );
+                desk
+            }
+            (Some(name), _) | (None, Some(name)) => name,
+            (None, None) => DEFAULT_DESK_NAME.into(),
+        }
     }
 
     fn intake(&mut self, r: RawIntake) -> Intake {

@@ -541,3 +541,54 @@ fn give_up_after_defaults_to_a_day_and_must_be_between_a_minute_and_a_year() {
         assert!(p[0].message.contains("between 60"), "{}", p[0].message);
     }
 }
+
+#[test]
+fn desk_name_is_the_from_name_and_the_signature() {
+    let d = Dir::new();
+    let c = d
+        .load(&format!("[desk]\nname = \" Supporto KZweb \"\n{MINIMAL}"))
+        .expect("valid");
+    assert_eq!(c.smtp.from_name, "Supporto KZweb");
+    assert_eq!(c.settings.signature, "Supporto KZweb");
+    let plain = d.load(MINIMAL).expect("valid");
+    assert_eq!(plain.settings.signature, "Assistenza KZweb");
+}
+
+#[test]
+fn smtp_from_name_is_still_read_and_may_repeat_desk_name() {
+    let d = Dir::new();
+    let alias = MINIMAL.replace("from = ", "from_name = \"Supporto\"\nfrom = ");
+    let c = d.load(&alias).expect("valid");
+    assert_eq!(c.settings.signature, "Supporto");
+    let c = d
+        .load(&format!("[desk]\nname = \"Supporto\"\n{alias}"))
+        .expect("the same name twice is no conflict");
+    assert_eq!(c.smtp.from_name, "Supporto");
+}
+
+#[test]
+fn desk_name_and_smtp_from_name_that_differ_are_an_error_naming_both() {
+    let d = Dir::new();
+    let p = d.problems(&format!(
+        "[desk]\nname = \"Supporto\"\n{}",
+        MINIMAL.replace("from = ", "from_name = \"Assistenza KZweb\"\nfrom = ")
+    ));
+    assert_eq!(keys(&p), vec!["desk.name"]);
+    assert!(p[0].message.contains("smtp.from_name"), "{}", p[0].message);
+    assert!(p[0].message.contains("keep one"), "{}", p[0].message);
+}
+
+#[test]
+fn a_blank_desk_name_is_an_error_at_the_key_it_came_from() {
+    let d = Dir::new();
+    let p = d.problems(&format!("[desk]\nname = \"  \"\n{MINIMAL}"));
+    assert_eq!(keys(&p), vec!["desk.name"]);
+    let p = d.problems(&MINIMAL.replace("from = ", "from_name = \"\"\nfrom = "));
+    assert_eq!(keys(&p), vec!["smtp.from_name"]);
+    let p = d.problems(&format!(
+        "[desk]\nname = \"Supporto\\nBcc: x@y.it\"\n{MINIMAL}"
+    ));
+    assert_eq!(keys(&p), vec!["desk.name"]);
+    let p = d.problems(&format!("[desk]\nnome = \"Supporto\"\n{MINIMAL}"));
+    assert_eq!(keys(&p), vec!["desk.nome"]);
+}
