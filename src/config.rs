@@ -31,6 +31,9 @@ pub struct Config {
     /// name (`desk.name`), `[tickets]`, `[intake]`, `[[operators]]`, `[queue]`, `[oncall]`,
     /// `[operator_auth]` and `[calendar]`: every address in it is already an `Address`.
     pub settings: Settings,
+    /// `templates.dir`, resolved against the config file's folder: a directory that
+    /// existed when the config was read. Only checked here, never read.
+    pub templates_dir: Option<PathBuf>,
     /// The file it was read from.
     pub source: PathBuf,
 }
@@ -201,12 +204,20 @@ struct RawConfig {
     operator_auth: RawOperatorAuth,
     #[serde(default)]
     calendar: RawCalendar,
+    #[serde(default)]
+    templates: RawTemplates,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDesk {
     name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTemplates {
+    dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -486,6 +497,7 @@ impl Validator<'_> {
         let oncall = self.single_address("oncall.address", raw.oncall);
         let trusted = self.trusted_authserv_ids(raw.operator_auth, !operators.is_empty());
         let calendar = self.calendar(raw.calendar);
+        let templates_dir = self.directory("templates.dir", raw.templates.dir);
         let (imap, smtp) = (imap?, smtp?);
         let mut own_addresses = vec![smtp.from.clone()];
         for a in intake.own_addresses {
@@ -520,6 +532,7 @@ impl Validator<'_> {
             outbox: outbox?,
             log,
             settings,
+            templates_dir,
             source: source.to_path_buf(),
         })
     }
@@ -1006,6 +1019,25 @@ impl Validator<'_> {
                 key,
                 format!("{} does not exist or is not a file", path.display()),
             );
+        }
+        Some(path)
+    }
+
+    /// A directory at `key`, resolved like every path; it must exist.
+    fn directory(&mut self, key: &str, value: Option<PathBuf>) -> Option<PathBuf> {
+        let value = value?;
+        if value.as_os_str().is_empty() {
+            self.problem(key, "must not be empty");
+            return None;
+        }
+        let path = self.path(value);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => self.problem(key, format!("{}: not a directory", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.problem(key, format!("{}: no such directory", path.display()))
+            }
+            Err(e) => self.problem(key, format!("cannot read {}: {e}", path.display())),
         }
         Some(path)
     }

@@ -693,3 +693,37 @@ fn a_name_in_smtp_from_that_differs_from_the_desk_name_is_an_error_naming_both()
         p[1].message
     );
 }
+
+#[test]
+fn templates_dir_resolves_against_the_config_folder_and_must_be_a_directory() {
+    let d = Dir::new();
+    assert_eq!(d.load(MINIMAL).expect("valid").templates_dir, None);
+    std::fs::create_dir_all(d.dir.path().join("testi/mail")).expect("mkdir");
+    let c = d
+        .load(&format!("{MINIMAL}\n[templates]\ndir = \"testi/mail\"\n"))
+        .expect("valid");
+    assert_eq!(c.templates_dir, Some(d.dir.path().join("testi/mail")));
+    let absolute = d.dir.path().join("testi");
+    let c = d
+        .load(&format!(
+            "{MINIMAL}\n[templates]\ndir = \"{}\"\n",
+            absolute.display()
+        ))
+        .expect("valid");
+    assert_eq!(c.templates_dir, Some(absolute));
+
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\ndir = \"mancante\"\n"));
+    assert_eq!(keys(&p), vec!["templates.dir"]);
+    let missing = d.dir.path().join("mancante");
+    assert_eq!(
+        p[0].message,
+        format!("{}: no such directory", missing.display())
+    );
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\ndir = \"imap.pass\"\n"));
+    assert_eq!(keys(&p), vec!["templates.dir"]);
+    assert!(p[0].message.contains("not a directory"), "{}", p[0].message);
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\ndir = \"\"\n"));
+    assert_eq!(keys(&p), vec!["templates.dir"]);
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\npath = \"testi\"\n"));
+    assert_eq!(keys(&p), vec!["templates.path"]);
+}
