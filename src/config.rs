@@ -27,10 +27,13 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub outbox: OutboxConfig,
     pub log: LogConfig,
-    /// What the core decides with, built during validation from `smtp.from` and
-    /// `smtp.from_name`, `[tickets]`, `[intake]`, `[[operators]]`, `[queue]`, `[oncall]`,
+    /// What the core decides with, built during validation from `smtp.from` and the desk's
+    /// name (`desk.name`), `[tickets]`, `[intake]`, `[[operators]]`, `[queue]`, `[oncall]`,
     /// `[operator_auth]` and `[calendar]`: every address in it is already an `Address`.
     pub settings: Settings,
+    /// `templates.dir`, resolved against the config file's folder: a directory that
+    /// existed when the config was read. Only checked here, never read.
+    pub templates_dir: Option<PathBuf>,
     /// The file it was read from.
     pub source: PathBuf,
 }
@@ -80,9 +83,11 @@ pub struct SmtpConfig {
     pub tls: TlsMode,
     pub username: Option<String>,
     pub password: Option<Secret>,
-    /// The support address: every mail is sent from it.
+    /// The support address (the address part of `smtp.from`): every mail is sent from it.
     pub from: Address,
-    /// The display name and signature of every mail.
+    /// The desk's name: the display name of every mail, and its signature
+    /// (`Settings.signature`). From `desk.name`, its older spelling `smtp.from_name`, or
+    /// the name in `smtp.from`; default "Assistenza KZweb".
     pub from_name: String,
     pub ca_file: Option<PathBuf>,
 }
@@ -177,6 +182,8 @@ impl std::error::Error for ConfigError {}
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    desk: RawDesk,
     imap: Option<RawImap>,
     smtp: Option<RawSmtp>,
     #[serde(default)]
@@ -197,6 +204,20 @@ struct RawConfig {
     operator_auth: RawOperatorAuth,
     #[serde(default)]
     calendar: RawCalendar,
+    #[serde(default)]
+    templates: RawTemplates,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDesk {
+    name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTemplates {
+    dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -309,6 +330,9 @@ struct RawLog {
 }
 
 // ---- stage two: validation -------------------------------------------------------------
+
+/// The desk's name when the file gives none.
+const DEFAULT_DESK_NAME: &str = "Assistenza KZweb";
 
 /// `[tickets]`, validated: it goes into `Settings`.
 struct Tickets {
@@ -448,8 +472,9 @@ impl Validator<'_> {
                 None
             }
         };
+        let desk_name = self.name("desk.name", raw.desk.name);
         let smtp = match raw.smtp {
-            Some(s) => self.smtp(s),
+            Some(s) => self.smtp(s, desk_name),
             None => {
                 self.problem("smtp", "missing section [smtp]");
                 None
@@ -472,6 +497,7 @@ impl Validator<'_> {
         let oncall = self.single_address("oncall.address", raw.oncall);
         let trusted = self.trusted_authserv_ids(raw.operator_auth, !operators.is_empty());
         let calendar = self.calendar(raw.calendar);
+        let templates_dir = self.directory("templates.dir", raw.templates.dir);
         let (imap, smtp) = (imap?, smtp?);
         let mut own_addresses = vec![smtp.from.clone()];
         for a in intake.own_addresses {
@@ -507,6 +533,7 @@ impl Validator<'_> {
             outbox: outbox?,
             log,
             settings,
+            templates_dir,
             source: source.to_path_buf(),
         })
     }
@@ -644,7 +671,9 @@ impl Validator<'_> {
         })
     }
 
-    fn smtp(&mut self, r: RawSmtp) -> Option<SmtpConfig> {
+    /// `[smtp]`, with the desk's name: `desk_name` is `desk.name`, already checked, to be
+    /// reconciled with its older spelling `smtp.from_name`.
+    fn smtp(&mut self, r: RawSmtp, desk_name: Option<String>) -> Option<SmtpConfig> {
         let host = self.non_empty("smtp.host", r.host);
         let tls = r.tls.unwrap_or(TlsMode::Starttls);
         if let Some(h) = &host {
@@ -664,9 +693,28 @@ impl Validator<'_> {
                 None
             }
         };
-        let from = self
-            .non_empty("smtp.from", r.from)
-            .and_then(|f| self.address("smtp.from", &f));
+        let (from, name_in_from) = match self.non_empty("smtp.from", r.from) {
+            None => (None, None),
+            Some(text) => match display_form(&text) {
+                Err(why) => {
+                    self.problem("smtp.from", format!("{text:?}: {why}"));
+                    (None, None)
+                }
+                Ok((name, address)) => {
+                    let address = self.address_as("smtp.from", address, "is not an email address: write it as assistenza@kzweb.it, or with the desk's name as Assistenza KZweb <assistenza@kzweb.it> (no double dots)");
+                    let name = name.and_then(|n| match desk_name_text(&n) {
+                        Ok(n) => Some(n),
+                        Err(why) => {
+                            self.problem("smtp.from", format!("{text:?}: the name {why}"));
+                            None
+                        }
+                    });
+                    (address, name)
+                }
+            },
+        };
+        let alias = self.name("smtp.from_name", r.from_name);
+        let from_name = self.desk_name(desk_name, alias, name_in_from);
         let ca_file = self.ca_file("smtp.ca_file", r.ca_file);
         Some(SmtpConfig {
             host: host?,
@@ -675,9 +723,61 @@ impl Validator<'_> {
             username: r.username,
             password,
             from: from?,
-            from_name: r.from_name.unwrap_or_else(|| "Assistenza KZweb".into()),
+            from_name,
             ca_file,
         })
+    }
+
+    /// A desk name set at `key`, checked by `desk_name_text`.
+    fn name(&mut self, key: &str, value: Option<String>) -> Option<String> {
+        match desk_name_text(&value?) {
+            Ok(name) => Some(name),
+            Err(why) => {
+                self.problem(key, why);
+                None
+            }
+        }
+    }
+
+    /// The desk's name, from `desk.name`, its older spelling `smtp.from_name`, or the name
+    /// in `smtp.from` (`in_from`): any of them, but two only with the same name.
+    fn desk_name(
+        &mut self,
+        desk: Option<String>,
+        alias: Option<String>,
+        in_from: Option<String>,
+    ) -> String {
+        if let (Some(desk), Some(alias)) = (&desk, &alias) {
+            if desk != alias {
+                self.problem(
+                    "desk.name",
+                    format!("{desk:?} conflicts with smtp.from_name ({alias:?}): keep one (desk.name; smtp.from_name is its older spelling)"),
+                );
+            }
+        }
+        if let Some(name) = &in_from {
+            let others: Vec<String> = [("desk.name", &desk), ("smtp.from_name", &alias)]
+                .into_iter()
+                .filter_map(|(key, other)| {
+                    other
+                        .as_ref()
+                        .filter(|other| *other != name)
+                        .map(|other| format!("{key} ({other:?})"))
+                })
+                .collect();
+            if !others.is_empty() {
+                self.problem(
+                    "smtp.from",
+                    format!(
+                        "its name {name:?} conflicts with {}: keep one (desk.name, with the bare address in smtp.from)",
+                        others.join(" and ")
+                    ),
+                );
+            }
+        }
+        desk.or(alias)
+            .or(in_from)
+            .unwrap_or_else(|| DEFAULT_DESK_NAME.into())
     }
 
     fn intake(&mut self, r: RawIntake) -> Intake {
@@ -833,11 +933,16 @@ impl Validator<'_> {
     /// configured here is one the daemon writes from or to: that is what composing a mail
     /// would otherwise fail on, later and without naming the key.
     fn address(&mut self, key: &str, text: &str) -> Option<Address> {
+        self.address_as(key, text, "is not a bare email address like assistenza@kzweb.it (no name, no angle brackets, no double dots)")
+    }
+
+    /// `address`, saying `what` after the text when it is not one.
+    fn address_as(&mut self, key: &str, text: &str, what: &str) -> Option<Address> {
         let text = text.trim();
         let address =
             Address::parse(text).filter(|a| a.as_str().parse::<lettre::Address>().is_ok());
         if address.is_none() {
-            self.problem(key, format!("{text:?} is not a bare email address like assistenza@kzweb.it (no name, no angle brackets, no double dots)"));
+            self.problem(key, format!("{text:?} {what}"));
         }
         address
     }
@@ -919,6 +1024,25 @@ impl Validator<'_> {
         Some(path)
     }
 
+    /// A directory at `key`, resolved like every path; it must exist.
+    fn directory(&mut self, key: &str, value: Option<PathBuf>) -> Option<PathBuf> {
+        let value = value?;
+        if value.as_os_str().is_empty() {
+            self.problem(key, "must not be empty");
+            return None;
+        }
+        let path = self.path(value);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => self.problem(key, format!("{}: not a directory", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.problem(key, format!("{}: no such directory", path.display()))
+            }
+            Err(e) => self.problem(key, format!("cannot read {}: {e}", path.display())),
+        }
+        Some(path)
+    }
+
     /// `section.password_file` or `section.password_env`, exactly one.
     fn secret(
         &mut self,
@@ -994,6 +1118,91 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// A desk name as written, trimmed: not blank, and on one line (it goes into the From
+/// header and the signature of every mail).
+fn desk_name_text(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() {
+        Err("must not be empty (it is the From name and signature of every mail)".into())
+    } else if name.contains(char::is_control) {
+        Err(format!(
+            "{name:?} must be one line, without control characters"
+        ))
+    } else {
+        Ok(name.to_string())
+    }
+}
+
+/// `smtp.from` as written: a bare address, `<address>`, or `Name <address>` with the name
+/// plain or in double quotes (needed for any of `",:;@()[]\`; inside them `\"` and `\\`
+/// stand for `"` and `\`). Returns the name (`None` without one, `Some("")` for `""`)
+/// and the text between the angle brackets, or the whole text when bare, which only
+/// `Address::parse` judges. `Err` says what is malformed.
+///
+/// Not lettre's `Mailbox::from_str`: it parses the address part by a grammar of its own
+/// before `Address::parse` would see it, and says only "invalid input" for every mistake.
+fn display_form(text: &str) -> Result<(Option<String>, &str), String> {
+    const LIKE: &str = "write it as Assistenza KZweb <assistenza@kzweb.it>";
+    let text = text.trim();
+    if !text.contains(['<', '>', '"']) {
+        return Ok((None, text));
+    }
+    let (name, angle) = match text.strip_prefix('"') {
+        Some(quoted) => {
+            let mut name = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '"')) => break Some(i + 1),
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, c)) => name.push(c),
+                        None => break None,
+                    },
+                    Some((_, c)) => name.push(c),
+                    None => break None,
+                }
+            };
+            let Some(end) = end else {
+                return Err("the quoted name has no closing \"".into());
+            };
+            let rest = quoted[end..].trim_start();
+            if !rest.starts_with('<') {
+                return Err(format!(
+                    "the quoted name must be followed by <address>: {LIKE}"
+                ));
+            }
+            (Some(name), rest)
+        }
+        None => {
+            let Some(open) = text.find('<') else {
+                return Err("no '<' before the address: write it bare, or as Assistenza KZweb <assistenza@kzweb.it>".into());
+            };
+            let name = text[..open].trim();
+            if let Some(c) = name.chars().find(|c| "\",:;@()[]\\>".contains(*c)) {
+                return Err(format!(
+                    "a name with {c:?} in it goes in double quotes, as in \"Assistenza, KZweb\" <assistenza@kzweb.it>"
+                ));
+            }
+            ((!name.is_empty()).then(|| name.to_string()), &text[open..])
+        }
+    };
+    let inner = &angle[1..];
+    let Some(close) = inner.find('>') else {
+        return Err(format!("the '<' is never closed by '>': {LIKE}"));
+    };
+    let address = &inner[..close];
+    let after = inner[close + 1..].trim();
+    if address.contains('<') || after.starts_with(',') || after.contains('<') {
+        return Err("one address only: every mail is sent from it".into());
+    }
+    if !after.is_empty() {
+        return Err(format!(
+            "{after:?} after the '>': nothing may follow the address"
+        ));
+    }
+    Ok((name, address))
 }
 
 /// `lun` / `lunedì` / `mon` / `monday` (any case) to a weekday.

@@ -287,7 +287,7 @@ fn bad_values_are_all_reported_together() {
     let text = format!(
         "{MINIMAL}\n[tickets]\ncode_prefix = \"kz-\"\n[intake]\nown_addresses = [\"nope\"]\n[outbox]\nbackoff_initial_secs = 10\nbackoff_max_secs = 5\n"
     )
-    .replace("from = \"assistenza@kzweb.it\"", "from = \"Assistenza <assistenza@kzweb.it>\"")
+    .replace("from = \"assistenza@kzweb.it\"", "from = \"Assistenza <assistenza@kzweb.it\"")
     .replace("[smtp]", "[imap.folders]\nrejected = \"Processed\"\n[smtp]");
     let p = d.problems(&text);
     assert_eq!(
@@ -540,4 +540,190 @@ fn give_up_after_defaults_to_a_day_and_must_be_between_a_minute_and_a_year() {
         assert_eq!(keys(&p), vec!["intake.give_up_after_secs"], "{bad}");
         assert!(p[0].message.contains("between 60"), "{}", p[0].message);
     }
+}
+
+#[test]
+fn desk_name_is_the_from_name_and_the_signature() {
+    let d = Dir::new();
+    let c = d
+        .load(&format!("[desk]\nname = \" Supporto KZweb \"\n{MINIMAL}"))
+        .expect("valid");
+    assert_eq!(c.smtp.from_name, "Supporto KZweb");
+    assert_eq!(c.settings.signature, "Supporto KZweb");
+    let plain = d.load(MINIMAL).expect("valid");
+    assert_eq!(plain.settings.signature, "Assistenza KZweb");
+}
+
+#[test]
+fn smtp_from_name_is_still_read_and_may_repeat_desk_name() {
+    let d = Dir::new();
+    let alias = MINIMAL.replace("from = ", "from_name = \"Supporto\"\nfrom = ");
+    let c = d.load(&alias).expect("valid");
+    assert_eq!(c.settings.signature, "Supporto");
+    let c = d
+        .load(&format!("[desk]\nname = \"Supporto\"\n{alias}"))
+        .expect("the same name twice is no conflict");
+    assert_eq!(c.smtp.from_name, "Supporto");
+}
+
+#[test]
+fn desk_name_and_smtp_from_name_that_differ_are_an_error_naming_both() {
+    let d = Dir::new();
+    let p = d.problems(&format!(
+        "[desk]\nname = \"Supporto\"\n{}",
+        MINIMAL.replace("from = ", "from_name = \"Assistenza KZweb\"\nfrom = ")
+    ));
+    assert_eq!(keys(&p), vec!["desk.name"]);
+    assert!(p[0].message.contains("smtp.from_name"), "{}", p[0].message);
+    assert!(p[0].message.contains("keep one"), "{}", p[0].message);
+}
+
+#[test]
+fn a_blank_desk_name_is_an_error_at_the_key_it_came_from() {
+    let d = Dir::new();
+    let p = d.problems(&format!("[desk]\nname = \"  \"\n{MINIMAL}"));
+    assert_eq!(keys(&p), vec!["desk.name"]);
+    let p = d.problems(&MINIMAL.replace("from = ", "from_name = \"\"\nfrom = "));
+    assert_eq!(keys(&p), vec!["smtp.from_name"]);
+    let p = d.problems(&format!(
+        "[desk]\nname = \"Supporto\\nBcc: x@y.it\"\n{MINIMAL}"
+    ));
+    assert_eq!(keys(&p), vec!["desk.name"]);
+    let p = d.problems(&format!("[desk]\nnome = \"Supporto\"\n{MINIMAL}"));
+    assert_eq!(keys(&p), vec!["desk.nome"]);
+}
+
+#[test]
+fn smtp_from_takes_a_display_name_as_the_desk_name() {
+    let d = Dir::new();
+    let from = |value: &str| MINIMAL.replace("\"assistenza@kzweb.it\"\n", &format!("{value}\n"));
+    let cases = [
+        (
+            r#""Supporto KZweb <Assistenza@KZweb.it>""#,
+            "Supporto KZweb",
+        ),
+        (r#""Supporto<assistenza@kzweb.it>""#, "Supporto"),
+        (
+            r#""\"Assistenza, KZweb\" <assistenza@kzweb.it>""#,
+            "Assistenza, KZweb",
+        ),
+        (
+            r#"'"Il \"Supporto\" \\ KZweb" < assistenza@kzweb.it >'"#,
+            r#"Il "Supporto" \ KZweb"#,
+        ),
+        (
+            r#""Niccolò S.r.l. <assistenza@kzweb.it>""#,
+            "Niccolò S.r.l.",
+        ),
+        (r#""<assistenza@kzweb.it>""#, "Assistenza KZweb"),
+        (r#"" assistenza@kzweb.it ""#, "Assistenza KZweb"),
+    ];
+    for (value, name) in cases {
+        let c = d
+            .load(&from(value))
+            .unwrap_or_else(|e| panic!("{value}: {e}"));
+        assert_eq!(c.smtp.from.as_str(), "assistenza@kzweb.it", "{value}");
+        assert_eq!(c.settings.support_address, c.smtp.from, "{value}");
+        assert_eq!(c.smtp.from_name, name, "{value}");
+        assert_eq!(c.settings.signature, name, "{value}");
+    }
+    // The same name in desk.name or smtp.from_name is no conflict.
+    let named = from(r#""Supporto <assistenza@kzweb.it>""#);
+    let c = d
+        .load(&format!("[desk]\nname = \"Supporto\"\n{named}"))
+        .expect("valid");
+    assert_eq!(c.settings.signature, "Supporto");
+    let c = d
+        .load(&named.replace("from = ", "from_name = \"Supporto\"\nfrom = "))
+        .expect("valid");
+    assert_eq!(c.settings.signature, "Supporto");
+}
+
+#[test]
+fn a_malformed_display_form_is_an_error_naming_smtp_from() {
+    let d = Dir::new();
+    for value in [
+        r#""Supporto <assistenza@kzweb.it""#,
+        r#""Supporto <bad""#,
+        r#""Supporto <bad>""#,
+        r#""Supporto <mario..rossi@kzweb.it>""#,
+        r#""Supporto <assistenza@kzweb.it> KZweb""#,
+        r#""Supporto <assistenza@kzweb.it>, Altro <altro@kzweb.it>""#,
+        r#""Supporto <assistenza@kzweb.it> <altro@kzweb.it>""#,
+        r#""Supporto <<assistenza@kzweb.it>>""#,
+        r#""Supporto assistenza@kzweb.it>""#,
+        r#""Supporto assistenza@kzweb.it""#,
+        r#""Assistenza, KZweb <assistenza@kzweb.it>""#,
+        r#""Supporto (KZweb) <assistenza@kzweb.it>""#,
+        r#""\"Supporto <assistenza@kzweb.it>""#,
+        r#""\"Supporto\" assistenza@kzweb.it""#,
+        r#""\"\" <assistenza@kzweb.it>""#,
+        r#""\"  \" <assistenza@kzweb.it>""#,
+        r#""<>""#,
+    ] {
+        let text = MINIMAL.replace("\"assistenza@kzweb.it\"\n", &format!("{value}\n"));
+        let p = d.problems(&text);
+        assert_eq!(keys(&p), vec!["smtp.from"], "{value}");
+    }
+}
+
+#[test]
+fn a_name_in_smtp_from_that_differs_from_the_desk_name_is_an_error_naming_both() {
+    let d = Dir::new();
+    let named = MINIMAL.replace(
+        "\"assistenza@kzweb.it\"\n",
+        "\"Supporto <assistenza@kzweb.it>\"\n",
+    );
+    let p = d.problems(&format!("[desk]\nname = \"Assistenza KZweb\"\n{named}"));
+    assert_eq!(keys(&p), vec!["smtp.from"]);
+    assert!(p[0].message.contains("desk.name"), "{}", p[0].message);
+    assert!(p[0].message.contains("keep one"), "{}", p[0].message);
+    let p = d.problems(&named.replace("from = ", "from_name = \"Altro\"\nfrom = "));
+    assert_eq!(keys(&p), vec!["smtp.from"]);
+    assert!(p[0].message.contains("smtp.from_name"), "{}", p[0].message);
+    // Three names, all different: each conflict once.
+    let p = d.problems(&format!(
+        "[desk]\nname = \"Assistenza KZweb\"\n{}",
+        named.replace("from = ", "from_name = \"Altro\"\nfrom = ")
+    ));
+    assert_eq!(keys(&p), vec!["desk.name", "smtp.from"]);
+    assert!(
+        p[1].message.contains("desk.name") && p[1].message.contains("smtp.from_name"),
+        "{}",
+        p[1].message
+    );
+}
+
+#[test]
+fn templates_dir_resolves_against_the_config_folder_and_must_be_a_directory() {
+    let d = Dir::new();
+    assert_eq!(d.load(MINIMAL).expect("valid").templates_dir, None);
+    std::fs::create_dir_all(d.dir.path().join("testi/mail")).expect("mkdir");
+    let c = d
+        .load(&format!("{MINIMAL}\n[templates]\ndir = \"testi/mail\"\n"))
+        .expect("valid");
+    assert_eq!(c.templates_dir, Some(d.dir.path().join("testi/mail")));
+    let absolute = d.dir.path().join("testi");
+    let c = d
+        .load(&format!(
+            "{MINIMAL}\n[templates]\ndir = \"{}\"\n",
+            absolute.display()
+        ))
+        .expect("valid");
+    assert_eq!(c.templates_dir, Some(absolute));
+
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\ndir = \"mancante\"\n"));
+    assert_eq!(keys(&p), vec!["templates.dir"]);
+    let missing = d.dir.path().join("mancante");
+    assert_eq!(
+        p[0].message,
+        format!("{}: no such directory", missing.display())
+    );
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\ndir = \"imap.pass\"\n"));
+    assert_eq!(keys(&p), vec!["templates.dir"]);
+    assert!(p[0].message.contains("not a directory"), "{}", p[0].message);
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\ndir = \"\"\n"));
+    assert_eq!(keys(&p), vec!["templates.dir"]);
+    let p = d.problems(&format!("{MINIMAL}\n[templates]\npath = \"testi\"\n"));
+    assert_eq!(keys(&p), vec!["templates.path"]);
 }
