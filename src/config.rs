@@ -505,7 +505,7 @@ impl Validator<'_> {
                 own_addresses.push(a);
             }
         }
-        let settings = Settings {
+        let mut settings = Settings {
             support_address: smtp.from.clone(),
             own_addresses,
             code_prefix: tickets.code_prefix,
@@ -522,6 +522,12 @@ impl Validator<'_> {
             max_replies_per_hour: intake.max_replies_per_hour,
             texts: crate::core::texts::Texts::builtin(),
         };
+        if let Some(dir) = &templates_dir {
+            match templates::load(dir, &settings) {
+                Ok(texts) => settings.texts = texts,
+                Err(problems) => self.problems.extend(problems),
+            }
+        }
         Some(Config {
             imap,
             smtp,
@@ -1032,15 +1038,16 @@ impl Validator<'_> {
             return None;
         }
         let path = self.path(value);
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => self.problem(key, format!("{}: not a directory", path.display())),
+        let problem = match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => return Some(path),
+            Ok(_) => format!("{}: not a directory", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.problem(key, format!("{}: no such directory", path.display()))
+                format!("{}: no such directory", path.display())
             }
-            Err(e) => self.problem(key, format!("cannot read {}: {e}", path.display())),
-        }
-        Some(path)
+            Err(e) => format!("cannot read {}: {e}", path.display()),
+        };
+        self.problem(key, problem);
+        None
     }
 
     /// `section.password_file` or `section.password_env`, exactly one.
@@ -1222,5 +1229,6 @@ fn weekday(text: &str) -> Option<chrono::Weekday> {
     })
 }
 
+mod templates;
 #[cfg(test)]
 mod tests;

@@ -6,13 +6,14 @@
 //! not is set aside here, recorded with its reason, and the first-level queue told, in
 //! one transaction.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::core::decide;
 use crate::core::decision::{Decision, Effect, Folder, Outcome, Settings};
 use crate::core::failed;
+use crate::core::texts::Trouble;
 use crate::core::ticket::code_year;
 use crate::core::timers;
 use crate::failure::Failure;
@@ -189,6 +190,16 @@ impl Pipeline {
         let mut mails = Vec::new();
         for (index, effect) in effects.iter().enumerate() {
             if let Effect::Send(mail) = effect {
+                match &mail.trouble {
+                    Some(Trouble::Unrenderable(problem)) => {
+                        bail!("the text of a {} mail cannot be rendered: {problem}", mail.kind.name())
+                    }
+                    Some(Trouble::FellBack(problem)) => tracing::warn!(
+                        kind = mail.kind.name(),
+                        "an edited template failed on this mail; the built-in text was sent: {problem}"
+                    ),
+                    None => {}
+                }
                 let message_id = self.composer.message_id(mail, &tag, index);
                 mails.push(self.composer.compose(mail, &message_id, now)?);
             }

@@ -8,9 +8,41 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::config::Config;
+use crate::core::texts::Origin;
 use crate::mail::imap::Imap;
 use crate::mail::smtp::Smtp;
 use crate::store::Store;
+
+/// The texts: a set that did not render every sample situation failed with the config.
+fn templates(report: &mut Report, cfg: &Config) {
+    let edited: Vec<&str> = cfg
+        .settings
+        .texts
+        .origins()
+        .into_iter()
+        .filter(|(_, origin)| matches!(origin, Origin::File(_)))
+        .map(|(name, _)| name)
+        .collect();
+    match (&cfg.templates_dir, edited.is_empty()) {
+        (Some(dir), false) => report.ok(
+            "templates",
+            format!(
+                "{} file(s) of {} in force ({}); every mail renders in every sample situation",
+                edited.len(),
+                dir.display(),
+                edited.join(", ")
+            ),
+        ),
+        (Some(dir), true) => report.ok(
+            "templates",
+            format!(
+                "{} holds no template: the built-in texts are in force",
+                dir.display()
+            ),
+        ),
+        (None, _) => report.ok("templates", "the built-in texts ([templates] dir not set)"),
+    }
+}
 
 /// Prints each check as it is done and counts the failures.
 #[derive(Default)]
@@ -68,6 +100,7 @@ pub async fn check(path: &Path) -> Result<()> {
         "settings",
         "addresses of the support desk, operators, queue and on-call are valid",
     );
+    templates(&mut report, &cfg);
     database(&mut report, &cfg.store.path);
     imap(&mut report, &cfg).await;
     report.result(

@@ -6,6 +6,7 @@ mod check;
 pub mod contracts;
 mod purge;
 mod status;
+mod templates;
 mod tickets;
 
 use std::io::Read;
@@ -86,6 +87,34 @@ pub enum Command {
     /// Tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// The texts of the mails: export them to edit, see which are in force, render one.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplatesCommand {
+    /// Write every built-in text to DIR, one file per mail (and the parts they include).
+    Export {
+        dir: PathBuf,
+        /// Replace files that are already there.
+        #[arg(long)]
+        force: bool,
+    },
+    /// For each template, whether the built-in or which file of `[templates] dir` is in
+    /// force.
+    List,
+    /// Print a mail as it would go out, with sample data or a real ticket's.
+    Render {
+        /// The mail: `ack`, `closure`, … (`templates list` names them).
+        name: String,
+        /// Use this ticket's data (its code, e.g. KZ-2026-00042).
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Which sample situation (the first one otherwise; the others are listed).
+        #[arg(long)]
+        situation: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,6 +171,9 @@ pub async fn execute(cli: Cli) -> Result<()> {
     if let Command::Check = cli.command {
         return check::check(&cli.config).await;
     }
+    if let Command::Templates(TemplatesCommand::Export { dir, force }) = &cli.command {
+        return templates::export(dir, *force);
+    }
     let cfg = Config::load(&cli.config)?;
     crate::logging::init(&cfg.log.filter, cfg.log.format);
     match cli.command {
@@ -156,6 +188,7 @@ pub async fn execute(cli: Cli) -> Result<()> {
         } => purge::command(&cfg, older_than, dry_run),
         Command::Contracts(c) => contracts_command(&cfg, c),
         Command::Tickets(t) => tickets::command(&cfg, t),
+        Command::Templates(t) => templates::command(&cfg, t),
     }
 }
 

@@ -21,6 +21,7 @@ use chrono::Utc;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::core::texts::Origin;
 use crate::mail::smtp::Smtp;
 use crate::pipeline::Pipeline;
 use crate::store::Store;
@@ -116,22 +117,30 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: re-reads the config file and puts its operators, queue, on-call, calendar
-    /// and ticket settings in force for the next message. Connections, folders, store
+    /// SIGHUP: re-reads the config file and puts its operators, queue, on-call, calendar,
+    /// ticket settings and mail texts in force for the next message. Connections, folders, store
     /// and outbox settings stay as they were started (they need a restart). A config
     /// with errors changes nothing.
     pub fn reload(&self, path: &Path) -> Result<()> {
         let cfg = Config::load(path)?;
         let pipeline = Pipeline::new(&cfg);
         let operators = pipeline.settings.operators.len();
+        let edited = pipeline
+            .settings
+            .texts
+            .origins()
+            .iter()
+            .filter(|(_, origin)| matches!(origin, Origin::File(_)))
+            .count();
         match self.pipeline.write() {
             Ok(mut p) => *p = Arc::new(pipeline),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(pipeline),
         }
         tracing::info!(
             operators,
-            "config reloaded: operators, queue, on-call, calendar and ticket settings in force \
-             (connection, folder, store and outbox settings need a restart)"
+            edited_templates = edited,
+            "config reloaded: operators, queue, on-call, calendar, ticket settings and mail \
+             texts in force (connection, folder, store and outbox settings need a restart)"
         );
         Ok(())
     }

@@ -152,7 +152,8 @@ impl Tx<'_> {
         })
     }
 
-    fn ticket_by_code(&self, code: &str) -> Result<Option<TicketFacts>> {
+    /// The ticket with this code, with its status, contract and thread.
+    pub fn ticket_by_code(&self, code: &str) -> Result<Option<TicketFacts>> {
         let id: Option<i64> = self
             .tx
             .prepare_cached("SELECT id FROM tickets WHERE code = ?1")?

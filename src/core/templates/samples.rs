@@ -439,7 +439,14 @@ pub fn check(texts: &Texts, settings: &Settings) -> Vec<TextProblem> {
             }
         }
     }
-    problems.extend(unknown_variables(texts, &situations));
+    for p in unknown_variables(texts, &situations) {
+        if !problems
+            .iter()
+            .any(|q| q.file == p.file && q.line == p.line)
+        {
+            problems.push(p);
+        }
+    }
     problems
 }
 
