@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::core::address::Address;
 use crate::core::calendar::{Calendar, Closure};
 use crate::core::decision::{Operator, Settings};
+use crate::core::texts::Texts;
 
 /// The validated configuration.
 #[derive(Clone, Debug)]
@@ -425,6 +426,8 @@ fn syntax_problem(text: &str, e: &toml::de::Error) -> Problem {
     }
 }
 
+const DEFAULT_DB: &str = "/var/lib/assistenza/assistenza.db";
+
 struct Validator<'a> {
     problems: Vec<Problem>,
     base: PathBuf,
@@ -481,11 +484,7 @@ impl Validator<'_> {
             }
         };
         let store = StoreConfig {
-            path: self.path(
-                raw.store
-                    .path
-                    .unwrap_or_else(|| "/var/lib/assistenza/assistenza.db".into()),
-            ),
+            path: self.path(raw.store.path.unwrap_or_else(|| DEFAULT_DB.into())),
         };
         let tickets = self.tickets(raw.tickets);
         let intake = self.intake(raw.intake);
@@ -500,11 +499,8 @@ impl Validator<'_> {
         let templates_dir = self.directory("templates.dir", raw.templates.dir);
         let (imap, smtp) = (imap?, smtp?);
         let mut own_addresses = vec![smtp.from.clone()];
-        for a in intake.own_addresses {
-            if !own_addresses.contains(&a) {
-                own_addresses.push(a);
-            }
-        }
+        // Deduplicated already by `intake`.
+        own_addresses.extend(intake.own_addresses.into_iter().filter(|a| *a != smtp.from));
         let mut settings = Settings {
             support_address: smtp.from.clone(),
             own_addresses,
@@ -520,14 +516,9 @@ impl Validator<'_> {
             first_contact: tickets.first_contact,
             reopen_window: tickets.reopen_window,
             max_replies_per_hour: intake.max_replies_per_hour,
-            texts: crate::core::texts::Texts::builtin(),
+            texts: Texts::builtin(),
         };
-        if let Some(dir) = &templates_dir {
-            match templates::load(dir, &settings) {
-                Ok(texts) => settings.texts = texts,
-                Err(problems) => self.problems.extend(problems),
-            }
-        }
+        settings.texts = self.texts(templates_dir.as_deref(), &settings);
         Some(Config {
             imap,
             smtp,
@@ -541,6 +532,18 @@ impl Validator<'_> {
             settings,
             templates_dir,
             source: source.to_path_buf(),
+        })
+    }
+
+    /// The built-in texts with those of `[templates] dir` in their place, once they render
+    /// every sample situation with `settings`; the built-ins and the problems otherwise.
+    fn texts(&mut self, dir: Option<&Path>, settings: &Settings) -> Texts {
+        let Some(dir) = dir else {
+            return Texts::builtin();
+        };
+        templates::load(dir, settings).unwrap_or_else(|problems| {
+            self.problems.extend(problems);
+            Texts::builtin()
         })
     }
 

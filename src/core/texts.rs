@@ -621,6 +621,19 @@ mod tests {
     }
 
     #[test]
+    fn html_templates_escape_values_and_mail_templates_do_not() {
+        let mut env = environment(true);
+        env.add_template_owned("page.html.j2", "<p>{{ x }}</p>")
+            .expect("compiles");
+        env.add_template_owned("mail.j2", "{{ x }}").expect("compiles");
+        let x = context! { x => "<script>&" };
+        let html = env.get_template("page.html.j2").and_then(|t| t.render(&x));
+        assert_eq!(html.expect("renders"), "<p>&lt;script&gt;&amp;</p>");
+        let text = env.get_template("mail.j2").and_then(|t| t.render(&x));
+        assert_eq!(text.expect("renders"), "<script>&");
+    }
+
+    #[test]
     fn windows_line_ends_render_as_unix_ones() {
         let texts = Texts::compile(vec![file("relay.j2", "Subject: x\r\n\r\nuno\r\ndue\r\n")])
             .expect("compiles");

@@ -143,18 +143,20 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
     all
 }
 
+/// A new ticket's shape: label, received at, urgent, colleague, name in From, text.
+type Shape<'a> = (
+    &'static str,
+    DateTime<Utc>,
+    bool,
+    Option<&'a Address>,
+    Option<&'a str>,
+    &'a str,
+);
+
 /// The acknowledgement's values and the notices' ones, in each shape of a new ticket.
 fn new_ticket(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, (Json, Json))> {
     let colleague = address("anna.bianchi@example.it");
-    // (label, received at, urgent, colleague, name in From, text)
-    type Shape<'a> = (
-        &'static str,
-        DateTime<Utc>,
-        bool,
-        Option<&'a Address>,
-        Option<&'a str>,
-        &'a str,
-    );
+    let summary = t.summary.as_str();
     let shapes: [Shape; 5] = [
         (
             "open now",
@@ -162,9 +164,9 @@ fn new_ticket(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, (Json,
             false,
             None,
             Some("Mario Rossi"),
-            &t.summary,
+            summary,
         ),
-        ("outside hours", closed(), false, None, None, &t.summary),
+        ("outside hours", closed(), false, None, None, summary),
         (
             "urgent outside hours",
             closed(),
@@ -179,7 +181,7 @@ fn new_ticket(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, (Json,
             false,
             Some(&colleague),
             None,
-            &t.summary,
+            summary,
         ),
         (
             "customer text with template syntax",
@@ -192,41 +194,44 @@ fn new_ticket(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, (Json,
     ];
     shapes
         .into_iter()
-        .map(|(label, at, urgent, sender, name, text)| {
-            let open_now = at == open();
-            let ack = ack_values(&AckText {
-                code: &t.code,
-                customer: &t.contract.customer,
-                contract_until: t.contract.valid_until,
-                requester: &t.requester,
-                sender,
-                greeting_name: name,
-                summary: text,
-                received_at: at,
-                examined: if open_now {
-                    Examined::Now
-                } else {
-                    Examined::From(settings.calendar.next_opening(at))
-                },
-                urgent,
-                settings,
-            });
-            let brief = brief_values(&TicketBrief {
-                code: &t.code,
-                customer: &t.contract.customer,
-                contract_until: t.contract.valid_until,
-                requester: &t.requester,
-                sender: sender.unwrap_or(&t.requester),
-                received_at: at,
-                text,
-                urgent,
-                open_now,
-                first_contact_due: at + chrono::Duration::hours(4),
-                settings,
-            });
-            (label, (ack, brief))
-        })
+        .map(|shape| (shape.0, opening(settings, t, shape)))
         .collect()
+}
+
+fn opening(settings: &Settings, t: &TicketFacts, shape: Shape<'_>) -> (Json, Json) {
+    let (_, at, urgent, sender, name, text) = shape;
+    let open_now = at == open();
+    let ack = ack_values(&AckText {
+        code: &t.code,
+        customer: &t.contract.customer,
+        contract_until: t.contract.valid_until,
+        requester: &t.requester,
+        sender,
+        greeting_name: name,
+        summary: text,
+        received_at: at,
+        examined: if open_now {
+            Examined::Now
+        } else {
+            Examined::From(settings.calendar.next_opening(at))
+        },
+        urgent,
+        settings,
+    });
+    let brief = brief_values(&TicketBrief {
+        code: &t.code,
+        customer: &t.contract.customer,
+        contract_until: t.contract.valid_until,
+        requester: &t.requester,
+        sender: sender.unwrap_or(&t.requester),
+        received_at: at,
+        text,
+        urgent,
+        open_now,
+        first_contact_due: at + chrono::Duration::hours(4),
+        settings,
+    });
+    (ack, brief)
 }
 
 fn rejections(settings: &Settings, t: &TicketFacts) -> Vec<(String, Json)> {
