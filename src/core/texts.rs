@@ -305,19 +305,20 @@ impl Texts {
     /// The problem of template `name` using `variable`, which its mail does not give;
     /// at the first line of the file that names it.
     pub fn unknown_variable(&self, name: &str, variable: &str) -> TextProblem {
+        // Its whole name where written so, else its last part (`{{ t.cliente }}` inside a
+        // `{% with t = ticket %}`).
         let last = variable.rsplit('.').next().unwrap_or(variable);
         let offset = self.loaded.get(name).map_or(0, |l| l.body_offset);
         let subject = self
             .env
             .get_template(&format!("{name}{SUBJECT}"))
             .ok()
-            .filter(|t| t.source().contains(last))
+            .filter(|t| t.source().contains(variable))
             .and_then(|_| self.loaded.get(name).map(|l| l.subject_line));
         let body = self.env.get_template(name).ok().and_then(|t| {
-            t.source()
-                .lines()
-                .position(|l| l.contains(last))
-                .map(|i| i + 1 + offset)
+            let lines: Vec<&str> = t.source().lines().collect();
+            let at = |needle: &str| lines.iter().position(|l| l.contains(needle));
+            at(variable).or_else(|| at(last)).map(|i| i + 1 + offset)
         });
         TextProblem {
             file: self.file(name),
@@ -625,7 +626,8 @@ mod tests {
         let mut env = environment(true);
         env.add_template_owned("page.html.j2", "<p>{{ x }}</p>")
             .expect("compiles");
-        env.add_template_owned("mail.j2", "{{ x }}").expect("compiles");
+        env.add_template_owned("mail.j2", "{{ x }}")
+            .expect("compiles");
         let x = context! { x => "<script>&" };
         let html = env.get_template("page.html.j2").and_then(|t| t.render(&x));
         assert_eq!(html.expect("renders"), "<p>&lt;script&gt;&amp;</p>");

@@ -312,7 +312,8 @@ fn operators_work(settings: &Settings, t: &TicketFacts) -> Vec<(MailKind, &'stat
             settings,
         };
         out.push((MailKind::Relay, label, operator_values(&o)));
-        out.push((MailKind::Closure, label, closure_values(&o, closed())));
+        let until = t.status.reopen_until.unwrap_or_else(closed);
+        out.push((MailKind::Closure, label, closure_values(&o, until)));
         out.push((MailKind::Assignment, label, assignment_values(&o, "Marco")));
         out.push((
             MailKind::Escalation,
@@ -445,10 +446,11 @@ pub fn check(texts: &Texts, settings: &Settings) -> Vec<TextProblem> {
         }
     }
     for p in unknown_variables(texts, &situations) {
-        if !problems
-            .iter()
-            .any(|q| q.file == p.file && q.line == p.line)
-        {
+        let variable = format!("`{}`", p.message.split('`').nth(1).unwrap_or(""));
+        let known = |q: &TextProblem| {
+            q.file == p.file && (q.line == p.line || q.message.contains(&variable))
+        };
+        if !problems.iter().any(known) {
             problems.push(p);
         }
     }
