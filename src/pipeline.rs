@@ -312,4 +312,35 @@ from = "assistenza@kzweb.it"
         }
         assert_eq!(queued[0].recipients, vec!["mario@rossi.it".to_string()]);
     }
+
+    #[test]
+    fn an_edited_text_that_fails_on_a_mail_sends_the_built_in_one_never_half_a_mail() {
+        use crate::core::texts::{Origin, Texts};
+        let (_dir, mut pipeline, mut store) = desk();
+        // Compiled without the check `[templates] dir` runs, as if a mail the samples
+        // never met made it fail.
+        let broken = "Subject: [{{ ticket.code }}] Ricevuta\n\nGentile {{ ticket.nome }}\n";
+        pipeline.settings.texts = Texts::compile(vec![(
+            "ack.j2".into(),
+            broken.into(),
+            Origin::File("/etc/assistenza/templates/ack.j2".into()),
+        )])
+        .expect("compiles");
+        let raw = b"From: mario@rossi.it\r\nTo: assistenza@kzweb.it\r\nSubject: mario@rossi.it\r\n\
+                    Message-ID: <m2@rossi.it>\r\n\r\nIl sito www.rossi.it non funziona.\r\n";
+        let len = raw.len() as u64;
+        pipeline
+            .handle(&mut store, &InboundSource::File, raw, len, now(), now())
+            .expect("handled");
+        let queued = store.due_outbox(now(), 10).expect("outbox");
+        let ack = String::from_utf8_lossy(&queued[0].mail.raw).into_owned();
+        assert!(
+            ack.contains("Subject: [KZ-2026-00001] Richiesta di assistenza"),
+            "{ack}"
+        );
+        assert!(
+            !ack.contains("Ricevuta") && !ack.contains("Gentile \r\n"),
+            "{ack}"
+        );
+    }
 }
