@@ -8,21 +8,13 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::config::Config;
-use crate::core::texts::Origin;
 use crate::mail::imap::Imap;
 use crate::mail::smtp::Smtp;
 use crate::store::Store;
 
 /// The texts: a set that did not render every sample situation failed with the config.
 fn templates(report: &mut Report, cfg: &Config) {
-    let edited: Vec<&str> = cfg
-        .settings
-        .texts
-        .origins()
-        .into_iter()
-        .filter(|(_, origin)| matches!(origin, Origin::File(_)))
-        .map(|(name, _)| name)
-        .collect();
+    let edited = cfg.settings.texts.edited();
     match (&cfg.templates_dir, edited.is_empty()) {
         (Some(dir), false) => report.ok(
             "templates",

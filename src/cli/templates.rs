@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::config::Config;
 use crate::core::decision::MailKind;
 use crate::core::templates::samples::{sample_ticket, situations};
-use crate::core::texts::{is_part, Origin, BUILTIN};
+use crate::core::texts::{is_part, names, Origin, BUILTIN};
 use crate::store::Store;
 
 use super::TemplatesCommand;
@@ -17,11 +17,7 @@ use super::TemplatesCommand;
 /// `templates export` needs no config: it is how one starts writing the texts.
 pub fn export(dir: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let existing: Vec<&str> = BUILTIN
-        .iter()
-        .map(|(name, _)| *name)
-        .filter(|name| dir.join(name).exists())
-        .collect();
+    let existing: Vec<&str> = names().filter(|name| dir.join(name).exists()).collect();
     if !existing.is_empty() && !force {
         bail!(
             "{} already holds {}: nothing written (--force replaces them)",
@@ -76,7 +72,7 @@ fn render(cfg: &Config, name: &str, code: Option<&str>, situation: Option<&str>)
     } else {
         format!("{name}.j2")
     };
-    let Some(kind) = MailKind::ALL.iter().copied().find(|k| k.template() == file) else {
+    let Some(kind) = MailKind::for_template(&file) else {
         let names: Vec<&str> = MailKind::ALL.iter().map(|k| k.template()).collect();
         bail!(
             "{name}: not a mail the desk sends; the mails are: {}",

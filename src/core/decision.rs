@@ -517,6 +517,11 @@ impl MailKind {
         }
     }
 
+    /// The kind whose text template `file` is (`ack.j2`); None for parts and strangers.
+    pub fn for_template(file: &str) -> Option<MailKind> {
+        MailKind::ALL.into_iter().find(|k| k.template() == file)
+    }
+
     /// Every kind, in the order `templates list` shows them.
     pub const ALL: [MailKind; 16] = [
         MailKind::Ack,

@@ -243,6 +243,15 @@ impl Texts {
             .collect()
     }
 
+    /// The templates whose file of `[templates] dir` is in force, in `BUILTIN` order.
+    pub fn edited(&self) -> Vec<&'static str> {
+        self.origins()
+            .into_iter()
+            .filter(|(_, origin)| matches!(origin, Origin::File(_)))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// Renders message template `name` with `ctx`: the subject made one line, the body.
     pub fn render(&self, name: &str, ctx: &Value) -> Result<(String, String), TextProblem> {
         let subject = self.run(&format!("{name}{SUBJECT}"), ctx)?;

@@ -21,7 +21,6 @@ use chrono::Utc;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::core::texts::Origin;
 use crate::mail::smtp::Smtp;
 use crate::pipeline::Pipeline;
 use crate::store::Store;
@@ -125,13 +124,7 @@ impl Daemon {
         let cfg = Config::load(path)?;
         let pipeline = Pipeline::new(&cfg);
         let operators = pipeline.settings.operators.len();
-        let edited = pipeline
-            .settings
-            .texts
-            .origins()
-            .iter()
-            .filter(|(_, origin)| matches!(origin, Origin::File(_)))
-            .count();
+        let edited = pipeline.settings.texts.edited().len();
         match self.pipeline.write() {
             Ok(mut p) => *p = Arc::new(pipeline),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(pipeline),

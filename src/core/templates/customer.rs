@@ -10,7 +10,7 @@ use super::super::decision::{MailKind, Rejection, Settings};
 use super::super::texts::Text;
 use super::super::ticket::TicketCode;
 use super::{
-    italian_date, italian_datetime, italian_when, mail, megabytes, printable, ticket,
+    italian_date, italian_datetime, italian_when, mail, megabytes, new_ticket, printable, ticket,
     CustomerReplyText, OperatorText,
 };
 
@@ -52,17 +52,15 @@ pub(super) fn ack_values(t: &AckText<'_>) -> Json {
         Examined::From(at) => (false, Some(italian_when(at))),
     };
     json!({
-        "ticket": {
-            "code": t.code.to_string(),
-            "customer": printable(t.customer),
-            "requester": t.requester.to_string(),
-            "contract_until": italian_date(t.contract_until),
-            "opened_at": italian_datetime(t.received_at),
-            "summary": t.summary.trim(),
-            "urgent": t.urgent,
-            "operator": null,
-            "team": null,
-        },
+        "ticket": new_ticket(
+            t.code,
+            t.customer,
+            t.contract_until,
+            t.requester,
+            t.received_at,
+            t.summary,
+            t.urgent,
+        ),
         "name": t.greeting_name.map(printable).filter(|n| !n.is_empty()),
         "colleague": t.sender.map(Address::to_string),
         "open_now": open_now,

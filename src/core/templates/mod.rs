@@ -91,6 +91,29 @@ pub(crate) fn context(settings: &Settings, mut values: Json) -> minijinja::Value
     minijinja::Value::from(minijinja::value::Serde(values))
 }
 
+/// `ticket.*` for a ticket being opened: nobody in charge yet.
+pub(crate) fn new_ticket(
+    code: &TicketCode,
+    customer: &str,
+    contract_until: NaiveDate,
+    requester: &Address,
+    opened_at: DateTime<Utc>,
+    summary: &str,
+    urgent: bool,
+) -> Json {
+    json!({
+        "code": code.to_string(),
+        "customer": printable(customer),
+        "requester": requester.to_string(),
+        "contract_until": italian_date(contract_until),
+        "opened_at": italian_datetime(opened_at),
+        "summary": summary.trim(),
+        "urgent": urgent,
+        "operator": null,
+        "team": null,
+    })
+}
+
 /// `ticket.*` for an existing ticket.
 pub(crate) fn ticket(t: &TicketFacts) -> Json {
     json!({

@@ -12,7 +12,7 @@ use super::super::texts::Text;
 use super::super::ticket::{NotNow, TicketCode, TicketFacts};
 use super::customer::{operator_values, reply_values};
 use super::{
-    italian_date, italian_datetime, italian_when, mail, printable, ticket, CustomerReplyText,
+    italian_datetime, italian_when, mail, new_ticket, printable, ticket, CustomerReplyText,
     OperatorText, TicketBrief,
 };
 
@@ -28,17 +28,15 @@ pub fn oncall_notice(t: &TicketBrief<'_>) -> Text {
 
 pub(super) fn brief_values(t: &TicketBrief<'_>) -> Json {
     json!({
-        "ticket": {
-            "code": t.code.to_string(),
-            "customer": printable(t.customer),
-            "requester": t.requester.to_string(),
-            "contract_until": italian_date(t.contract_until),
-            "opened_at": italian_datetime(t.received_at),
-            "summary": t.text.trim(),
-            "urgent": t.urgent,
-            "operator": null,
-            "team": null,
-        },
+        "ticket": new_ticket(
+            t.code,
+            t.customer,
+            t.contract_until,
+            t.requester,
+            t.received_at,
+            t.text,
+            t.urgent,
+        ),
         "colleague": (t.sender != t.requester).then(|| t.sender.to_string()),
         "text": t.text.trim(),
         "first_line": first_line(t.text),

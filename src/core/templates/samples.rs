@@ -472,7 +472,7 @@ fn unknown_variables(texts: &Texts, situations: &[Situation]) -> Vec<TextProblem
     };
     let mut problems = vec![];
     for name in names() {
-        let kind = MailKind::ALL.iter().copied().find(|k| k.template() == name);
+        let kind = MailKind::for_template(name);
         let known = given(kind);
         for variable in texts.variables(name) {
             if !known.contains(&variable) {
