@@ -7,6 +7,7 @@
 //! - `mail`: MIME parsing and composing, IMAP intake, SMTP delivery, TLS.
 //! - `pipeline`: one message through parse → facts → decide → record.
 //! - `daemon`: the intake and outbox tasks and their shutdown.
+//! - `web`: the portal's form, a second way in to the same pipeline.
 //! - `failure`: whether an error will pass (transient) or not (permanent).
 //! - `config`: the TOML file, validated with errors that name the file and key.
 //! - `cli`: the subcommands of the `assistenza` binary.
@@ -22,3 +23,4 @@ pub mod pipeline;
 pub mod signals;
 pub mod store;
 pub mod systemd;
+pub mod web;

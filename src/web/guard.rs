@@ -1,0 +1,1 @@
+//! Defences of the form against bots and floods.
