@@ -35,6 +35,8 @@ pub struct Config {
     /// `templates.dir`, resolved against the config file's folder: a directory that
     /// existed when the config was read. Only checked here, never read.
     pub templates_dir: Option<PathBuf>,
+    /// `[web]`: the portal's form; None, no listener.
+    pub web: Option<WebConfig>,
     /// The file it was read from.
     pub source: PathBuf,
 }
@@ -207,6 +209,7 @@ struct RawConfig {
     calendar: RawCalendar,
     #[serde(default)]
     templates: RawTemplates,
+    web: Option<web::RawWeb>,
 }
 
 #[derive(Deserialize, Default)]
@@ -497,6 +500,11 @@ impl Validator<'_> {
         let trusted = self.trusted_authserv_ids(raw.operator_auth, !operators.is_empty());
         let calendar = self.calendar(raw.calendar);
         let templates_dir = self.directory("templates.dir", raw.templates.dir);
+        let web = raw.web.and_then(|w| {
+            web::validate(w)
+                .map_err(|problems| self.problems.extend(problems))
+                .ok()
+        });
         let (imap, smtp) = (imap?, smtp?);
         let mut own_addresses = vec![smtp.from.clone()];
         // Deduplicated already by `intake`.
@@ -531,6 +539,7 @@ impl Validator<'_> {
             log,
             settings,
             templates_dir,
+            web,
             source: source.to_path_buf(),
         })
     }
@@ -1233,5 +1242,8 @@ fn weekday(text: &str) -> Option<chrono::Weekday> {
 }
 
 mod templates;
+mod web;
+
+pub use web::{Limit, Network, WebConfig};
 #[cfg(test)]
 mod tests;

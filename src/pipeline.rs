@@ -13,13 +13,15 @@ use crate::config::Config;
 use crate::core::decide;
 use crate::core::decision::{Decision, Effect, Folder, Outcome, Settings};
 use crate::core::failed;
+use crate::core::inbound::Inbound;
+use crate::core::request;
 use crate::core::texts::Trouble;
 use crate::core::ticket::code_year;
 use crate::core::timers;
 use crate::failure::Failure;
 use crate::mail::compose::{Composed, Composer};
 use crate::mail::parse::parse;
-use crate::store::{Cause, Duplicate, InboundSource, Store};
+use crate::store::{Cause, Duplicate, Held, InboundSource, NewPending, Pending, Store, Tx};
 
 /// What happened to a message.
 #[derive(Clone, Debug)]
@@ -59,6 +61,19 @@ impl Handled {
     }
 }
 
+/// What a confirmation link did.
+#[derive(Clone, Debug)]
+pub enum Confirmation {
+    /// The submission was handled as any other (a ticket, a rejection, quarantine).
+    Done(Handled),
+    /// No such link.
+    Unknown,
+    /// Confirmed before.
+    Used,
+    /// Past its 24 hours.
+    Expired,
+}
+
 /// The settings and composer every pass needs, built once from the config.
 pub struct Pipeline {
     pub settings: Settings,
@@ -91,31 +106,113 @@ impl Pipeline {
             return Ok(Handled::Duplicate(dup));
         }
         let msg = parse(raw, size, received_at);
+        let handled = self.record(&tx, source, &msg, raw, now)?;
+        tx.commit()?;
+        Ok(handled)
+    }
+
+    /// Handles a form submission the portal made into the core's message (`raw` is the
+    /// submission as stored): the same rules and the same one transaction as an email.
+    pub fn submit(
+        &self,
+        store: &mut Store,
+        msg: &Inbound,
+        raw: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Handled, Failure> {
+        let tx = store.begin()?;
+        let handled = self.record(&tx, &InboundSource::Web, msg, raw, now)?;
+        tx.commit()?;
+        Ok(handled)
+    }
+
+    /// Decides on a parsed message and records it with the decision's effects and mail,
+    /// inside `tx`; a message recorded before under its Message-ID is only a duplicate.
+    fn record(
+        &self,
+        tx: &Tx<'_>,
+        source: &InboundSource,
+        msg: &Inbound,
+        raw: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Handled, Failure> {
         if let Some(id) = &msg.message_id {
             if let Some(dup) = tx.find_by_message_id(id)? {
                 return Ok(Handled::Duplicate(dup));
             }
         }
-        let wanted = decide::wanted(&msg, &self.settings);
+        let wanted = decide::wanted(msg, &self.settings);
         let facts = tx.facts(
             &wanted,
             &self.settings.code_prefix,
-            code_year(received_at),
+            code_year(msg.received_at),
             now,
         )?;
-        let decision = decide::decide(&msg, &facts, &self.settings);
+        let decision = decide::decide(msg, &facts, &self.settings);
         // The inbound row first: its id names the mail the decision sends.
-        let inbound_id = tx.record_inbound(source, &msg, raw, &decision.outcome, now)?;
+        let inbound_id = tx.record_inbound(source, msg, raw, &decision.outcome, now)?;
         let cause = Cause::Inbound(inbound_id);
         let mails = self.compose(cause, &decision.effects, now)?;
         tx.apply(cause, &decision.effects, &mails, now)?;
-        tx.commit()?;
         Ok(Handled::Recorded {
             inbound_id,
             outcome: decision.outcome,
-            sender: msg.from.map(|a| a.to_string()),
+            sender: msg.from.as_ref().map(|a| a.to_string()),
             warning: decision.warning,
         })
+    }
+
+    /// Holds a form submission until the owner of its address confirms it, and queues
+    /// the mail with the link (`link`, valid until `valid_until`) when the core says the
+    /// address may get one, in one transaction. The same form held before is left as it is.
+    pub fn hold(
+        &self,
+        store: &mut Store,
+        pending: &NewPending<'_>,
+        msg: &Inbound,
+        link: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Held> {
+        let tx = store.begin()?;
+        let held = tx.hold(pending)?;
+        if let Held::New(id) = held {
+            let wanted = decide::wanted(msg, &self.settings);
+            let facts = tx.facts(&wanted, &self.settings.code_prefix, code_year(now), now)?;
+            let effects =
+                request::confirmation(msg, &facts, &self.settings, link, pending.expires_at);
+            let cause = Cause::Pending(id);
+            let mails = self.compose(cause, &effects, now)?;
+            tx.apply(cause, &effects, &mails, now)?;
+        }
+        tx.commit()?;
+        Ok(held)
+    }
+
+    /// Confirms the held submission of link `token`: `message` makes the core's message of
+    /// it, which is then handled as `submit` would, in the same transaction that marks
+    /// the link used. A link unknown, used or expired changes nothing.
+    pub fn confirm(
+        &self,
+        store: &mut Store,
+        token: &str,
+        now: DateTime<Utc>,
+        message: impl FnOnce(&Pending) -> Result<Inbound>,
+    ) -> Result<Confirmation, Failure> {
+        let tx = store.begin()?;
+        let Some(pending) = tx.pending(token)? else {
+            return Ok(Confirmation::Unknown);
+        };
+        if pending.confirmed_at.is_some() {
+            return Ok(Confirmation::Used);
+        }
+        if now > pending.expires_at {
+            return Ok(Confirmation::Expired);
+        }
+        let msg = message(&pending)?;
+        let handled = self.record(&tx, &InboundSource::Web, &msg, &pending.raw, now)?;
+        tx.confirmed(pending.id, handled.inbound_id(), now)?;
+        tx.commit()?;
+        Ok(Confirmation::Done(handled))
     }
 
     /// Sets aside a message `handle` failed on for good (`message` as `handle` got it:

@@ -36,6 +36,54 @@ fn templates(report: &mut Report, cfg: &Config) {
     }
 }
 
+/// `[web] listen`: free to bind, or held by a portal that answers its health check.
+async fn portal(report: &mut Report, cfg: &Config) {
+    let Some(web) = &cfg.web else {
+        report.ok("web", "no [web] section: the portal's form is not served");
+        return;
+    };
+    let bound = crate::web::bind(web).await;
+    let in_use = bound
+        .as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
+    match bound {
+        Ok(_) => report.ok(
+            "web",
+            format!(
+                "{} can be listened on; customers reach it at {}",
+                web.listen, web.public_url
+            ),
+        ),
+        Err(_) if in_use && healthy(web.listen).await => report.ok(
+            "web",
+            format!(
+                "{} is held by a running portal that answers /healthz",
+                web.listen
+            ),
+        ),
+        Err(e) => report.fail("web", format!("{e:#}")),
+    }
+}
+
+/// Whether what listens at `addr` answers `GET /healthz` with 200.
+async fn healthy(addr: std::net::SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ask = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await?;
+        let mut answer = vec![0u8; 64];
+        let n = s.read(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer[..n].starts_with(b"HTTP/1.1 200"))
+    };
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(3), ask).await,
+        Ok(Ok(true))
+    )
+}
+
 /// Prints each check as it is done and counts the failures.
 #[derive(Default)]
 struct Report {
@@ -94,6 +142,7 @@ pub async fn check(path: &Path) -> Result<()> {
     );
     templates(&mut report, &cfg);
     database(&mut report, &cfg.store.path);
+    portal(&mut report, &cfg).await;
     imap(&mut report, &cfg).await;
     report.result(
         "smtp",

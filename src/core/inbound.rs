@@ -42,6 +42,7 @@ pub struct Inbound {
     pub attachments: Vec<Attachment>,
     /// When the message is a delivery status notification (RFC 3464): what it reports.
     pub bounce: Option<Bounce>,
+    pub channel: Channel,
 }
 
 /// What a delivery status notification says about one undelivered mail.
@@ -75,4 +76,22 @@ pub struct Attachment {
     /// `type/subtype`, e.g. `application/pdf`.
     pub content_type: String,
     pub data: Vec<u8>,
+}
+
+/// PLACEHOLDER until the core-channel branch lands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Channel {
+    #[default]
+    Email,
+    Web(FormFields),
+}
+
+/// PLACEHOLDER until the core-channel branch lands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FormFields {
+    pub email: String,
+    pub name: String,
+    pub reference: String,
+    pub request: String,
+    pub urgent: bool,
 }

@@ -238,3 +238,14 @@ impl Opening<'_> {
         effects
     }
 }
+
+/// PLACEHOLDER until the core-channel branch lands (it replaces this).
+pub fn confirmation(
+    _msg: &Inbound,
+    _facts: &Facts,
+    _settings: &Settings,
+    _link: &str,
+    _valid_until: DateTime<Utc>,
+) -> Vec<Effect> {
+    vec![]
+}

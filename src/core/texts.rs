@@ -76,6 +76,29 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("_commands.j2", include_str!("../../templates/_commands.j2")),
     ("_thread.j2", include_str!("../../templates/_thread.j2")),
     ("_refusal.j2", include_str!("../../templates/_refusal.j2")),
+    // The portal's pages and their stylesheet.
+    ("form.html.j2", include_str!("../../templates/form.html.j2")),
+    (
+        "received.html.j2",
+        include_str!("../../templates/received.html.j2"),
+    ),
+    (
+        "confirm.html.j2",
+        include_str!("../../templates/confirm.html.j2"),
+    ),
+    (
+        "confirmed.html.j2",
+        include_str!("../../templates/confirmed.html.j2"),
+    ),
+    (
+        "error.html.j2",
+        include_str!("../../templates/error.html.j2"),
+    ),
+    (
+        "_page.html.j2",
+        include_str!("../../templates/_page.html.j2"),
+    ),
+    ("style.css.j2", include_str!("../../templates/style.css.j2")),
 ];
 
 /// Instructions one rendering of an edited set may take: far more than any built-in
@@ -296,6 +319,23 @@ impl Texts {
         }
     }
 
+    /// Renders page template `name` with `ctx` (HTML escaped; the stylesheet as it is).
+    pub fn render_page(&self, name: &str, ctx: &Value) -> Result<String, TextProblem> {
+        self.run(name, ctx)
+    }
+
+    /// The page: this set's, or the built-in one (with the problem) if this set's fails.
+    pub fn page(&self, name: &str, ctx: &Value) -> (String, Option<TextProblem>) {
+        match self.render_page(name, ctx) {
+            Ok(page) => (page, None),
+            Err(problem) if self.edited => match Texts::builtin().render_page(name, ctx) {
+                Ok(page) => (page, Some(problem)),
+                Err(_) => (String::new(), Some(problem)),
+            },
+            Err(problem) => (String::new(), Some(problem)),
+        }
+    }
+
     /// Variables template `name` (with its parts) uses that it does not set itself,
     /// `ticket.code` style: `templates` compares them with what it gives.
     pub fn variables(&self, name: &str) -> Vec<String> {
@@ -396,6 +436,12 @@ pub fn is_part(name: &str) -> bool {
     name.starts_with('_')
 }
 
+/// Whether `name` is one of the portal's pages (or their layout, or their stylesheet):
+/// rendered whole, with no subject line.
+pub fn is_page(name: &str) -> bool {
+    name.ends_with(".html.j2") || name.ends_with(".css.j2")
+}
+
 fn file_of(origin: &Origin, name: &str) -> String {
     match origin {
         Origin::File(file) => file.clone(),
@@ -471,7 +517,7 @@ fn add(
     };
     let compile_error =
         |e: minijinja::Error, offset: usize| problem(e.line().map(|l| l + offset), describe(&e));
-    if is_part(name) {
+    if is_part(name) || is_page(name) {
         env.add_template_owned(name, source)
             .map_err(|e| compile_error(e, 0))?;
         return Ok((0, 0));

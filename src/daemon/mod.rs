@@ -8,6 +8,7 @@
 mod backoff;
 mod intake;
 mod outbox;
+mod portal;
 mod scheduler;
 mod shutdown;
 
@@ -177,6 +178,7 @@ impl Daemon {
     /// finishes what it holds, within `SHUTDOWN_GRACE`.
     pub async fn run(self: &Arc<Self>, shutdown: Shutdown) -> Result<()> {
         let me = || Arc::clone(self);
+        let portal = self.start_portal(shutdown.clone()).await?;
         let intake = tokio::spawn(me().intake_loop(shutdown.clone()));
         let outbox = tokio::spawn(me().outbox_loop(shutdown.clone()));
         let scheduler = tokio::spawn(me().scheduler_loop(shutdown.clone()));
@@ -208,6 +210,9 @@ impl Daemon {
         ready.abort();
         if let Some(w) = watchdog {
             w.abort();
+        }
+        if let Some(portal) = portal {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, portal).await;
         }
         self.last_try_unrecorded().await;
         let (a, b, c) = joined;

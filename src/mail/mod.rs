@@ -5,4 +5,5 @@ pub mod compose;
 pub mod imap;
 pub mod parse;
 pub mod smtp;
+pub mod submission;
 pub mod tls;

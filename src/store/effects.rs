@@ -23,6 +23,8 @@ pub enum Cause {
     Inbound(i64),
     /// A deadline of the scheduler.
     Timer,
+    /// A form submission held for confirmation (its `web_pending` row id).
+    Pending(i64),
 }
 
 impl Cause {
@@ -31,13 +33,14 @@ impl Cause {
         match self {
             Cause::Inbound(id) => id.to_string(),
             Cause::Timer => "timer".into(),
+            Cause::Pending(id) => format!("pending{id}"),
         }
     }
 
     fn inbound_id(self) -> Option<i64> {
         match self {
             Cause::Inbound(id) => Some(id),
-            Cause::Timer => None,
+            Cause::Timer | Cause::Pending(_) => None,
         }
     }
 }

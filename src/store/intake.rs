@@ -29,6 +29,9 @@ pub enum InboundSource {
     },
     /// `assistenza process FILE.eml`: identified by Message-ID only.
     File,
+    /// The portal's form: identified by the Message-ID made of its idempotency key.
+    /// Nothing to move: recorded as moved.
+    Web,
 }
 
 /// A message already recorded: it only needs moving to its folder.
@@ -310,12 +313,15 @@ impl Tx<'_> {
                 uid,
             } => (Some(mailbox.as_str()), Some(*uidvalidity), Some(*uid)),
             InboundSource::File => (None, None, None),
+            InboundSource::Web => (Some("web"), None, None),
         };
+        let moved_at = (*source == InboundSource::Web).then(|| ts(now));
         self.tx
             .prepare_cached(
                 "INSERT INTO inbound (mailbox, uidvalidity, uid, message_id, received_at,
-                     processed_at, sender, subject, size, outcome, reason, folder, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     processed_at, sender, subject, size, outcome, reason, folder, raw,
+                     moved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 mailbox,
@@ -331,6 +337,7 @@ impl Tx<'_> {
                 reason,
                 folder_name(folder),
                 raw,
+                moved_at,
             ])
             .context("recording the inbound message")?;
         Ok(self.tx.last_insert_rowid())

@@ -9,6 +9,7 @@ mod contracts;
 mod effects;
 mod intake;
 mod outbox;
+mod portal;
 mod purge;
 mod schedule;
 mod status;
@@ -25,6 +26,7 @@ pub use contracts::{ContractInput, ImportSummary};
 pub use effects::Cause;
 pub use intake::{Duplicate, InboundSource, Tx, FAILED};
 pub use outbox::OutboxRow;
+pub use portal::{Held, NewPending, Pending};
 pub use purge::PurgeReport;
 pub use status::{AckPromise, SetAside, StoreStatus};
 pub use tickets::{TicketDetail, TicketEvent, TicketMessage, TicketRow};
@@ -37,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_daemon_state.sql"),
     include_str!("migrations/004_reply_limit.sql"),
     include_str!("migrations/005_intake_failures.sql"),
+    include_str!("migrations/006_portal.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.

@@ -13,11 +13,13 @@
 //!   and to an idempotency key (a double click opens one ticket, not two).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ring::hmac;
+
+use crate::config::Network;
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// At most `limit` hits within any `span`.
@@ -159,72 +161,6 @@ fn whole_seconds(d: Duration) -> Duration {
     Duration::from_secs(secs.max(1))
 }
 
-/// An IP network (address and prefix length) whose hosts are proxies we run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Trusted {
-    /// Host bits cleared, so equal networks compare equal however they were written.
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Trusted {
-    /// `"127.0.0.1"`, `"::1"`, `"10.0.0.0/8"`, `"fd00::/8"`. Host bits below the prefix
-    /// are ignored (`"10.1.2.3/8"` is `"10.0.0.0/8"`). `Err` is a short English reason.
-    pub fn parse(s: &str) -> Result<Trusted, String> {
-        let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| "not an IP address or network".to_string())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => {
-                return Err("prefix length is not a number".into());
-            }
-            Some(p) => p
-                .parse::<u8>()
-                .map_err(|_| format!("prefix longer than {max}"))?,
-        };
-        if prefix > max {
-            return Err(format!("prefix longer than {max}"));
-        }
-        Ok(Trusted {
-            network: masked(addr, prefix),
-            prefix,
-        })
-    }
-
-    /// Whether `ip` is in the network. An IPv4 address (or IPv4-mapped IPv6 one) is also
-    /// in an IPv6 network holding its mapped form, so `::ffff:0:0/96` covers all of IPv4.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip.to_canonical()) {
-            (IpAddr::V4(_), v4 @ IpAddr::V4(_)) => masked(v4, self.prefix) == self.network,
-            (IpAddr::V6(_), IpAddr::V4(v4)) => {
-                masked(IpAddr::V6(v4.to_ipv6_mapped()), self.prefix) == self.network
-            }
-            (IpAddr::V6(_), v6 @ IpAddr::V6(_)) => masked(v6, self.prefix) == self.network,
-            (IpAddr::V4(_), IpAddr::V6(_)) => false,
-        }
-    }
-}
-
-fn masked(ip: IpAddr, prefix: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
-        }
-        IpAddr::V6(v6) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
-        }
-    }
-}
-
 /// The address to hold responsible for a request: the peer, unless the peer is a
 /// trusted proxy; then `X-Forwarded-For` is read right to left, skipping trusted proxies,
 /// and the first untrusted entry is the client. Entries left of it were written by the
@@ -232,7 +168,7 @@ fn masked(ip: IpAddr, prefix: u8) -> IpAddr {
 /// including an empty one) stops the walk and the last trusted hop seen, or the peer,
 /// is used. IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is treated as IPv4.
 /// `forwarded_for` is every `X-Forwarded-For` header value in order.
-pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[Trusted]) -> IpAddr {
+pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[Network]) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.contains(ip));
     let mut last = peer.to_canonical();
     if !is_trusted(last) {
@@ -561,8 +497,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn nets(list: &[&str]) -> Vec<Trusted> {
-        list.iter().map(|s| Trusted::parse(s).unwrap()).collect()
+    fn nets(list: &[&str]) -> Vec<Network> {
+        list.iter().map(|s| Network::parse(s).unwrap()).collect()
     }
 
     #[test]
@@ -640,43 +576,43 @@ mod tests {
             client_ip(ip("::ffff:198.51.100.9"), &[], &trusted),
             ip("198.51.100.9")
         );
-        assert!(Trusted::parse("::ffff:0:0/96")
+        assert!(Network::parse("::ffff:0:0/96")
             .unwrap()
             .contains(ip("192.0.2.1")));
     }
 
     #[test]
     fn network_contains_exactly_its_prefix() {
-        let ten = Trusted::parse("10.0.0.0/8").unwrap();
+        let ten = Network::parse("10.0.0.0/8").unwrap();
         assert!(ten.contains(ip("10.0.0.0")) && ten.contains(ip("10.255.255.255")));
         assert!(!ten.contains(ip("11.0.0.0")) && !ten.contains(ip("9.255.255.255")));
-        let fd = Trusted::parse("fd00::/8").unwrap();
+        let fd = Network::parse("fd00::/8").unwrap();
         assert!(fd.contains(ip("fdff:ffff::1")) && !fd.contains(ip("fe00::")));
-        let host = Trusted::parse("192.0.2.1").unwrap();
+        let host = Network::parse("192.0.2.1").unwrap();
         assert!(host.contains(ip("192.0.2.1")) && !host.contains(ip("192.0.2.2")));
-        let host6 = Trusted::parse("2001:db8::1/128").unwrap();
+        let host6 = Network::parse("2001:db8::1/128").unwrap();
         assert!(host6.contains(ip("2001:db8::1")) && !host6.contains(ip("2001:db8::2")));
-        let any4 = Trusted::parse("0.0.0.0/0").unwrap();
+        let any4 = Network::parse("0.0.0.0/0").unwrap();
         assert!(any4.contains(ip("255.255.255.255")) && !any4.contains(ip("2001:db8::1")));
-        assert!(Trusted::parse("::/0").unwrap().contains(ip("2001:db8::1")));
-        let odd = Trusted::parse("192.0.2.0/25").unwrap();
+        assert!(Network::parse("::/0").unwrap().contains(ip("2001:db8::1")));
+        let odd = Network::parse("192.0.2.0/25").unwrap();
         assert!(odd.contains(ip("192.0.2.127")) && !odd.contains(ip("192.0.2.128")));
     }
 
     #[test]
     fn ipv4_network_does_not_contain_ipv6_addresses() {
-        assert!(!Trusted::parse("0.0.0.0/0").unwrap().contains(ip("::1")));
+        assert!(!Network::parse("0.0.0.0/0").unwrap().contains(ip("::1")));
     }
 
     #[test]
     fn host_bits_below_the_prefix_are_ignored() {
-        assert_eq!(Trusted::parse("10.1.2.3/8"), Trusted::parse("10.0.0.0/8"));
-        assert_eq!(Trusted::parse("fd12::1/8"), Trusted::parse("fd00::/8"));
+        assert_eq!(Network::parse("10.1.2.3/8"), Network::parse("10.0.0.0/8"));
+        assert_eq!(Network::parse("fd12::1/8"), Network::parse("fd00::/8"));
     }
 
     #[test]
     fn bad_networks_are_refused_with_a_reason() {
-        let err = |s: &str| Trusted::parse(s).unwrap_err();
+        let err = |s: &str| Network::parse(s).unwrap_err();
         assert_eq!(err("10.0.0.0/33"), "prefix longer than 32");
         assert_eq!(err("::/129"), "prefix longer than 128");
         assert_eq!(err("10.0.0.0/999"), "prefix longer than 32");

@@ -12,6 +12,7 @@
 
 mod customer;
 mod operator;
+pub mod pages;
 pub mod samples;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};

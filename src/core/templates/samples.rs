@@ -12,7 +12,7 @@ use super::super::commands::CommandError;
 use super::super::contract::Contract;
 use super::super::decision::{MailKind, Refusal, Rejection, Settings};
 use super::super::inbound::Bounce;
-use super::super::texts::{names, TextProblem, Texts};
+use super::super::texts::{is_page, names, TextProblem, Texts};
 use super::super::ticket::{NotNow, ThreadEntry, TicketCode, TicketFacts, TicketStatus};
 use super::customer::{
     ack_values, closure_values, operator_values, rejection_values, reply_values, AckText, Examined,
@@ -454,6 +454,7 @@ pub fn check(texts: &Texts, settings: &Settings) -> Vec<TextProblem> {
             problems.push(p);
         }
     }
+    problems.extend(super::pages::check(texts, settings));
     problems
 }
 
@@ -471,7 +472,7 @@ fn unknown_variables(texts: &Texts, situations: &[Situation]) -> Vec<TextProblem
         keys
     };
     let mut problems = vec![];
-    for name in names() {
+    for name in names().filter(|n| !is_page(n)) {
         let kind = MailKind::for_template(name);
         let known = given(kind);
         for variable in texts.variables(name) {
