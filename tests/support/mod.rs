@@ -3,6 +3,7 @@
 //! database, send mail over SMTP, read mailboxes back over IMAP, and run the real binary.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod forward;
 pub mod oracle;
 
