@@ -8,8 +8,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::config::Config;
 use crate::core::decision::MailKind;
+use crate::core::templates::pages;
 use crate::core::templates::samples::{sample_ticket, situations};
-use crate::core::texts::{is_part, names, Origin, BUILTIN};
+use crate::core::texts::{is_page, is_part, names, Origin, BUILTIN};
 use crate::store::Store;
 
 use super::TemplatesCommand;
@@ -57,7 +58,11 @@ pub fn command(cfg: &Config, cmd: TemplatesCommand) -> Result<()> {
 fn list(cfg: &Config) {
     println!("{:<24} {:<9} IN FORCE", "TEMPLATE", "KIND");
     for (name, origin) in cfg.settings.texts.origins() {
-        let kind = if is_part(name) { "part" } else { "mail" };
+        let kind = match (is_part(name), is_page(name)) {
+            (_, true) => "page",
+            (true, _) => "part",
+            _ => "mail",
+        };
         let from = match origin {
             Origin::BuiltIn => "built-in".to_string(),
             Origin::File(file) => file,
@@ -72,6 +77,9 @@ fn render(cfg: &Config, name: &str, code: Option<&str>, situation: Option<&str>)
     } else {
         format!("{name}.j2")
     };
+    if is_page(&file) {
+        return render_page(cfg, &file, situation);
+    }
     let Some(kind) = MailKind::for_template(&file) else {
         let names: Vec<&str> = MailKind::ALL.iter().map(|k| k.template()).collect();
         bail!(
@@ -114,5 +122,37 @@ fn render(cfg: &Config, name: &str, code: Option<&str>, situation: Option<&str>)
         labels.join(", ")
     );
     print!("Subject: {subject}\n\n{body}");
+    Ok(())
+}
+
+/// A page of the portal in one of its sample situations, as the browser would get it.
+fn render_page(cfg: &Config, file: &str, situation: Option<&str>) -> Result<()> {
+    let settings = &cfg.settings;
+    let all: Vec<_> = pages::situations(settings)
+        .into_iter()
+        .filter(|(page, _, _)| page.template() == file)
+        .collect();
+    let labels: Vec<&str> = all.iter().map(|(_, label, _)| label.as_str()).collect();
+    let chosen = match situation {
+        Some(wanted) => all.iter().find(|(_, label, _)| label == wanted),
+        None => all.first(),
+    };
+    let Some((_, label, values)) = chosen else {
+        bail!(
+            "{file} has no situation {:?}; it has: {}",
+            situation.unwrap_or(""),
+            labels.join(", ")
+        );
+    };
+    let page = settings
+        .texts
+        .render_page(file, values)
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    eprintln!(
+        "{file} ({}), situation {label:?} of: {}",
+        settings.texts.file(file),
+        labels.join(", ")
+    );
+    print!("{page}");
     Ok(())
 }

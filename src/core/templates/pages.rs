@@ -271,6 +271,10 @@ pub fn situations(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> 
         let valid_until = until.filter(|_| state == "ready");
         all.push((Page::Confirm, state, confirm(settings, state, valid_until)));
     }
+    let mut all: Vec<(Page, String, minijinja::Value)> = all
+        .into_iter()
+        .map(|(page, label, values)| (page, label.to_string(), values))
+        .collect();
     for page in [
         ErrorPage::BadRequest,
         ErrorPage::NotFound,
@@ -281,11 +285,10 @@ pub fn situations(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> 
         ErrorPage::TooMany { retry_secs: 600 },
         ErrorPage::Unavailable,
     ] {
-        all.push((Page::Error, "error", error(settings, "", page)));
+        let label = format!("error {} {page:?}", page.status());
+        all.push((Page::Error, label, error(settings, "", page)));
     }
-    all.into_iter()
-        .map(|(page, label, values)| (page, label.to_string(), values))
-        .collect()
+    all
 }
 
 /// Every problem of the pages of `texts`: each situation rendered, and every variable a
