@@ -17,6 +17,7 @@ use super::decision::{
     Wanted,
 };
 use super::inbound::Inbound;
+use super::limit;
 use super::operators;
 use super::request;
 use super::templates::{self, RejectionContext};
@@ -97,56 +98,16 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
         ));
     }
     let mut decision = from_customer(msg, facts, settings, sender.clone());
-    decision.warning = warning;
-    limit_replies(
-        &mut decision,
+    let held = limit::limit_replies(
+        &mut decision.effects,
         &facts.replies_last_hour,
         settings.max_replies_per_hour,
     );
+    decision.warning = match (warning, held) {
+        (Some(w), Some(h)) => Some(format!("{w}; {h}")),
+        (w, h) => w.or(h),
+    };
     decision
-}
-
-/// Flood and loop protection: at most `limit` mails an hour to one customer address,
-/// whatever their kind and whoever wrote (rotating `From:` among a contract's addresses
-/// gains nothing when the mail goes to the requester). A mail to any address already at
-/// the limit stays in the decision, marked held: it is recorded and never sent, and the
-/// log says so. Mail to operators only is not limited. The message's outcome (a ticket,
-/// say) is not changed.
-fn limit_replies(decision: &mut Decision, queued: &[(Address, u32)], limit: u32) {
-    let mut counts = queued.to_vec();
-    let (mut n, mut held): (usize, Vec<Address>) = (0, Vec::new());
-    for effect in &mut decision.effects {
-        let Effect::Send(mail) = effect else { continue };
-        let mut over = None;
-        for (address, n) in &mut counts {
-            if mail.to.contains(address) || mail.cc.contains(address) {
-                if *n >= limit && over.is_none() {
-                    over = Some(address.clone());
-                }
-                *n += 1;
-            }
-        }
-        if let Some(address) = over {
-            mail.held = Some(format!(
-                "rate limit: {limit} mails an hour to {address} already queued"
-            ));
-            n += 1;
-            if !held.contains(&address) {
-                held.push(address);
-            }
-        }
-    }
-    if n > 0 {
-        let to: Vec<String> = held.iter().map(|a| a.to_string()).collect();
-        let note = format!(
-            "{n} mail(s) to {} held, not sent: {limit} an hour already queued",
-            to.join(", ")
-        );
-        decision.warning = Some(match decision.warning.take() {
-            Some(w) => format!("{w}; {note}"),
-            None => note,
-        });
-    }
 }
 
 /// Mail from anyone but an authenticated operator: a reply on a ticket or a new request.
