@@ -7,6 +7,10 @@
 //! `operators` for authenticated operator mail, `customer` for replies on a ticket,
 //! `request` for new requests. The words they share are in `decision`; deadlines go to
 //! `timers` without passing here.
+//!
+//! A submission of the portal's form comes here as an `Inbound` of channel `Web` and meets
+//! the same checks and rules; where a mail's own parts would be read, it reads the form's
+//! fields (`Inbound::requester_field`), and it is always a new request.
 
 use super::address::Address;
 use super::auth;
@@ -29,10 +33,18 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
     if let Some(from) = &msg.from {
         addresses.push(from.clone());
     }
-    if let Ok(requester) = super::address::subject_address(&msg.subject) {
+    if let Ok(requester) = super::address::subject_address(msg.requester_field()) {
         if !addresses.contains(&requester) {
             addresses.push(requester);
         }
+    }
+    // A form submission is always a new request: a ticket code typed in its reference or
+    // its text names no ticket to add to (the customer replies to the ack for that).
+    if msg.is_web() {
+        return Wanted {
+            addresses,
+            ..Wanted::default()
+        };
     }
     // A bounce is about the mail it returns, not about its own thread.
     let refs = match msg
@@ -83,20 +95,10 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
         return quarantine(Quarantine::MailingList);
     }
 
-    // Operators act only when our own server vouches for them; otherwise their mail is
-    // ordinary mail, and the log says so.
-    let mut warning = None;
-    if let Some(op) = settings.operator_by_address(&sender) {
-        let verdict = auth::check(&msg.auth_results, &settings.trusted_authserv_ids, &sender);
-        if verdict.passed() {
-            return operators::message(msg, facts, settings, op);
-        }
-        warning = Some(format!(
-            "possible spoof: mail from operator {} <{sender}> is not vouched for by a trusted \
-             Authentication-Results header ({verdict:?}); treated as ordinary mail",
-            op.name
-        ));
-    }
+    let warning = match as_operator(msg, facts, settings, &sender) {
+        Ok(decision) => return decision,
+        Err(warning) => warning,
+    };
     let mut decision = from_customer(msg, facts, settings, sender.clone());
     let held = limit::limit_replies(
         &mut decision.effects,
@@ -108,6 +110,37 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
         (w, h) => w.or(h),
     };
     decision
+}
+
+/// Operators act only when our own server vouches for them: their commands, decided. Any
+/// other mail is ordinary mail, `Err` with what the log should say of it (None when the
+/// sender is no operator). Anyone may type an operator's address in the form, and nothing
+/// vouches for it.
+fn as_operator(
+    msg: &Inbound,
+    facts: &Facts,
+    settings: &Settings,
+    sender: &Address,
+) -> Result<Decision, Option<String>> {
+    let Some(op) = settings.operator_by_address(sender) else {
+        return Err(None);
+    };
+    if msg.is_web() {
+        return Err(Some(format!(
+            "possible spoof: a form submission gave operator {}'s address <{sender}>; \
+             treated as a customer's request",
+            op.name
+        )));
+    }
+    let verdict = auth::check(&msg.auth_results, &settings.trusted_authserv_ids, sender);
+    if verdict.passed() {
+        return Ok(operators::message(msg, facts, settings, op));
+    }
+    Err(Some(format!(
+        "possible spoof: mail from operator {} <{sender}> is not vouched for by a trusted \
+         Authentication-Results header ({verdict:?}); treated as ordinary mail",
+        op.name
+    )))
 }
 
 /// Mail from anyone but an authenticated operator: a reply on a ticket or a new request.
@@ -129,7 +162,9 @@ fn from_customer(msg: &Inbound, facts: &Facts, settings: &Settings, sender: Addr
             limit: settings.max_message_bytes,
         });
     }
-    if let Some(ticket) = &facts.ticket {
+    // A form submission never replies on a ticket (see `wanted`), whatever it contains.
+    let web = msg.is_web();
+    if let Some(ticket) = facts.ticket.as_ref().filter(|_| !web) {
         if ticket.contract.enables(&sender) {
             return customer::reply(msg, ticket, settings, &sender);
         }
@@ -137,7 +172,7 @@ fn from_customer(msg: &Inbound, facts: &Facts, settings: &Settings, sender: Addr
             code: ticket.code.clone(),
         });
     }
-    if let Some(code) = TicketCode::find(&msg.subject, &settings.code_prefix) {
+    if let Some(code) = TicketCode::find(&msg.subject, &settings.code_prefix).filter(|_| !web) {
         return reject(Rejection::UnknownTicket { code });
     }
     match request::new_request(msg, facts, settings, sender.clone()) {
@@ -158,6 +193,7 @@ fn rejection_mail(
             to,
             original_subject: &msg.subject,
             received_at: msg.received_at,
+            channel: &msg.channel,
             settings,
         },
     );

@@ -590,8 +590,13 @@ impl OutgoingMail {
         }
     }
 
-    /// In reply to `msg`, in its thread.
+    /// In reply to `msg`, in its thread. A form submission is no mail: there is nothing to
+    /// reply to, so the mail starts its own thread (its own Message-ID is what a reply to
+    /// it will name).
     pub fn answering(self, msg: &Inbound) -> OutgoingMail {
+        if msg.is_web() {
+            return self;
+        }
         OutgoingMail {
             in_reply_to: msg.message_id.clone(),
             references: thread(msg),

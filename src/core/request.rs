@@ -2,6 +2,10 @@
 //! ticket, its acknowledgement (rule 4, saying when the request will be examined: rule 5),
 //! the notice to the first-level queue, and the on-call alert for urgent requests outside
 //! office hours (rule 6).
+//!
+//! A request from the portal's form meets the same rules: the address typed in the form is
+//! the subject rule's field, the form's text is the customer's own (a form has no quotes
+//! or signature to strip), and its checkbox says whether it is urgent.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -12,7 +16,7 @@ use super::decision::{
     Decision, Effect, Facts, MailKind, NewTicket, Outcome, OutgoingMail, Rejection, Settings,
     SYSTEM,
 };
-use super::inbound::Inbound;
+use super::inbound::{Channel, Inbound};
 use super::templates::{self, AckText, Examined, TicketBrief};
 use super::ticket::{Event, EventKind, TicketCode, TicketStatus};
 
@@ -30,9 +34,9 @@ pub fn new_request(
     settings: &Settings,
     sender: Address,
 ) -> Result<Decision, Rejection> {
-    let requester = subject_address(&msg.subject).map_err(Rejection::SubjectNotAddress)?;
+    let requester = subject_address(msg.requester_field()).map_err(Rejection::SubjectNotAddress)?;
     let contract = contract_of(&requester, &sender, msg, facts, settings)?;
-    let own = body::own_text(&msg.text);
+    let own = own_text(msg);
     body::check(&own, &contract.references).map_err(|problem| match problem {
         BodyProblem::EmptyRequest => Rejection::EmptyRequest,
         BodyProblem::MissingReference => Rejection::MissingReference,
@@ -40,6 +44,16 @@ pub fn new_request(
     Ok(open_ticket(
         msg, facts, settings, contract, requester, sender, &own,
     ))
+}
+
+/// What the customer wrote themselves: a mail's text without quotes and signature; a
+/// form's fields as typed, since a form has neither (a line of it starting with `>` or
+/// `--` is the customer's own).
+fn own_text(msg: &Inbound) -> String {
+    match &msg.channel {
+        Channel::Email => body::own_text(&msg.text),
+        Channel::Web(fields) => fields.text(),
+    }
 }
 
 /// The contract the request is made on: the requester's, in force, and the sender may
@@ -103,7 +117,10 @@ fn open_ticket(
 ) -> Decision {
     let at = msg.received_at;
     let calendar = &settings.calendar;
-    let urgent = is_urgent(own_text);
+    let urgent = match &msg.channel {
+        Channel::Email => is_urgent(own_text),
+        Channel::Web(fields) => fields.urgent,
+    };
     let o = Opening {
         msg,
         settings,
@@ -183,6 +200,7 @@ impl Opening<'_> {
                 Examined::From(calendar.next_opening(at))
             },
             urgent: self.urgent,
+            channel: &self.msg.channel,
             settings: self.settings,
         });
         let to = vec![self.requester.clone()];
@@ -208,6 +226,8 @@ impl Opening<'_> {
             urgent: self.urgent,
             open_now: self.open_now,
             first_contact_due: self.first_contact_due,
+            channel: &self.msg.channel,
+            attachments: &self.msg.attachments,
             settings,
         };
         let mut effects = vec![];

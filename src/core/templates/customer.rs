@@ -7,6 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::super::address::{Address, SubjectProblem};
 use super::super::decision::{MailKind, Rejection, Settings};
+use super::super::inbound::Channel;
 use super::super::texts::Text;
 use super::super::ticket::TicketCode;
 use super::{
@@ -26,8 +27,10 @@ pub struct AckText<'a> {
     pub summary: &'a str,
     pub received_at: DateTime<Utc>,
     pub examined: Examined,
-    /// Marked `URGENTE`.
+    /// Marked `URGENTE` (or the form's checkbox ticked).
     pub urgent: bool,
+    /// How the request came: a form's is acknowledged as such.
+    pub channel: &'a Channel,
     pub settings: &'a Settings,
 }
 
@@ -65,6 +68,7 @@ pub(super) fn ack_values(t: &AckText<'_>) -> Json {
         "colleague": t.sender.map(Address::to_string),
         "open_now": open_now,
         "examined_from": examined_from,
+        "channel": t.channel.name(),
     })
 }
 
@@ -122,6 +126,8 @@ pub struct RejectionContext<'a> {
     pub to: &'a Address,
     pub original_subject: &'a str,
     pub received_at: DateTime<Utc>,
+    /// A form's request is refused in the form's words: it had no subject.
+    pub channel: &'a Channel,
     pub settings: &'a Settings,
 }
 
@@ -136,6 +142,7 @@ pub(super) fn rejection_values(reason: &Rejection, c: &RejectionContext<'_>) -> 
         "original_subject": printable(c.original_subject),
         "received_at": italian_datetime(c.received_at),
         "reason": reason.name(),
+        "channel": c.channel.name(),
         "subject_problem": null,
         "requester": null,
         "contract_date": null,
