@@ -1018,3 +1018,65 @@ fn an_operators_address_typed_in_the_form_gives_no_command() {
         .as_deref()
         .is_some_and(|w| w.contains("form submission")));
 }
+
+#[test]
+fn the_confirmation_goes_only_to_an_address_a_contract_lists() {
+    let s = settings();
+    let link = "https://www.kzweb.it/assistenza/conferma/abc";
+    let until = now() + Duration::hours(24);
+    let msg = web_request(form("www.rossi.it", FORM_REQUEST));
+    let effects = super::request::confirmation(&msg, &facts(vec![rossi()]), &s, link, until);
+    let [Effect::Send(mail)] = effects.as_slice() else {
+        panic!("one mail: {effects:?}")
+    };
+    assert_eq!(mail.kind, MailKind::Confirmation);
+    assert_eq!(mail.to, vec![addr("mario@rossi.it")]);
+    assert_eq!(mail.ticket, None);
+    assert_eq!(mail.subject, "Conferma la richiesta di assistenza");
+    assert!(mail.body.contains(&format!("\n{link}\n")), "{}", mail.body);
+    assert!(
+        mail.body.contains("11 marzo 2026 alle 10:00"),
+        "{}",
+        mail.body
+    );
+    assert!(mail.held.is_none());
+
+    // A contract in any standing: the rejection then comes after the confirmation.
+    let giulia = web_request(FormFields {
+        email: "giulia@verdi.it".into(),
+        ..form("www.caffeverdi.it", FORM_REQUEST)
+    });
+    let effects =
+        super::request::confirmation(&giulia, &facts(vec![verdi_expired()]), &s, link, until);
+    assert_eq!(effects.len(), 1);
+
+    let stranger = web_request(FormFields {
+        email: "stranger@nowhere.it".into(),
+        ..form("www.rossi.it", FORM_REQUEST)
+    });
+    assert!(
+        super::request::confirmation(&stranger, &facts(vec![rossi()]), &s, link, until).is_empty()
+    );
+    let by_mail = request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT);
+    assert!(
+        super::request::confirmation(&by_mail, &facts(vec![rossi()]), &s, link, until).is_empty()
+    );
+}
+
+#[test]
+fn confirmations_count_against_the_hourly_limit() {
+    let at_limit = Facts {
+        replies_last_hour: vec![(addr("mario@rossi.it"), 20)],
+        ..facts(vec![rossi()])
+    };
+    let msg = web_request(form("www.rossi.it", FORM_REQUEST));
+    let effects =
+        super::request::confirmation(&msg, &at_limit, &settings(), "https://x.it/c", now());
+    let [Effect::Send(mail)] = effects.as_slice() else {
+        panic!("one mail, held: {effects:?}")
+    };
+    assert!(mail
+        .held
+        .as_deref()
+        .is_some_and(|h| h.contains("rate limit")));
+}

@@ -1,6 +1,7 @@
 //! The reply rate limit (SPEC "No backscatter, no loops"): at most so many mails an hour
-//! to one customer address. A file of its own, below the rule files, so that every way a
-//! mail to a customer is decided can go through it, not only `decide`'s.
+//! to one customer address. Every way a mail to a customer is decided goes through it —
+//! `decide` for inbound messages, `request::confirmation` for the portal's confirmation
+//! mail — so no channel can be used to flood an address.
 
 use super::address::Address;
 use super::decision::Effect;

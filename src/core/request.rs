@@ -5,7 +5,8 @@
 //!
 //! A request from the portal's form meets the same rules: the address typed in the form is
 //! the subject rule's field, the form's text is the customer's own (a form has no quotes
-//! or signature to strip), and its checkbox says whether it is urgent.
+//! or signature to strip), and its checkbox says whether it is urgent. Before it reaches
+//! `decide` the shell may ask the typed address to confirm it (`confirmation`).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -16,8 +17,9 @@ use super::decision::{
     Decision, Effect, Facts, MailKind, NewTicket, Outcome, OutgoingMail, Rejection, Settings,
     SYSTEM,
 };
-use super::inbound::{Channel, Inbound};
-use super::templates::{self, AckText, Examined, TicketBrief};
+use super::inbound::{unix_lines, Channel, Inbound};
+use super::limit;
+use super::templates::{self, AckText, ConfirmationText, Examined, TicketBrief};
 use super::ticket::{Event, EventKind, TicketCode, TicketStatus};
 
 /// The promise of the seed: an acknowledgement within 30 minutes of receipt.
@@ -257,4 +259,45 @@ impl Opening<'_> {
         }
         effects
     }
+}
+
+/// The mail asking the address typed in the portal's form to confirm the request, with the
+/// shell's `link` to do so before `valid_until`; the shell calls it before `decide` when
+/// `web.require_confirmation` is on. It goes only to an address some contract lists, in
+/// any standing (an expired contract's holder then confirms and gets the usual
+/// rejection): a stranger's address gets nothing, so the form cannot be used to write to
+/// anyone. It counts against the reply limit like any mail to a customer: when it is
+/// held, `held` says so and the shell records it without sending it.
+pub fn confirmation(
+    msg: &Inbound,
+    facts: &Facts,
+    settings: &Settings,
+    link: &str,
+    valid_until: DateTime<Utc>,
+) -> Vec<Effect> {
+    let Channel::Web(fields) = &msg.channel else {
+        return vec![];
+    };
+    let Ok(requester) = subject_address(msg.requester_field()) else {
+        return vec![];
+    };
+    if !facts.contracts.iter().any(|c| c.enables(&requester)) {
+        return vec![];
+    }
+    let text = templates::confirmation(&ConfirmationText {
+        reference: &fields.reference,
+        summary: &body::summary(&unix_lines(&fields.request), SUMMARY_CHARS),
+        link,
+        valid_until,
+        received_at: msg.received_at,
+        settings,
+    });
+    let mail = OutgoingMail::new(MailKind::Confirmation, None, vec![requester], text);
+    let mut effects = vec![Effect::Send(mail)];
+    limit::limit_replies(
+        &mut effects,
+        &facts.replies_last_hour,
+        settings.max_replies_per_hour,
+    );
+    effects
 }

@@ -72,6 +72,34 @@ pub(super) fn ack_values(t: &AckText<'_>) -> Json {
     })
 }
 
+/// What the confirmation of a form's request needs.
+pub struct ConfirmationText<'a> {
+    /// The form's Riferimento field, as typed.
+    pub reference: &'a str,
+    /// The start of the request, as the acknowledgement would quote it.
+    pub summary: &'a str,
+    /// Where the requester confirms (the shell's page).
+    pub link: &'a str,
+    pub valid_until: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub settings: &'a Settings,
+}
+
+/// To the address typed in the form: confirm the request, or ignore this mail.
+pub fn confirmation(t: &ConfirmationText<'_>) -> Text {
+    mail(t.settings, MailKind::Confirmation, confirmation_values(t))
+}
+
+pub(super) fn confirmation_values(t: &ConfirmationText<'_>) -> Json {
+    json!({
+        "link": t.link,
+        "valid_until": italian_datetime(t.valid_until),
+        "reference": printable(t.reference),
+        "summary": t.summary.trim(),
+        "received_at": italian_datetime(t.received_at),
+    })
+}
+
 /// An operator's answer, sent to the customer from the support address.
 pub fn relay(t: &OperatorText<'_>) -> Text {
     mail(t.settings, MailKind::Relay, operator_values(t))

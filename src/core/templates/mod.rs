@@ -25,7 +25,8 @@ use super::texts::Text;
 use super::ticket::{TicketCode, TicketFacts};
 
 pub use customer::{
-    ack, closure, rejection, relay, reopen_refused, reopened, AckText, Examined, RejectionContext,
+    ack, closure, confirmation, rejection, relay, reopen_refused, reopened, AckText,
+    ConfirmationText, Examined, RejectionContext,
 };
 pub use operator::{
     assignment, bounce_notice, command_refused, escalation, failure_notice, forward, oncall_notice,

@@ -15,8 +15,8 @@ use super::super::inbound::{Attachment, Bounce, Channel, FormFields};
 use super::super::texts::{names, TextProblem, Texts};
 use super::super::ticket::{NotNow, ThreadEntry, TicketCode, TicketFacts, TicketStatus};
 use super::customer::{
-    ack_values, closure_values, operator_values, rejection_values, reply_values, AckText, Examined,
-    RejectionContext,
+    ack_values, closure_values, confirmation_values, operator_values, rejection_values,
+    reply_values, AckText, ConfirmationText, Examined, RejectionContext,
 };
 use super::operator::{
     assignment_values, bounce_values, brief_values, escalation_values, failure_values,
@@ -117,6 +117,9 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
         push(MailKind::Ack, label, values.0);
         push(MailKind::QueueNotice, label, values.1.clone());
         push(MailKind::OnCall, label, values.1);
+    }
+    for (label, values) in confirmations(settings) {
+        push(MailKind::Confirmation, label, values);
     }
     for (label, values) in rejections(settings, ticket) {
         push(MailKind::Rejection, &label, values);
@@ -408,6 +411,32 @@ fn rejection_context<'a>(
         channel,
         settings,
     }
+}
+
+/// The confirmation a form's request may ask for, with a plain request and a hostile one.
+fn confirmations(settings: &Settings) -> Vec<(&'static str, Json)> {
+    let hostile = FormFields {
+        reference: HOSTILE.into(),
+        request: HOSTILE.into(),
+        ..sample_form(false)
+    };
+    [
+        ("web form", sample_form(false)),
+        ("customer text with template syntax", hostile),
+    ]
+    .into_iter()
+    .map(|(label, fields)| {
+        let values = confirmation_values(&ConfirmationText {
+            reference: &fields.reference,
+            summary: &fields.request,
+            link: "https://www.kzweb.it/assistenza/conferma/0123456789abcdef",
+            valid_until: open() + chrono::Duration::hours(24),
+            received_at: open(),
+            settings,
+        });
+        (label, values)
+    })
+    .collect()
 }
 
 /// The mails an operator's commands send: answer, closure, assignment, escalation.
@@ -861,6 +890,26 @@ mod tests {
         assert!(
             subject.ends_with("— Riferimento: {{ 7*7 }} {% for %} <b>"),
             "{subject:?}"
+        );
+    }
+
+    #[test]
+    fn the_confirmation_gives_the_link_the_deadline_and_what_to_do_if_it_was_not_them() {
+        let (subject, body) = rendered(MailKind::Confirmation, "web form");
+        assert_eq!(subject, "Conferma la richiesta di assistenza");
+        assert!(body.contains("\nhttps://www.kzweb.it/assistenza/conferma/0123456789abcdef\n"));
+        assert!(
+            body.contains("confermi entro 11 marzo 2026 alle 10:05"),
+            "{body}"
+        );
+        assert!(body.contains("Riferimento: https://www.rossi-impianti.it\n"));
+        assert!(body.contains("> Il modulo della pagina Contatti non invia i messaggi.\n"));
+        assert!(body
+            .contains("Se non è stato lei, ignori questo messaggio: nessun ticket verrà aperto."));
+        let (_, hostile) = rendered(MailKind::Confirmation, "customer text with template syntax");
+        assert!(
+            hostile.contains("Riferimento: {{ 7*7 }} {% for %} <b>  Bcc: x@y.it\n"),
+            "{hostile}"
         );
     }
 }
