@@ -233,6 +233,7 @@ fn the_vocabulary_and_the_state_machine_import_no_rule_file() {
         "bounce",
         "timers",
         "failed",
+        "limit",
         "decide",
     ];
     for low in ["core::decision", "core::ticket", "core::templates"] {

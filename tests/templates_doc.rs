@@ -6,8 +6,9 @@ use std::path::Path;
 
 use assistenza::config::Config;
 use assistenza::core::decision::MailKind;
+use assistenza::core::templates::pages;
 use assistenza::core::templates::samples::{sample_ticket, situations, variables_of};
-use assistenza::core::texts::{is_part, BUILTIN};
+use assistenza::core::texts::{is_page, is_part, BUILTIN};
 
 fn docs() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/templates.md");
@@ -91,4 +92,38 @@ fn every_template_has_a_section_and_every_section_a_template() {
     let names: BTreeSet<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
     assert_eq!(sections, names);
     assert!(names.iter().any(|n| is_part(n)));
+}
+
+/// A page's documented variables are those of its comment, and each is one its page is
+/// given in some sample situation (the layout is held to any page's).
+#[test]
+fn every_page_documents_the_variables_of_its_comment_and_is_given_them() {
+    let docs = docs();
+    let cfg = Config::from_toml_str(
+        "[imap]\nhost = \"127.0.0.1\"\nusername = \"u\"\npassword_env = \"P\"\n\
+         [smtp]\nhost = \"127.0.0.1\"\nfrom = \"assistenza@kzweb.it\"\n",
+        Path::new("/etc/assistenza/config.toml"),
+        &|_| Some("secret".into()),
+    )
+    .expect("config");
+    let situations = pages::situations(&cfg.settings);
+    for (name, source) in BUILTIN.iter().filter(|(n, _)| is_page(n)) {
+        let comment = commented(source);
+        assert_eq!(
+            documented(&docs, name),
+            comment,
+            "docs/templates.md, {name}"
+        );
+        let given: BTreeSet<String> = situations
+            .iter()
+            .filter(|(p, _, _)| p.template() == *name || name.starts_with('_'))
+            .flat_map(|(_, _, values)| variables_of(values))
+            .collect();
+        for variable in &comment {
+            assert!(
+                given.contains(variable),
+                "{name} documents {variable}, never given"
+            );
+        }
+    }
 }

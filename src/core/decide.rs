@@ -7,6 +7,10 @@
 //! `operators` for authenticated operator mail, `customer` for replies on a ticket,
 //! `request` for new requests. The words they share are in `decision`; deadlines go to
 //! `timers` without passing here.
+//!
+//! A submission of the portal's form comes here as an `Inbound` of channel `Web` and meets
+//! the same checks and rules; where a mail's own parts would be read, it reads the form's
+//! fields (`Inbound::requester_field`), and it is always a new request.
 
 use super::address::Address;
 use super::auth;
@@ -17,6 +21,7 @@ use super::decision::{
     Wanted,
 };
 use super::inbound::Inbound;
+use super::limit;
 use super::operators;
 use super::request;
 use super::templates::{self, RejectionContext};
@@ -28,10 +33,18 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
     if let Some(from) = &msg.from {
         addresses.push(from.clone());
     }
-    if let Ok(requester) = super::address::subject_address(&msg.subject) {
+    if let Ok(requester) = super::address::subject_address(msg.requester_field()) {
         if !addresses.contains(&requester) {
             addresses.push(requester);
         }
+    }
+    // A form submission is always a new request: a ticket code typed in its reference or
+    // its text names no ticket to add to (the customer replies to the ack for that).
+    if msg.is_web() {
+        return Wanted {
+            addresses,
+            ..Wanted::default()
+        };
     }
     // A bounce is about the mail it returns, not about its own thread.
     let refs = match msg
@@ -82,71 +95,52 @@ pub fn decide(msg: &Inbound, facts: &Facts, settings: &Settings) -> Decision {
         return quarantine(Quarantine::MailingList);
     }
 
-    // Operators act only when our own server vouches for them; otherwise their mail is
-    // ordinary mail, and the log says so.
-    let mut warning = None;
-    if let Some(op) = settings.operator_by_address(&sender) {
-        let verdict = auth::check(&msg.auth_results, &settings.trusted_authserv_ids, &sender);
-        if verdict.passed() {
-            return operators::message(msg, facts, settings, op);
-        }
-        warning = Some(format!(
-            "possible spoof: mail from operator {} <{sender}> is not vouched for by a trusted \
-             Authentication-Results header ({verdict:?}); treated as ordinary mail",
-            op.name
-        ));
-    }
+    let warning = match as_operator(msg, facts, settings, &sender) {
+        Ok(decision) => return decision,
+        Err(warning) => warning,
+    };
     let mut decision = from_customer(msg, facts, settings, sender.clone());
-    decision.warning = warning;
-    limit_replies(
-        &mut decision,
+    let held = limit::limit_replies(
+        &mut decision.effects,
         &facts.replies_last_hour,
         settings.max_replies_per_hour,
     );
+    decision.warning = match (warning, held) {
+        (Some(w), Some(h)) => Some(format!("{w}; {h}")),
+        (w, h) => w.or(h),
+    };
     decision
 }
 
-/// Flood and loop protection: at most `limit` mails an hour to one customer address,
-/// whatever their kind and whoever wrote (rotating `From:` among a contract's addresses
-/// gains nothing when the mail goes to the requester). A mail to any address already at
-/// the limit stays in the decision, marked held: it is recorded and never sent, and the
-/// log says so. Mail to operators only is not limited. The message's outcome (a ticket,
-/// say) is not changed.
-fn limit_replies(decision: &mut Decision, queued: &[(Address, u32)], limit: u32) {
-    let mut counts = queued.to_vec();
-    let (mut n, mut held): (usize, Vec<Address>) = (0, Vec::new());
-    for effect in &mut decision.effects {
-        let Effect::Send(mail) = effect else { continue };
-        let mut over = None;
-        for (address, n) in &mut counts {
-            if mail.to.contains(address) || mail.cc.contains(address) {
-                if *n >= limit && over.is_none() {
-                    over = Some(address.clone());
-                }
-                *n += 1;
-            }
-        }
-        if let Some(address) = over {
-            mail.held = Some(format!(
-                "rate limit: {limit} mails an hour to {address} already queued"
-            ));
-            n += 1;
-            if !held.contains(&address) {
-                held.push(address);
-            }
-        }
+/// Operators act only when our own server vouches for them: their commands, decided. Any
+/// other mail is ordinary mail, `Err` with what the log should say of it (None when the
+/// sender is no operator). Anyone may type an operator's address in the form, and nothing
+/// vouches for it.
+fn as_operator(
+    msg: &Inbound,
+    facts: &Facts,
+    settings: &Settings,
+    sender: &Address,
+) -> Result<Decision, Option<String>> {
+    let Some(op) = settings.operator_by_address(sender) else {
+        return Err(None);
+    };
+    if msg.is_web() {
+        return Err(Some(format!(
+            "possible spoof: a form submission gave operator {}'s address <{sender}>; \
+             treated as a customer's request",
+            op.name
+        )));
     }
-    if n > 0 {
-        let to: Vec<String> = held.iter().map(|a| a.to_string()).collect();
-        let note = format!(
-            "{n} mail(s) to {} held, not sent: {limit} an hour already queued",
-            to.join(", ")
-        );
-        decision.warning = Some(match decision.warning.take() {
-            Some(w) => format!("{w}; {note}"),
-            None => note,
-        });
+    let verdict = auth::check(&msg.auth_results, &settings.trusted_authserv_ids, sender);
+    if verdict.passed() {
+        return Ok(operators::message(msg, facts, settings, op));
     }
+    Err(Some(format!(
+        "possible spoof: mail from operator {} <{sender}> is not vouched for by a trusted \
+         Authentication-Results header ({verdict:?}); treated as ordinary mail",
+        op.name
+    )))
 }
 
 /// Mail from anyone but an authenticated operator: a reply on a ticket or a new request.
@@ -168,7 +162,9 @@ fn from_customer(msg: &Inbound, facts: &Facts, settings: &Settings, sender: Addr
             limit: settings.max_message_bytes,
         });
     }
-    if let Some(ticket) = &facts.ticket {
+    // A form submission never replies on a ticket (see `wanted`), whatever it contains.
+    let web = msg.is_web();
+    if let Some(ticket) = facts.ticket.as_ref().filter(|_| !web) {
         if ticket.contract.enables(&sender) {
             return customer::reply(msg, ticket, settings, &sender);
         }
@@ -176,7 +172,7 @@ fn from_customer(msg: &Inbound, facts: &Facts, settings: &Settings, sender: Addr
             code: ticket.code.clone(),
         });
     }
-    if let Some(code) = TicketCode::find(&msg.subject, &settings.code_prefix) {
+    if let Some(code) = TicketCode::find(&msg.subject, &settings.code_prefix).filter(|_| !web) {
         return reject(Rejection::UnknownTicket { code });
     }
     match request::new_request(msg, facts, settings, sender.clone()) {
@@ -197,6 +193,7 @@ fn rejection_mail(
             to,
             original_subject: &msg.subject,
             received_at: msg.received_at,
+            channel: &msg.channel,
             settings,
         },
     );

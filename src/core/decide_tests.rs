@@ -8,7 +8,7 @@ use super::calendar::Calendar;
 use super::contract::Contract;
 use super::decide::*;
 use super::decision::*;
-use super::inbound::Inbound;
+use super::inbound::{Attachment, Channel, FormFields, Inbound};
 use super::request::ACK_PROMISE;
 use super::ticket::{TicketCode, TicketFacts, TicketStatus};
 
@@ -699,4 +699,384 @@ fn mails_over_the_hourly_limit_are_held_and_the_ticket_still_opens() {
     let d = decide(&msg, &under, &settings());
     assert!(sent(&d).iter().all(|m| m.held.is_none()));
     assert!(d.warning.is_none());
+}
+
+// The portal's form: the same rules, the typed address in the subject's part.
+
+/// What the form's fields hold for Mario, with a contract in force.
+pub(super) fn form(reference: &str, request: &str) -> FormFields {
+    FormFields {
+        email: "Mario@Rossi.it".into(),
+        name: "Mario Rossi".into(),
+        reference: reference.into(),
+        request: request.into(),
+        urgent: false,
+    }
+}
+
+/// A submission as the shell builds it.
+pub(super) fn web_request(fields: FormFields) -> Inbound {
+    Inbound {
+        message_id: Some("form.0123456789abcdef0123456789abcdef@portale.kzweb.it".into()),
+        from: Address::parse(&fields.email),
+        from_name: Some(fields.name.clone()),
+        subject: format!("Modulo web: {}", fields.reference),
+        text: fields.text(),
+        size: 3_000,
+        received_at: now(),
+        channel: Channel::Web(fields),
+        ..Inbound::default()
+    }
+}
+
+pub(super) const FORM_REQUEST: &str = "Il modulo contatti non invia i messaggi da ieri.";
+
+fn file(name: &str, bytes: usize) -> Attachment {
+    Attachment {
+        filename: name.into(),
+        content_type: "application/octet-stream".into(),
+        data: vec![0; bytes],
+    }
+}
+
+#[test]
+fn a_form_request_on_a_contract_in_force_opens_a_ticket_acknowledged_to_the_typed_address() {
+    let msg = Inbound {
+        attachments: vec![
+            file("schermata.png", 120 * 1024),
+            file("fattura.pdf", 3 * 512 * 1024),
+        ],
+        ..web_request(form("www.rossi.it", FORM_REQUEST))
+    };
+    let d = decide(&msg, &facts(vec![rossi()]), &settings());
+    assert_eq!(d.outcome, Outcome::NewTicket(next_code()));
+    let Effect::OpenTicket(t) = &d.effects[0] else {
+        panic!("first effect opens the ticket")
+    };
+    assert_eq!(
+        (t.requester.as_str(), t.sender.as_str()),
+        ("mario@rossi.it", "mario@rossi.it")
+    );
+    assert_eq!(
+        t.text,
+        format!("Riferimento: www.rossi.it\n\n{FORM_REQUEST}")
+    );
+    let mails = sent(&d);
+    assert_eq!(mails.len(), 2, "the ack and the queue notice");
+    let (ack, notice) = (mails[0], mails[1]);
+    assert_eq!(
+        (ack.kind, ack.to.clone()),
+        (MailKind::Ack, vec![addr("mario@rossi.it")])
+    );
+    assert!(ack.cc.is_empty());
+    assert!(ack.body.contains("dal modulo del sito"), "{}", ack.body);
+    assert!(ack.body.starts_with("Gentile Mario Rossi,"), "{}", ack.body);
+    // Nothing to reply to: the ack starts the thread the customer's replies will join.
+    assert_eq!(ack.in_reply_to, None);
+    assert!(ack.references.is_empty());
+    assert_eq!(notice.kind, MailKind::QueueNotice);
+    assert!(
+        notice.body.contains("Canale:      modulo web\n"),
+        "{}",
+        notice.body
+    );
+    assert!(
+        notice
+            .body
+            .contains("Allegati:    schermata.png (120 KB), fattura.pdf (1,5 MB)\n"),
+        "{}",
+        notice.body
+    );
+    assert_eq!(notice.attachments, msg.attachments, "the files go with it");
+}
+
+#[test]
+fn a_form_request_from_an_address_no_contract_lists_is_quarantined_without_a_word() {
+    let fields = FormFields {
+        email: "stranger@nowhere.it".into(),
+        ..form("www.rossi.it", FORM_REQUEST)
+    };
+    for contracts in [vec![], vec![rossi()]] {
+        let d = decide(&web_request(fields.clone()), &facts(contracts), &settings());
+        assert_eq!(d.outcome, Outcome::Quarantined(Quarantine::UnknownSender));
+        assert!(d.effects.is_empty());
+    }
+}
+
+#[test]
+fn a_form_request_on_an_expired_contract_is_rejected_in_the_forms_words() {
+    let fields = FormFields {
+        email: "giulia@verdi.it".into(),
+        ..form("www.caffeverdi.it", FORM_REQUEST)
+    };
+    let d = decide(
+        &web_request(fields),
+        &facts(vec![verdi_expired()]),
+        &settings(),
+    );
+    assert_eq!(
+        d.outcome,
+        Outcome::Rejected(Rejection::ContractExpired {
+            requester: addr("giulia@verdi.it"),
+            until: date(2025, 12, 31)
+        })
+    );
+    let mails = sent(&d);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec![addr("giulia@verdi.it")]);
+    assert_eq!(mails[0].in_reply_to, None);
+    let body = &mails[0].body;
+    assert!(body.contains("dal modulo di assistenza del sito"), "{body}");
+    assert!(body.contains("è scaduto il 31 dicembre 2025"), "{body}");
+    assert!(!body.to_lowercase().contains("oggetto"), "{body}");
+}
+
+#[test]
+fn the_urgent_checkbox_outside_office_hours_alerts_the_on_call_person() {
+    let saturday = Rome
+        .with_ymd_and_hms(2026, 3, 14, 22, 30, 0)
+        .single()
+        .expect("valid")
+        .with_timezone(&Utc);
+    let urgent = FormFields {
+        urgent: true,
+        ..form(
+            "www.rossi.it",
+            "Il sito è fermo, non si apre nessuna pagina.",
+        )
+    };
+    let msg = Inbound {
+        received_at: saturday,
+        ..web_request(urgent.clone())
+    };
+    let d = decide(&msg, &facts(vec![rossi()]), &settings());
+    let Effect::OpenTicket(t) = &d.effects[0] else {
+        panic!("opens")
+    };
+    assert!(t.status.urgent);
+    let kinds: Vec<MailKind> = sent(&d).iter().map(|m| m.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![MailKind::Ack, MailKind::QueueNotice, MailKind::OnCall]
+    );
+    let oncall = sent(&d)[2];
+    assert_eq!(oncall.to, vec![addr("reperibile@kzweb.it")]);
+    assert!(
+        oncall.body.contains("Canale:      modulo web"),
+        "{}",
+        oncall.body
+    );
+    assert!(sent(&d)[0].body.contains("tecnico reperibile"));
+
+    // The checkbox, not the text, says so: URGENTE typed in the request is just words.
+    let unticked = Inbound {
+        received_at: saturday,
+        ..web_request(form(
+            "www.rossi.it",
+            "URGENTE\nIl sito è fermo da stamattina.",
+        ))
+    };
+    let d = decide(&unticked, &facts(vec![rossi()]), &settings());
+    assert!(matches!(d.outcome, Outcome::NewTicket(_)));
+    assert!(sent(&d).iter().all(|m| m.kind != MailKind::OnCall));
+}
+
+#[test]
+fn a_ticket_code_in_a_forms_reference_or_text_still_opens_a_new_ticket() {
+    let s = settings();
+    for fields in [
+        form(
+            "www.rossi.it",
+            "Come da KZ-2026-00001, il modulo contatti non invia.",
+        ),
+        form("[KZ-2026-00042] www.rossi.it", FORM_REQUEST),
+    ] {
+        let msg = web_request(fields);
+        let w = wanted(&msg, &s);
+        assert_eq!((w.code, w.refs.len()), (None, 0), "{:?}", msg.channel);
+        assert_eq!(w.addresses, vec![addr("mario@rossi.it")]);
+        // Even were the shell to hand it a ticket, a form never updates one.
+        for ticket in [None, Some(ticket_42())] {
+            let f = Facts {
+                ticket,
+                ..facts(vec![rossi()])
+            };
+            let d = decide(&msg, &f, &s);
+            assert_eq!(
+                d.outcome,
+                Outcome::NewTicket(next_code()),
+                "{:?}",
+                msg.channel
+            );
+        }
+    }
+}
+
+#[test]
+fn a_forms_lines_starting_with_a_quote_or_a_signature_mark_are_the_customers_own() {
+    let request = "> il modulo di www.rossi.it non invia\n--\nanche la pagina Chi siamo è vuota";
+    let d = decide(
+        &web_request(form("www.rossi.it", request)),
+        &facts(vec![rossi()]),
+        &settings(),
+    );
+    let Effect::OpenTicket(t) = &d.effects[0] else {
+        panic!("opens: {:?}", d.outcome)
+    };
+    assert!(t.text.ends_with(request), "{:?}", t.text);
+}
+
+#[test]
+fn a_form_naming_the_site_neither_in_its_reference_nor_in_its_text_is_missing_reference() {
+    let d = decide(
+        &web_request(form(
+            "il nostro sito",
+            "Il modulo dei contatti non invia più niente.",
+        )),
+        &facts(vec![rossi()]),
+        &settings(),
+    );
+    assert_eq!(d.outcome, Outcome::Rejected(Rejection::MissingReference));
+    let body = &sent(&d)[0].body;
+    assert!(
+        body.contains("il campo Riferimento non indica il sito"),
+        "{body}"
+    );
+    // The site in the text is enough, as for a mail.
+    let d = decide(
+        &web_request(form(
+            "il nostro sito",
+            "Su www.rossi.it il modulo non invia.",
+        )),
+        &facts(vec![rossi()]),
+        &settings(),
+    );
+    assert!(
+        matches!(d.outcome, Outcome::NewTicket(_)),
+        "{:?}",
+        d.outcome
+    );
+}
+
+#[test]
+fn line_breaks_and_markup_typed_in_the_form_never_break_a_subject_line() {
+    let hostile = "\r\nBcc: x@y.it <b>\n";
+    let fields = FormFields {
+        name: format!("Mario{hostile}Rossi"),
+        urgent: true,
+        ..form(
+            &format!("www.rossi.it{hostile}"),
+            &format!("<b>Il modulo</b>{hostile}non invia i messaggi"),
+        )
+    };
+    let saturday = now() + Duration::days(4);
+    let msg = Inbound {
+        received_at: saturday,
+        ..web_request(fields)
+    };
+    let d = decide(&msg, &facts(vec![rossi()]), &settings());
+    assert!(
+        matches!(d.outcome, Outcome::NewTicket(_)),
+        "{:?}",
+        d.outcome
+    );
+    let mails = sent(&d);
+    assert_eq!(mails.len(), 3);
+    for m in &mails {
+        assert!(!m.subject.chars().any(char::is_control), "{:?}", m.subject);
+    }
+    let notice = mails
+        .iter()
+        .find(|m| m.kind == MailKind::QueueNotice)
+        .expect("notice");
+    assert_eq!(
+        notice.subject,
+        "[KZ-2026-00008] URGENTE Nuovo ticket: Rossi Impianti srl — Riferimento: www.rossi.it"
+    );
+    assert!(
+        notice.body.contains("(Mario  Bcc: x@y.it <b> Rossi)"),
+        "{}",
+        notice.body
+    );
+    assert!(!notice.body.contains('\r'), "{:?}", notice.body);
+}
+
+#[test]
+fn an_operators_address_typed_in_the_form_gives_no_command() {
+    let fields = FormFields {
+        email: "giulia@kzweb.it".into(),
+        ..form("www.rossi.it", "#chiudi\nIl modulo contatti non invia.")
+    };
+    let msg = Inbound {
+        auth_results: vec!["mx.kzweb.it; dkim=pass header.d=kzweb.it".into()],
+        ..web_request(fields)
+    };
+    let d = decide(&msg, &facts(vec![]), &settings());
+    assert_eq!(d.outcome, Outcome::Quarantined(Quarantine::UnknownSender));
+    assert!(d
+        .warning
+        .as_deref()
+        .is_some_and(|w| w.contains("form submission")));
+}
+
+#[test]
+fn the_confirmation_goes_only_to_an_address_a_contract_lists() {
+    let s = settings();
+    let link = "https://www.kzweb.it/assistenza/conferma/abc";
+    let until = now() + Duration::hours(24);
+    let msg = web_request(form("www.rossi.it", FORM_REQUEST));
+    let effects = super::request::confirmation(&msg, &facts(vec![rossi()]), &s, link, until);
+    let [Effect::Send(mail)] = effects.as_slice() else {
+        panic!("one mail: {effects:?}")
+    };
+    assert_eq!(mail.kind, MailKind::Confirmation);
+    assert_eq!(mail.to, vec![addr("mario@rossi.it")]);
+    assert_eq!(mail.ticket, None);
+    assert_eq!(mail.subject, "Conferma la richiesta di assistenza");
+    assert!(mail.body.contains(&format!("\n{link}\n")), "{}", mail.body);
+    assert!(
+        mail.body.contains("11 marzo 2026 alle 10:00"),
+        "{}",
+        mail.body
+    );
+    assert!(mail.held.is_none());
+
+    // A contract in any standing: the rejection then comes after the confirmation.
+    let giulia = web_request(FormFields {
+        email: "giulia@verdi.it".into(),
+        ..form("www.caffeverdi.it", FORM_REQUEST)
+    });
+    let effects =
+        super::request::confirmation(&giulia, &facts(vec![verdi_expired()]), &s, link, until);
+    assert_eq!(effects.len(), 1);
+
+    let stranger = web_request(FormFields {
+        email: "stranger@nowhere.it".into(),
+        ..form("www.rossi.it", FORM_REQUEST)
+    });
+    assert!(
+        super::request::confirmation(&stranger, &facts(vec![rossi()]), &s, link, until).is_empty()
+    );
+    let by_mail = request("mario@rossi.it", "mario@rossi.it", GOOD_TEXT);
+    assert!(
+        super::request::confirmation(&by_mail, &facts(vec![rossi()]), &s, link, until).is_empty()
+    );
+}
+
+#[test]
+fn confirmations_count_against_the_hourly_limit() {
+    let at_limit = Facts {
+        replies_last_hour: vec![(addr("mario@rossi.it"), 20)],
+        ..facts(vec![rossi()])
+    };
+    let msg = web_request(form("www.rossi.it", FORM_REQUEST));
+    let effects =
+        super::request::confirmation(&msg, &at_limit, &settings(), "https://x.it/c", now());
+    let [Effect::Send(mail)] = effects.as_slice() else {
+        panic!("one mail, held: {effects:?}")
+    };
+    assert!(mail
+        .held
+        .as_deref()
+        .is_some_and(|h| h.contains("rate limit")));
 }

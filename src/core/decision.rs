@@ -439,6 +439,8 @@ pub struct NewTicket {
 /// What kind of mail the daemon sends; part of its stable Message-ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MailKind {
+    /// To the address typed in the portal's form: confirm the request before a ticket opens.
+    Confirmation,
     /// To the customer: the request is taken in charge.
     Ack,
     /// To the sender: the request cannot be accepted.
@@ -476,6 +478,7 @@ pub enum MailKind {
 impl MailKind {
     pub fn name(self) -> &'static str {
         match self {
+            MailKind::Confirmation => "confirmation",
             MailKind::Ack => "ack",
             MailKind::Rejection => "rejection",
             MailKind::QueueNotice => "queue",
@@ -498,6 +501,7 @@ impl MailKind {
     /// The template file its text comes from.
     pub fn template(self) -> &'static str {
         match self {
+            MailKind::Confirmation => "confirmation.j2",
             MailKind::Ack => "ack.j2",
             MailKind::Rejection => "rejection.j2",
             MailKind::QueueNotice => "queue_notice.j2",
@@ -523,7 +527,8 @@ impl MailKind {
     }
 
     /// Every kind, in the order `templates list` shows them.
-    pub const ALL: [MailKind; 16] = [
+    pub const ALL: [MailKind; 17] = [
+        MailKind::Confirmation,
         MailKind::Ack,
         MailKind::Rejection,
         MailKind::Relay,
@@ -590,8 +595,13 @@ impl OutgoingMail {
         }
     }
 
-    /// In reply to `msg`, in its thread.
+    /// In reply to `msg`, in its thread. A form submission is no mail: there is nothing to
+    /// reply to, so the mail starts its own thread (its own Message-ID is what a reply to
+    /// it will name).
     pub fn answering(self, msg: &Inbound) -> OutgoingMail {
+        if msg.is_web() {
+            return self;
+        }
         OutgoingMail {
             in_reply_to: msg.message_id.clone(),
             references: thread(msg),

@@ -1,5 +1,6 @@
 //! What the core knows of an inbound message: the few facts the rules look at, already
-//! decoded by the shell (`mail::parse`). No parsing happens here.
+//! decoded by the shell (`mail::parse` for mail, the portal's form handler for the web).
+//! No parsing happens here.
 
 use chrono::{DateTime, Utc};
 
@@ -42,7 +43,75 @@ pub struct Inbound {
     pub attachments: Vec<Attachment>,
     /// When the message is a delivery status notification (RFC 3464): what it reports.
     pub bounce: Option<Bounce>,
+    /// How it reached the desk. The rules are the same; the few that read a mail's own
+    /// parts (its subject, its quotes, its thread) read the form's fields instead.
     pub channel: Channel,
+}
+
+/// How a message reached the desk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Channel {
+    #[default]
+    Email,
+    Web(FormFields),
+}
+
+/// What the customer typed in the portal's form, already trimmed and length-checked by the
+/// shell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FormFields {
+    /// The requester's address: it plays the part of an emailed request's subject.
+    pub email: String,
+    pub name: String,
+    /// The site (its URL) or the software the request is about.
+    pub reference: String,
+    pub request: String,
+    /// The form's "urgente" checkbox, in place of `URGENTE` on a mail's first line.
+    pub urgent: bool,
+}
+
+impl FormFields {
+    /// The request's text as the ticket keeps it: the reference first, so the body rule
+    /// finds the site in it, then what was asked, as typed. The shell gives the same as
+    /// `Inbound::text`.
+    pub fn text(&self) -> String {
+        format!(
+            "Riferimento: {}\n\n{}",
+            unix_lines(&self.reference),
+            unix_lines(&self.request)
+        )
+    }
+}
+
+/// Line ends as a mail's text has them: browsers send a text area's lines ended by CR LF.
+pub fn unix_lines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+impl Channel {
+    /// The name templates receive as `channel`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Web(_) => "web",
+        }
+    }
+}
+
+impl Inbound {
+    /// The field the subject rule reads: a mail's subject, or the address typed in the
+    /// form (a single address, so the rule parses it as it is).
+    pub fn requester_field(&self) -> &str {
+        match &self.channel {
+            Channel::Email => &self.subject,
+            Channel::Web(fields) => &fields.email,
+        }
+    }
+
+    /// Whether it came from the portal's form: no mail to reply to, no thread to join.
+    pub fn is_web(&self) -> bool {
+        matches!(self.channel, Channel::Web(_))
+    }
 }
 
 /// What a delivery status notification says about one undelivered mail.
@@ -76,22 +145,4 @@ pub struct Attachment {
     /// `type/subtype`, e.g. `application/pdf`.
     pub content_type: String,
     pub data: Vec<u8>,
-}
-
-/// PLACEHOLDER until the core-channel branch lands.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Channel {
-    #[default]
-    Email,
-    Web(FormFields),
-}
-
-/// PLACEHOLDER until the core-channel branch lands.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FormFields {
-    pub email: String,
-    pub name: String,
-    pub reference: String,
-    pub request: String,
-    pub urgent: bool,
 }

@@ -6,7 +6,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
 
 use super::decide::*;
-use super::decide_tests::{addr, facts, now, rossi, sent, settings, ticket_42, GOOD_TEXT};
+use super::decide_tests::{
+    addr, facts, form, now, rossi, sent, settings, ticket_42, web_request, FORM_REQUEST, GOOD_TEXT,
+};
 use super::decision::*;
 use super::inbound::{Attachment, Inbound};
 use super::ticket::{EventKind, TicketFacts, TicketState, TicketStatus};
@@ -701,4 +703,74 @@ fn delays_and_bounces_of_mail_not_ours_are_quarantined_as_before() {
         );
         assert!(sent(&d).is_empty());
     }
+}
+
+#[test]
+fn a_customers_mail_reply_to_the_ack_of_a_form_opened_ticket_finds_it_and_joins_its_thread() {
+    let s = settings();
+    let form_msg = web_request(form("www.rossi.it", FORM_REQUEST));
+    let opened = decide(&form_msg, &facts(vec![rossi()]), &s);
+    let Outcome::NewTicket(code) = opened.outcome.clone() else {
+        panic!("{:?}", opened.outcome)
+    };
+    let ack = sent(&opened)[0].clone();
+    assert_eq!(
+        (ack.kind, ack.in_reply_to.as_deref()),
+        (MailKind::Ack, None)
+    );
+    // The ticket as the store gives it back: the submission, then the ack under the
+    // Message-ID the composer gave it (ticket, kind, cause, index).
+    let ack_id = format!("{code}.ack.17.0@kzweb.it");
+    let entry = |outgoing: bool, kind: &str, id: &str| super::ticket::ThreadEntry {
+        at: now(),
+        outgoing,
+        kind: kind.into(),
+        who: "mario@rossi.it".into(),
+        message_id: Some(id.into()),
+        text: String::new(),
+    };
+    let mut t = ticket(TicketState::Open);
+    t.code = code.clone();
+    t.thread = vec![
+        entry(
+            false,
+            "ticket",
+            form_msg.message_id.as_deref().unwrap_or(""),
+        ),
+        entry(true, "ack", &ack_id),
+    ];
+
+    // The customer answers the ack from their mail client: its In-Reply-To names the ack,
+    // its subject the code. Either finds the ticket (the store looks the code up first,
+    // else the Message-IDs among the mails it sent).
+    let reply = Inbound {
+        message_id: Some("reply-7@rossi.it".into()),
+        subject: format!("Re: {}", ack.subject),
+        refs: vec![ack_id.clone()],
+        ..from_customer("Aggiungo: anche la pagina Chi siamo è vuota.", now())
+    };
+    let w = wanted(&reply, &s);
+    assert_eq!(w.code.as_ref(), Some(&code));
+    assert_eq!(w.refs, vec![ack_id.clone()]);
+    let stripped = Inbound {
+        subject: "Re: Richiesta di assistenza".into(),
+        ..reply.clone()
+    };
+    assert_eq!(wanted(&stripped, &s).refs, vec![ack_id.clone()]);
+
+    let d = decide(&reply, &with_ticket(t.clone()), &s);
+    assert_eq!(d.outcome, Outcome::TicketUpdate(code.clone()));
+    assert_eq!(
+        kinds(&d),
+        vec![(MailKind::Forward, vec!["operatori@kzweb.it".to_string()])]
+    );
+
+    // And what an operator writes back threads under the ack in the customer's client.
+    let answer = Inbound {
+        subject: format!("Re: [{code}] Nuovo ticket"),
+        ..from_operator("Giulia", "Buongiorno, me ne occupo oggi.")
+    };
+    let relay = sent(&decide(&answer, &with_ticket(t), &s))[0].clone();
+    assert_eq!(relay.kind, MailKind::Relay);
+    assert_eq!(relay.in_reply_to.as_deref(), Some(ack_id.as_str()));
 }

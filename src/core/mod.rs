@@ -7,11 +7,12 @@
 //! `contract` and `inbound` are the leaves; `ticket` holds the states and the state
 //! machine (`Moves`, the only code that changes a ticket's state); `decision` is the
 //! vocabulary every rule speaks (settings, facts, outcomes, effects, outgoing mail);
-//! `templates` holds every text. The rule files `request` (new requests), `customer`
-//! (replies on a ticket), `operators` (commands and answers), `bounce` (delivery
-//! reports), `timers` (deadlines) and `failed` (a message set aside after a failure) read
-//! facts, call the state machine and return effects; `decide` only dispatches an inbound
-//! message to one of them. Imports run only in that order, downwards.
+//! `templates` holds every text. The rule files `request` (new requests, by mail or by the
+//! portal's form), `customer` (replies on a ticket), `operators` (commands and answers),
+//! `bounce` (delivery reports), `timers` (deadlines) and `failed` (a message set aside
+//! after a failure) read facts, call the state machine and return effects; `limit` (the
+//! reply rate limit) is applied to what they send to customers; `decide` only dispatches
+//! an inbound message to one of them. Imports run only in that order, downwards.
 
 pub mod address;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod decide;
 pub mod decision;
 pub mod failed;
 pub mod inbound;
+pub mod limit;
 pub mod operators;
 pub mod request;
 pub mod templates;

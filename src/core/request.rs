@@ -2,6 +2,11 @@
 //! ticket, its acknowledgement (rule 4, saying when the request will be examined: rule 5),
 //! the notice to the first-level queue, and the on-call alert for urgent requests outside
 //! office hours (rule 6).
+//!
+//! A request from the portal's form meets the same rules: the address typed in the form is
+//! the subject rule's field, the form's text is the customer's own (a form has no quotes
+//! or signature to strip), and its checkbox says whether it is urgent. Before it reaches
+//! `decide` the shell may ask the typed address to confirm it (`confirmation`).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -12,8 +17,9 @@ use super::decision::{
     Decision, Effect, Facts, MailKind, NewTicket, Outcome, OutgoingMail, Rejection, Settings,
     SYSTEM,
 };
-use super::inbound::Inbound;
-use super::templates::{self, AckText, Examined, TicketBrief};
+use super::inbound::{unix_lines, Channel, Inbound};
+use super::limit;
+use super::templates::{self, AckText, ConfirmationText, Examined, TicketBrief};
 use super::ticket::{Event, EventKind, TicketCode, TicketStatus};
 
 /// The promise of the seed: an acknowledgement within 30 minutes of receipt.
@@ -30,9 +36,9 @@ pub fn new_request(
     settings: &Settings,
     sender: Address,
 ) -> Result<Decision, Rejection> {
-    let requester = subject_address(&msg.subject).map_err(Rejection::SubjectNotAddress)?;
+    let requester = subject_address(msg.requester_field()).map_err(Rejection::SubjectNotAddress)?;
     let contract = contract_of(&requester, &sender, msg, facts, settings)?;
-    let own = body::own_text(&msg.text);
+    let own = own_text(msg);
     body::check(&own, &contract.references).map_err(|problem| match problem {
         BodyProblem::EmptyRequest => Rejection::EmptyRequest,
         BodyProblem::MissingReference => Rejection::MissingReference,
@@ -40,6 +46,16 @@ pub fn new_request(
     Ok(open_ticket(
         msg, facts, settings, contract, requester, sender, &own,
     ))
+}
+
+/// What the customer wrote themselves: a mail's text without quotes and signature; a
+/// form's fields as typed, since a form has neither (a line of it starting with `>` or
+/// `--` is the customer's own).
+fn own_text(msg: &Inbound) -> String {
+    match &msg.channel {
+        Channel::Email => body::own_text(&msg.text),
+        Channel::Web(fields) => fields.text(),
+    }
 }
 
 /// The contract the request is made on: the requester's, in force, and the sender may
@@ -103,7 +119,10 @@ fn open_ticket(
 ) -> Decision {
     let at = msg.received_at;
     let calendar = &settings.calendar;
-    let urgent = is_urgent(own_text);
+    let urgent = match &msg.channel {
+        Channel::Email => is_urgent(own_text),
+        Channel::Web(fields) => fields.urgent,
+    };
     let o = Opening {
         msg,
         settings,
@@ -183,6 +202,7 @@ impl Opening<'_> {
                 Examined::From(calendar.next_opening(at))
             },
             urgent: self.urgent,
+            channel: &self.msg.channel,
             settings: self.settings,
         });
         let to = vec![self.requester.clone()];
@@ -208,6 +228,8 @@ impl Opening<'_> {
             urgent: self.urgent,
             open_now: self.open_now,
             first_contact_due: self.first_contact_due,
+            channel: &self.msg.channel,
+            attachments: &self.msg.attachments,
             settings,
         };
         let mut effects = vec![];
@@ -239,13 +261,43 @@ impl Opening<'_> {
     }
 }
 
-/// PLACEHOLDER until the core-channel branch lands (it replaces this).
+/// The mail asking the address typed in the portal's form to confirm the request, with the
+/// shell's `link` to do so before `valid_until`; the shell calls it before `decide` when
+/// `web.require_confirmation` is on. It goes only to an address some contract lists, in
+/// any standing (an expired contract's holder then confirms and gets the usual
+/// rejection): a stranger's address gets nothing, so the form cannot be used to write to
+/// anyone. It counts against the reply limit like any mail to a customer: when it is
+/// held, `held` says so and the shell records it without sending it.
 pub fn confirmation(
-    _msg: &Inbound,
-    _facts: &Facts,
-    _settings: &Settings,
-    _link: &str,
-    _valid_until: DateTime<Utc>,
+    msg: &Inbound,
+    facts: &Facts,
+    settings: &Settings,
+    link: &str,
+    valid_until: DateTime<Utc>,
 ) -> Vec<Effect> {
-    vec![]
+    let Channel::Web(fields) = &msg.channel else {
+        return vec![];
+    };
+    let Ok(requester) = subject_address(msg.requester_field()) else {
+        return vec![];
+    };
+    if !facts.contracts.iter().any(|c| c.enables(&requester)) {
+        return vec![];
+    }
+    let text = templates::confirmation(&ConfirmationText {
+        reference: &fields.reference,
+        summary: &body::summary(&unix_lines(&fields.request), SUMMARY_CHARS),
+        link,
+        valid_until,
+        received_at: msg.received_at,
+        settings,
+    });
+    let mail = OutgoingMail::new(MailKind::Confirmation, None, vec![requester], text);
+    let mut effects = vec![Effect::Send(mail)];
+    limit::limit_replies(
+        &mut effects,
+        &facts.replies_last_hour,
+        settings.max_replies_per_hour,
+    );
+    effects
 }

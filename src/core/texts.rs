@@ -17,6 +17,10 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 
 /// Every template the desk has, by file name, with its built-in source.
 pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "confirmation.j2",
+        include_str!("../../templates/confirmation.j2"),
+    ),
     ("ack.j2", include_str!("../../templates/ack.j2")),
     ("rejection.j2", include_str!("../../templates/rejection.j2")),
     ("relay.j2", include_str!("../../templates/relay.j2")),

@@ -73,7 +73,7 @@ pub fn inbound(raw: &[u8], fields: &FormFields, at: DateTime<Utc>) -> Inbound {
         from: Address::parse(&fields.email),
         from_name: Some(fields.name.clone()).filter(|n| !n.is_empty()),
         subject: format!("Modulo web: {}", fields.reference),
-        text: format!("Riferimento: {}\n\n{}", fields.reference, fields.request),
+        text: fields.text(),
         size: raw.len() as u64,
         received_at: at,
         attachments: parsed.attachments,

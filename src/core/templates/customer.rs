@@ -7,6 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::super::address::{Address, SubjectProblem};
 use super::super::decision::{MailKind, Rejection, Settings};
+use super::super::inbound::Channel;
 use super::super::texts::Text;
 use super::super::ticket::TicketCode;
 use super::{
@@ -26,8 +27,10 @@ pub struct AckText<'a> {
     pub summary: &'a str,
     pub received_at: DateTime<Utc>,
     pub examined: Examined,
-    /// Marked `URGENTE`.
+    /// Marked `URGENTE` (or the form's checkbox ticked).
     pub urgent: bool,
+    /// How the request came: a form's is acknowledged as such.
+    pub channel: &'a Channel,
     pub settings: &'a Settings,
 }
 
@@ -65,6 +68,35 @@ pub(super) fn ack_values(t: &AckText<'_>) -> Json {
         "colleague": t.sender.map(Address::to_string),
         "open_now": open_now,
         "examined_from": examined_from,
+        "channel": t.channel.name(),
+    })
+}
+
+/// What the confirmation of a form's request needs.
+pub struct ConfirmationText<'a> {
+    /// The form's Riferimento field, as typed.
+    pub reference: &'a str,
+    /// The start of the request, as the acknowledgement would quote it.
+    pub summary: &'a str,
+    /// Where the requester confirms (the shell's page).
+    pub link: &'a str,
+    pub valid_until: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub settings: &'a Settings,
+}
+
+/// To the address typed in the form: confirm the request, or ignore this mail.
+pub fn confirmation(t: &ConfirmationText<'_>) -> Text {
+    mail(t.settings, MailKind::Confirmation, confirmation_values(t))
+}
+
+pub(super) fn confirmation_values(t: &ConfirmationText<'_>) -> Json {
+    json!({
+        "link": t.link,
+        "valid_until": italian_datetime(t.valid_until),
+        "reference": printable(t.reference),
+        "summary": t.summary.trim(),
+        "received_at": italian_datetime(t.received_at),
     })
 }
 
@@ -122,6 +154,8 @@ pub struct RejectionContext<'a> {
     pub to: &'a Address,
     pub original_subject: &'a str,
     pub received_at: DateTime<Utc>,
+    /// A form's request is refused in the form's words: it had no subject.
+    pub channel: &'a Channel,
     pub settings: &'a Settings,
 }
 
@@ -136,6 +170,7 @@ pub(super) fn rejection_values(reason: &Rejection, c: &RejectionContext<'_>) -> 
         "original_subject": printable(c.original_subject),
         "received_at": italian_datetime(c.received_at),
         "reason": reason.name(),
+        "channel": c.channel.name(),
         "subject_problem": null,
         "requester": null,
         "contract_date": null,

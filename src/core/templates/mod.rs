@@ -21,11 +21,13 @@ use serde_json::{json, Value as Json};
 use super::address::Address;
 use super::calendar::{rome, Calendar};
 use super::decision::{MailKind, Settings};
+use super::inbound::{Attachment, Channel};
 use super::texts::Text;
 use super::ticket::{TicketCode, TicketFacts};
 
 pub use customer::{
-    ack, closure, rejection, relay, reopen_refused, reopened, AckText, Examined, RejectionContext,
+    ack, closure, confirmation, rejection, relay, reopen_refused, reopened, AckText,
+    ConfirmationText, Examined, RejectionContext,
 };
 pub use operator::{
     assignment, bounce_notice, command_refused, escalation, failure_notice, forward, oncall_notice,
@@ -46,6 +48,10 @@ pub struct TicketBrief<'a> {
     /// Whether the desk was open when it arrived.
     pub open_now: bool,
     pub first_contact_due: DateTime<Utc>,
+    /// How the request came: a form's also gives the name typed in it.
+    pub channel: &'a Channel,
+    /// The files that came with it, relayed with the notice and named in its text.
+    pub attachments: &'a [Attachment],
     pub settings: &'a Settings,
 }
 
@@ -143,6 +149,28 @@ pub(crate) fn printable(text: &str) -> String {
         format!("{cut}…")
     } else {
         clean.to_string()
+    }
+}
+
+/// `attachments` as templates receive them: each file's name, shown safely, and its size
+/// in words.
+pub(crate) fn attachment_list(attachments: &[Attachment]) -> Json {
+    attachments
+        .iter()
+        .map(|a| json!({ "name": printable(&a.filename), "size": file_size(a.data.len()) }))
+        .collect()
+}
+
+/// A file's size as an Italian reads it: `830 byte`, `120 KB`, `1,5 MB`.
+pub(crate) fn file_size(bytes: usize) -> String {
+    const KB: usize = 1024;
+    let kb = bytes.div_ceil(KB);
+    if bytes < KB {
+        format!("{bytes} byte")
+    } else if kb < KB {
+        format!("{kb} KB")
+    } else {
+        format!("{} MB", megabytes(bytes as u64))
     }
 }
 
@@ -251,6 +279,15 @@ mod tests {
             .expect("valid")
             .with_timezone(&Utc);
         assert_eq!(italian_when(at), "lunedì 7 dicembre 2026 alle 9:00");
+    }
+
+    #[test]
+    fn a_file_size_is_written_in_byte_kb_or_mb_with_a_decimal_comma() {
+        assert_eq!(file_size(830), "830 byte");
+        assert_eq!(file_size(120 * 1024), "120 KB");
+        assert_eq!(file_size(120 * 1024 + 1), "121 KB");
+        assert_eq!(file_size(1024 * 1024 - 1), "1,0 MB");
+        assert_eq!(file_size(3 * 512 * 1024), "1,5 MB");
     }
 
     #[test]

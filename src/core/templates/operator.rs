@@ -8,12 +8,13 @@ use serde_json::{json, Value as Json};
 
 use super::super::commands::{CommandError, MAX_REOPEN_HOURS};
 use super::super::decision::{MailKind, Refusal, Settings};
+use super::super::inbound::Channel;
 use super::super::texts::Text;
 use super::super::ticket::{NotNow, TicketCode, TicketFacts};
 use super::customer::{operator_values, reply_values};
 use super::{
-    italian_datetime, italian_when, mail, new_ticket, printable, ticket, CustomerReplyText,
-    OperatorText, TicketBrief,
+    attachment_list, italian_datetime, italian_when, mail, new_ticket, printable, ticket,
+    CustomerReplyText, OperatorText, TicketBrief,
 };
 
 /// To the first-level queue: a new ticket, what it asks, and how to act on it.
@@ -43,6 +44,14 @@ pub(super) fn brief_values(t: &TicketBrief<'_>) -> Json {
         "received_at": italian_datetime(t.received_at),
         "open_now": t.open_now,
         "first_contact_due": italian_when(t.first_contact_due),
+        "channel": t.channel.name(),
+        // A mail's text holds the requester's name (the body rule asks for it); a form
+        // has it in a field of its own, which operators would otherwise never see.
+        "name": match t.channel {
+            Channel::Web(fields) => Some(printable(&fields.name)).filter(|n| !n.is_empty()),
+            Channel::Email => None,
+        },
+        "attachments": attachment_list(t.attachments),
     })
 }
 

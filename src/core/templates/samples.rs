@@ -11,12 +11,12 @@ use super::super::address::{Address, SubjectProblem};
 use super::super::commands::CommandError;
 use super::super::contract::Contract;
 use super::super::decision::{MailKind, Refusal, Rejection, Settings};
-use super::super::inbound::Bounce;
+use super::super::inbound::{Attachment, Bounce, Channel, FormFields};
 use super::super::texts::{is_page, names, TextProblem, Texts};
 use super::super::ticket::{NotNow, ThreadEntry, TicketCode, TicketFacts, TicketStatus};
 use super::customer::{
-    ack_values, closure_values, operator_values, rejection_values, reply_values, AckText, Examined,
-    RejectionContext,
+    ack_values, closure_values, confirmation_values, operator_values, rejection_values,
+    reply_values, AckText, ConfirmationText, Examined, RejectionContext,
 };
 use super::operator::{
     assignment_values, bounce_values, brief_values, escalation_values, failure_values,
@@ -118,6 +118,9 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
         push(MailKind::QueueNotice, label, values.1.clone());
         push(MailKind::OnCall, label, values.1);
     }
+    for (label, values) in confirmations(settings) {
+        push(MailKind::Confirmation, label, values);
+    }
     for (label, values) in rejections(settings, ticket) {
         push(MailKind::Rejection, &label, values);
     }
@@ -143,79 +146,157 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
     all
 }
 
-/// A new ticket's shape: label, received at, urgent, colleague, name in From, text.
-type Shape<'a> = (
-    &'static str,
-    DateTime<Utc>,
-    bool,
-    Option<&'a Address>,
-    Option<&'a str>,
-    &'a str,
-);
+/// A new ticket's shape: how and when it came, and what it says.
+struct Shape<'a> {
+    label: &'static str,
+    at: DateTime<Utc>,
+    urgent: bool,
+    colleague: Option<&'a Address>,
+    /// The name in From, or typed in the form.
+    name: Option<&'a str>,
+    text: String,
+    channel: Channel,
+    attachments: Vec<Attachment>,
+}
+
+impl Shape<'_> {
+    /// A request by mail from the requester, without attachments.
+    fn mail(label: &'static str, at: DateTime<Utc>, text: &str) -> Shape<'static> {
+        Shape {
+            label,
+            at,
+            urgent: false,
+            colleague: None,
+            name: None,
+            text: text.into(),
+            channel: Channel::Email,
+            attachments: vec![],
+        }
+    }
+
+    /// A request from the portal's form, the text as the form's fields make it.
+    fn web<'a>(label: &'static str, at: DateTime<Utc>, fields: FormFields) -> Shape<'a> {
+        Shape {
+            urgent: fields.urgent,
+            text: fields.text(),
+            channel: Channel::Web(fields),
+            ..Shape::mail(label, at, "")
+        }
+    }
+}
+
+fn attachment(filename: &str, bytes: usize) -> Attachment {
+    Attachment {
+        filename: filename.into(),
+        content_type: "application/octet-stream".into(),
+        data: vec![0; bytes],
+    }
+}
+
+/// What a customer types in the portal's form, in the samples.
+pub fn sample_form(urgent: bool) -> FormFields {
+    FormFields {
+        email: "mario.rossi@example.it".into(),
+        name: "Mario Rossi".into(),
+        reference: "https://www.rossi-impianti.it".into(),
+        request: "Il modulo della pagina Contatti non invia i messaggi.\n\
+                  Allego la schermata dell'errore e l'ultima fattura."
+            .into(),
+        urgent,
+    }
+}
 
 /// The acknowledgement's values and the notices' ones, in each shape of a new ticket.
 fn new_ticket(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, (Json, Json))> {
     let colleague = address("anna.bianchi@example.it");
     let summary = t.summary.as_str();
-    let shapes: [Shape; 5] = [
-        (
-            "open now",
-            open(),
-            false,
-            None,
-            Some("Mario Rossi"),
-            summary,
-        ),
-        ("outside hours", closed(), false, None, None, summary),
-        (
-            "urgent outside hours",
-            closed(),
-            true,
-            None,
-            None,
-            "URGENTE\nIl sito è fermo.",
-        ),
-        (
-            "colleague in copy",
-            open(),
-            false,
-            Some(&colleague),
-            None,
-            summary,
-        ),
-        (
-            "customer text with template syntax",
-            open(),
-            true,
-            None,
-            Some(HOSTILE),
-            HOSTILE,
-        ),
+    let mut shapes = vec![
+        Shape {
+            name: Some("Mario Rossi"),
+            ..Shape::mail("open now", open(), summary)
+        },
+        Shape {
+            attachments: vec![attachment("preventivo.pdf", 830)],
+            ..Shape::mail("outside hours", closed(), summary)
+        },
+        Shape {
+            urgent: true,
+            ..Shape::mail(
+                "urgent outside hours",
+                closed(),
+                "URGENTE\nIl sito è fermo.",
+            )
+        },
+        Shape {
+            colleague: Some(&colleague),
+            ..Shape::mail("colleague in copy", open(), summary)
+        },
+        Shape {
+            urgent: true,
+            name: Some(HOSTILE),
+            ..Shape::mail("customer text with template syntax", open(), HOSTILE)
+        },
     ];
+    shapes.extend(web_shapes());
     shapes
         .into_iter()
-        .map(|shape| (shape.0, opening(settings, t, shape)))
+        .map(|shape| (shape.label, opening(settings, t, &shape)))
         .collect()
 }
 
-fn opening(settings: &Settings, t: &TicketFacts, shape: Shape<'_>) -> (Json, Json) {
-    let (_, at, urgent, sender, name, text) = shape;
+/// A new ticket's shapes when it comes from the portal's form.
+fn web_shapes() -> Vec<Shape<'static>> {
+    let two_files = vec![
+        attachment("schermata.png", 120 * 1024),
+        attachment("fattura.pdf", 3 * 512 * 1024),
+    ];
+    let hostile_form = FormFields {
+        name: HOSTILE.into(),
+        reference: HOSTILE.into(),
+        request: HOSTILE.into(),
+        ..sample_form(true)
+    };
+    vec![
+        Shape {
+            name: Some("Mario Rossi"),
+            attachments: two_files,
+            ..Shape::web("web form with two attachments", open(), sample_form(false))
+        },
+        Shape {
+            name: Some("Mario Rossi"),
+            ..Shape::web(
+                "web form, urgent outside hours",
+                closed(),
+                sample_form(true),
+            )
+        },
+        Shape {
+            name: Some(HOSTILE),
+            attachments: vec![attachment(HOSTILE, 10)],
+            ..Shape::web("web form with template syntax", open(), hostile_form)
+        },
+    ]
+}
+
+fn opening(settings: &Settings, t: &TicketFacts, shape: &Shape<'_>) -> (Json, Json) {
+    let at = shape.at;
     let open_now = at == open();
     let ack = ack_values(&AckText {
         code: &t.code,
         customer: &t.contract.customer,
         contract_until: t.contract.valid_until,
         requester: &t.requester,
-        sender,
-        greeting_name: name,
-        summary: text,
+        sender: shape.colleague,
+        greeting_name: shape.name,
+        summary: &shape.text,
         received_at: at,
         examined: if open_now {
             Examined::Now
         } else {
             Examined::From(settings.calendar.next_opening(at))
         },
-        urgent,
+        urgent: shape.urgent,
+        channel: &shape.channel,
         settings,
     });
     let brief = brief_values(&TicketBrief {
@@ -223,12 +304,14 @@ fn opening(settings: &Settings, t: &TicketFacts, shape: Shape<'_>) -> (Json, Jso
         customer: &t.contract.customer,
         contract_until: t.contract.valid_until,
         requester: &t.requester,
-        sender: sender.unwrap_or(&t.requester),
+        sender: shape.colleague.unwrap_or(&t.requester),
         received_at: at,
-        text,
-        urgent,
+        text: &shape.text,
+        urgent: shape.urgent,
         open_now,
         first_contact_due: at + chrono::Duration::hours(4),
+        channel: &shape.channel,
+        attachments: &shape.attachments,
         settings,
     });
     (ack, brief)
@@ -275,7 +358,7 @@ fn rejections(settings: &Settings, t: &TicketFacts) -> Vec<(String, Json)> {
             code: t.code.clone(),
         },
     ]);
-    reasons
+    let mut out: Vec<(String, Json)> = reasons
         .iter()
         .map(|reason| {
             let subject = if matches!(reason, Rejection::SubjectNotAddress(_)) {
@@ -283,18 +366,77 @@ fn rejections(settings: &Settings, t: &TicketFacts) -> Vec<(String, Json)> {
             } else {
                 "mario.rossi@example.it"
             };
-            let values = rejection_values(
-                reason,
-                &RejectionContext {
-                    to,
-                    original_subject: subject,
-                    received_at: open(),
-                    settings,
-                },
-            );
-            (format!("{reason:?}"), values)
+            let c = rejection_context(settings, to, subject, &Channel::Email);
+            (format!("{reason:?}"), rejection_values(reason, &c))
         })
-        .collect()
+        .collect();
+    out.extend(web_rejections(settings, to, &reasons));
+    out
+}
+
+/// The rejections a form's request can get. A form has no subject, names its requester
+/// itself and no ticket: only the reasons about the contract and the request's fields can
+/// refuse it.
+fn web_rejections(settings: &Settings, to: &Address, reasons: &[Rejection]) -> Vec<(String, Json)> {
+    let web = Channel::Web(sample_form(false));
+    let subject = "Modulo web: https://www.rossi-impianti.it";
+    let mut out = vec![];
+    for reason in reasons.iter().filter(|r| {
+        matches!(
+            r,
+            Rejection::ContractExpired { .. }
+                | Rejection::ContractNotYetValid { .. }
+                | Rejection::ContractDisabled { .. }
+                | Rejection::MissingReference
+                | Rejection::EmptyRequest
+                | Rejection::TooLarge { .. }
+        )
+    }) {
+        let c = rejection_context(settings, to, subject, &web);
+        out.push((format!("web: {reason:?}"), rejection_values(reason, &c)));
+    }
+    out
+}
+
+fn rejection_context<'a>(
+    settings: &'a Settings,
+    to: &'a Address,
+    original_subject: &'a str,
+    channel: &'a Channel,
+) -> RejectionContext<'a> {
+    RejectionContext {
+        to,
+        original_subject,
+        received_at: open(),
+        channel,
+        settings,
+    }
+}
+
+/// The confirmation a form's request may ask for, with a plain request and a hostile one.
+fn confirmations(settings: &Settings) -> Vec<(&'static str, Json)> {
+    let hostile = FormFields {
+        reference: HOSTILE.into(),
+        request: HOSTILE.into(),
+        ..sample_form(false)
+    };
+    [
+        ("web form", sample_form(false)),
+        ("customer text with template syntax", hostile),
+    ]
+    .into_iter()
+    .map(|(label, fields)| {
+        let values = confirmation_values(&ConfirmationText {
+            reference: &fields.reference,
+            summary: &fields.request,
+            link: "https://www.kzweb.it/assistenza/conferma/0123456789abcdef",
+            valid_until: open() + chrono::Duration::hours(24),
+            received_at: open(),
+            settings,
+        });
+        (label, values)
+    })
+    .collect()
 }
 
 /// The mails an operator's commands send: answer, closure, assignment, escalation.
@@ -570,7 +712,7 @@ mod tests {
         let all = situations(&settings, &sample_ticket());
         let rejections: Vec<_> = all
             .iter()
-            .filter(|s| s.kind == MailKind::Rejection)
+            .filter(|s| s.kind == MailKind::Rejection && !s.label.starts_with("web: "))
             .collect();
         assert_eq!(rejections.len(), 13);
         for s in rejections {
@@ -641,5 +783,134 @@ mod tests {
         assert!(!problems.is_empty());
         assert_eq!(problems[0].file, "/t/ack.j2");
         assert_eq!(problems[0].line, Some(5), "{problems:?}");
+    }
+
+    fn body_of(kind: MailKind, label: &str) -> String {
+        rendered(kind, label).1
+    }
+
+    #[test]
+    fn a_web_rejection_speaks_of_the_form_and_never_of_a_subject() {
+        let settings = settings();
+        let all = situations(&settings, &sample_ticket());
+        let web: Vec<_> = all
+            .iter()
+            .filter(|s| s.kind == MailKind::Rejection && s.label.starts_with("web: "))
+            .collect();
+        assert_eq!(web.len(), 6);
+        for s in web {
+            let (_, body) = settings
+                .texts
+                .render("rejection.j2", &s.values)
+                .expect("ok");
+            assert!(
+                !body.to_lowercase().contains("oggetto"),
+                "{}:\n{body}",
+                s.label
+            );
+            assert!(
+                body.contains("la richiesta inviata dal modulo di assistenza del sito il 10 marzo 2026 alle 10:05, ma non possiamo aprire un ticket di assistenza:\n\n"),
+                "{}:\n{body}",
+                s.label
+            );
+            let explained = body
+                .split("aprire un ticket di assistenza:\n\n")
+                .nth(1)
+                .and_then(|rest| rest.lines().next())
+                .unwrap_or("");
+            assert!(
+                explained.len() > 40,
+                "{}: no reason given:\n{body}",
+                s.label
+            );
+            assert!(body.contains("\n- Riferimento: il sito"), "{}", s.label);
+        }
+        let missing = body_of(MailKind::Rejection, "web: MissingReference");
+        assert!(
+            missing.contains("il campo Riferimento non indica il sito"),
+            "{missing}"
+        );
+        let empty = body_of(MailKind::Rejection, "web: EmptyRequest");
+        assert!(empty.contains("il campo Richiesta non descrive"), "{empty}");
+    }
+
+    #[test]
+    fn the_web_ack_says_the_request_came_from_the_sites_form() {
+        let web = body_of(MailKind::Ack, "web form with two attachments");
+        assert!(web.starts_with("Gentile Mario Rossi,\n\nla richiesta di assistenza che ha inviato dal modulo del sito è stata presa in carico con il codice\n"), "{web}");
+        assert!(web.contains("> Riferimento: https://www.rossi-impianti.it\n"));
+        let mail = body_of(MailKind::Ack, "open now");
+        assert!(!mail.contains("modulo del sito"), "{mail}");
+    }
+
+    #[test]
+    fn notices_of_a_form_request_name_the_channel_the_name_typed_and_the_files() {
+        let queue = body_of(MailKind::QueueNotice, "web form with two attachments");
+        assert!(
+            queue.contains(
+                "Richiedente: mario.rossi@example.it (Mario Rossi)\nCanale:      modulo web\n"
+            ),
+            "{queue}"
+        );
+        assert!(
+            queue.contains(
+                "\nAllegati:    schermata.png (120 KB), fattura.pdf (1,5 MB)\n\nRichiesta:"
+            ),
+            "{queue}"
+        );
+        let oncall = body_of(MailKind::OnCall, "web form, urgent outside hours");
+        assert!(oncall.contains("Canale:      modulo web\n"), "{oncall}");
+        assert!(!oncall.contains("Allegati:"), "{oncall}");
+        // By mail: nothing new but the files' names.
+        let mail = body_of(MailKind::QueueNotice, "open now");
+        assert!(
+            !mail.contains("Canale:") && !mail.contains("Allegati:"),
+            "{mail}"
+        );
+        assert!(
+            mail.contains("Richiedente: mario.rossi@example.it\n"),
+            "{mail}"
+        );
+        let late = body_of(MailKind::QueueNotice, "outside hours");
+        assert!(
+            late.contains("\nAllegati:    preventivo.pdf (830 byte)\n"),
+            "{late}"
+        );
+    }
+
+    #[test]
+    fn what_a_form_sends_never_breaks_a_subject_line_and_is_shown_as_typed() {
+        for kind in [MailKind::QueueNotice, MailKind::OnCall, MailKind::Ack] {
+            let (subject, body) = rendered(kind, "web form with template syntax");
+            assert!(!subject.contains(['\r', '\n']), "{kind:?}: {subject:?}");
+            assert!(!subject.chars().any(char::is_control), "{subject:?}");
+            assert!(body.contains("{{ 7*7 }} {% for %} <b>") && !body.contains("49"));
+            assert!(!body.contains("&lt;"), "a mail is text, not HTML: {body}");
+        }
+        let (subject, _) = rendered(MailKind::QueueNotice, "web form with template syntax");
+        assert!(
+            subject.ends_with("— Riferimento: {{ 7*7 }} {% for %} <b>"),
+            "{subject:?}"
+        );
+    }
+
+    #[test]
+    fn the_confirmation_gives_the_link_the_deadline_and_what_to_do_if_it_was_not_them() {
+        let (subject, body) = rendered(MailKind::Confirmation, "web form");
+        assert_eq!(subject, "Conferma la richiesta di assistenza");
+        assert!(body.contains("\nhttps://www.kzweb.it/assistenza/conferma/0123456789abcdef\n"));
+        assert!(
+            body.contains("confermi entro 11 marzo 2026 alle 10:05"),
+            "{body}"
+        );
+        assert!(body.contains("Riferimento: https://www.rossi-impianti.it\n"));
+        assert!(body.contains("> Il modulo della pagina Contatti non invia i messaggi.\n"));
+        assert!(body
+            .contains("Se non è stato lei, ignori questo messaggio: nessun ticket verrà aperto."));
+        let (_, hostile) = rendered(MailKind::Confirmation, "customer text with template syntax");
+        assert!(
+            hostile.contains("Riferimento: {{ 7*7 }} {% for %} <b>  Bcc: x@y.it\n"),
+            "{hostile}"
+        );
     }
 }
