@@ -73,6 +73,12 @@ fn render(r: &PurgeReport, cutoff: DateTime<Utc>, days: u32, dry_run: bool) -> S
         r.outbox_of_tickets,
         r.outbox_without_ticket
     ));
+    if r.held_submissions > 0 {
+        out.push_str(&format!(
+            "  form requests  {} held for confirmation\n",
+            r.held_submissions
+        ));
+    }
     list(&mut out, "tickets", &r.tickets);
     if !r.kept.is_empty() {
         out.push_str(
@@ -138,6 +144,7 @@ mod tests {
             inbound_without_ticket: 2,
             outbox_of_tickets: 4,
             outbox_without_ticket: 1,
+            held_submissions: 2,
         };
         let cutoff = DateTime::parse_from_rfc3339("2026-06-01T08:00:00Z")
             .expect("time")
@@ -151,6 +158,10 @@ mod tests {
         assert!(text.contains("tickets        2\n"), "{text}");
         assert!(text.contains("mail received  5 (3 on these tickets, 2 on no ticket"));
         assert!(text.contains("mail sent      5 (4 on these tickets, 1 on no ticket)"));
+        assert!(
+            text.contains("form requests  2 held for confirmation"),
+            "{text}"
+        );
         assert!(
             text.contains("  tickets  KZ-2025-00001 KZ-2025-00004\n"),
             "{text}"

@@ -39,6 +39,9 @@ pub struct PurgeReport {
     pub outbox_of_tickets: u64,
     /// Mail sent (or given up) outside any ticket: rejections, refusals.
     pub outbox_without_ticket: u64,
+    /// Form submissions held for confirmation: sent before the cutoff, or confirmed as a
+    /// message that goes.
+    pub held_submissions: u64,
 }
 
 impl PurgeReport {
@@ -56,6 +59,7 @@ impl PurgeReport {
             && self.ticket_events == 0
             && self.inbound() == 0
             && self.outbox() == 0
+            && self.held_submissions == 0
     }
 }
 
@@ -222,6 +226,13 @@ fn delete_chosen(
                 OR ((sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < ?1))",
         [cutoff],
     )? as u64;
+    let held_submissions = tx.execute(
+        "DELETE FROM web_pending
+         WHERE created_at < ?1
+            OR inbound_id IN (SELECT id FROM temp.purge_inbound)
+            OR inbound_id IN (SELECT id FROM inbound WHERE ticket_id IN temp.purge_tickets)",
+        [cutoff],
+    )? as u64;
     let inbound_of_tickets = tx.execute(
         "DELETE FROM inbound
          WHERE ticket_id IN temp.purge_tickets
@@ -243,6 +254,7 @@ fn delete_chosen(
         inbound_without_ticket,
         outbox_of_tickets,
         outbox_without_ticket,
+        held_submissions,
     })
 }
 
@@ -795,5 +807,31 @@ mod tests {
             .query_row("PRAGMA secure_delete", [], |r| r.get(0))
             .expect("pragma");
         assert_eq!(secure, 0, "the connection's setting is restored");
+    }
+
+    #[test]
+    fn a_form_request_held_before_the_cutoff_goes_and_a_recent_one_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("t.db")).expect("store");
+        let tx = store.begin().expect("tx");
+        for (token, at) in [("old", cutoff() - Duration::days(1)), ("new", now())] {
+            let key = format!("key-{token}");
+            let held = crate::store::NewPending {
+                token,
+                form_key: &key,
+                address: "mario@rossi.it",
+                fields: "{}",
+                raw: b"x",
+                created_at: at,
+                expires_at: at + Duration::hours(24),
+            };
+            tx.hold(&held).expect("held");
+        }
+        tx.commit().expect("commit");
+        let report = store.purge(cutoff(), false).expect("purge");
+        assert_eq!(report.held_submissions, 1);
+        let tx = store.begin().expect("tx");
+        assert!(tx.pending("old").expect("lookup").is_none());
+        assert!(tx.pending("new").expect("lookup").is_some());
     }
 }
