@@ -167,14 +167,7 @@ const MIB: u64 = 1024 * 1024;
 /// Validates `[web]`; the problems name their `web.` keys.
 pub(super) fn validate(raw: RawWeb) -> Result<WebConfig, Vec<Problem>> {
     let mut c = Checks(vec![]);
-    let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8026".into());
-    let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
-        c.problem(
-            "listen",
-            format!("{listen_text:?}: must be an IP address and port, like 127.0.0.1:8026"),
-        );
-        SocketAddr::from(([127, 0, 0, 1], 8026))
-    });
+    let listen = c.listen(raw.listen);
     let public_url = c.url("public_url", raw.public_url);
     if !public_url.is_empty() && !public_url.ends_with('/') {
         c.problem(
@@ -183,60 +176,26 @@ pub(super) fn validate(raw: RawWeb) -> Result<WebConfig, Vec<Problem>> {
         );
     }
     let privacy_url = c.url("privacy_url", raw.privacy_url);
-    let proxies = raw
-        .trusted_proxies
-        .unwrap_or_else(|| vec!["127.0.0.1".into(), "::1".into()]);
-    let mut trusted_proxies = vec![];
-    for (i, p) in proxies.iter().enumerate() {
-        match Network::parse(p) {
-            Ok(n) => trusted_proxies.push(n),
-            Err(e) => c.problem(&format!("trusted_proxies[{i}]"), e),
-        }
-    }
-    let day = 24 * 60;
-    let limit = |c: &mut Checks, name: &str, count: Option<u32>, minutes, defaults: (u64, u64)| {
-        let count = c.within(
-            &format!("{name}_limit"),
-            count.map(u64::from),
-            defaults.0,
-            (1, 100_000),
-        );
-        let minutes = c.within(
-            &format!("{name}_window_minutes"),
-            minutes,
-            defaults.1,
-            (1, day),
-        );
-        Limit {
-            count: count as u32,
-            window: Duration::from_secs(minutes * 60),
-        }
-    };
-    let per_ip = limit(
-        &mut c,
+    let trusted_proxies = c.networks(raw.trusted_proxies);
+    let per_ip = c.limit(
         "per_ip",
         raw.per_ip_limit,
         raw.per_ip_window_minutes,
         (10, 10),
     );
-    let per_address = limit(
-        &mut c,
+    let per_address = c.limit(
         "per_address",
         raw.per_address_limit,
         raw.per_address_window_minutes,
         (5, 60),
     );
+    let upload = (64 * 1024, 1024 * MIB);
     let web = WebConfig {
         listen,
         public_url,
         trusted_proxies,
         privacy_url,
-        max_upload_bytes: c.within(
-            "max_upload_bytes",
-            raw.max_upload_bytes,
-            10 * MIB,
-            (64 * 1024, 1024 * MIB),
-        ),
+        max_upload_bytes: c.within("max_upload_bytes", raw.max_upload_bytes, 10 * MIB, upload),
         require_confirmation: raw.require_confirmation.unwrap_or(false),
         per_ip,
         per_address,
@@ -247,6 +206,59 @@ pub(super) fn validate(raw: RawWeb) -> Result<WebConfig, Vec<Problem>> {
         Ok(web)
     } else {
         Err(c.0)
+    }
+}
+
+impl Checks {
+    fn listen(&mut self, value: Option<String>) -> SocketAddr {
+        let text = value.unwrap_or_else(|| "127.0.0.1:8026".into());
+        text.parse::<SocketAddr>().unwrap_or_else(|_| {
+            self.problem(
+                "listen",
+                format!("{text:?}: must be an IP address and port, like 127.0.0.1:8026"),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 8026))
+        })
+    }
+
+    /// `trusted_proxies`, loopback when not given.
+    fn networks(&mut self, value: Option<Vec<String>>) -> Vec<Network> {
+        let proxies = value.unwrap_or_else(|| vec!["127.0.0.1".into(), "::1".into()]);
+        let mut networks = vec![];
+        for (i, p) in proxies.iter().enumerate() {
+            match Network::parse(p) {
+                Ok(n) => networks.push(n),
+                Err(e) => self.problem(&format!("trusted_proxies[{i}]"), e),
+            }
+        }
+        networks
+    }
+
+    /// `{name}_limit` submissions in `{name}_window_minutes`, with their defaults.
+    fn limit(
+        &mut self,
+        name: &str,
+        count: Option<u32>,
+        minutes: Option<u64>,
+        defaults: (u64, u64),
+    ) -> Limit {
+        let count = self.within(
+            &format!("{name}_limit"),
+            count.map(u64::from),
+            defaults.0,
+            (1, 100_000),
+        );
+        let day = 24 * 60;
+        let minutes = self.within(
+            &format!("{name}_window_minutes"),
+            minutes,
+            defaults.1,
+            (1, day),
+        );
+        Limit {
+            count: count as u32,
+            window: Duration::from_secs(minutes * 60),
+        }
     }
 }
 

@@ -134,7 +134,7 @@ impl Daemon {
             operators,
             edited_templates = edited,
             "config reloaded: operators, queue, on-call, calendar, ticket settings and mail \
-             texts in force (connection, folder, store and outbox settings need a restart)"
+             texts in force (connection, folder, store, outbox and [web] settings need a restart)"
         );
         Ok(())
     }

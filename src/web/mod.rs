@@ -1,74 +1,33 @@
 //! The portal's form, "Assistenza Primo Livello": the procedure's first channel. An HTTP
 //! listener inside the daemon turns a submission into the core's inbound message and
 //! hands it to the same pipeline as email, so it opens the same tickets by the same rules
-//! in the same one transaction. This file is the server: the listener, its limits on
-//! connections, headers and time, and what the routes share; `routes` answers requests,
+//! in the same one transaction. This file is the server: the listener and its limits on
+//! connections, headers and time; `portal` is what the routes share, `routes` answers requests,
 //! `form` reads and checks a submission, `guard` holds the defences against bots.
 
 pub mod form;
 pub mod guard;
+mod portal;
 mod routes;
 
+pub use portal::{Desk, Peer, Portal};
+
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::WebConfig;
-use crate::pipeline::Pipeline;
-use crate::store::Store;
-
-use guard::{Limiter, Signer, Window};
 
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 256;
 /// The request line and headers together.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Keys the rate limits remember: a flood from many addresses cannot grow memory.
-const MAX_LIMITED_KEYS: usize = 50_000;
-
-/// What the portal needs of the running daemon.
-pub trait Desk: Send + Sync + 'static {
-    /// The pipeline in force (rebuilt on SIGHUP).
-    fn pipeline(&self) -> Arc<Pipeline>;
-    /// The daemon's one store connection.
-    fn store(&self) -> Arc<Mutex<Store>>;
-    /// Mail was queued: the outbox should look now.
-    fn queued(&self);
-}
-
-/// What every request of the portal shares.
-pub struct Portal {
-    cfg: WebConfig,
-    desk: Arc<dyn Desk>,
-    signer: Signer,
-    per_ip: Limiter,
-    per_address: Limiter,
-}
-
-impl Portal {
-    /// `secret` signs the form's tokens and the confirmation links (kept in the store,
-    /// so both outlive a restart).
-    pub fn new(cfg: WebConfig, desk: Arc<dyn Desk>, secret: &str) -> Portal {
-        let window = |l: crate::config::Limit| Window {
-            limit: l.count,
-            span: l.window,
-        };
-        Portal {
-            per_ip: Limiter::new(window(cfg.per_ip), MAX_LIMITED_KEYS),
-            per_address: Limiter::new(window(cfg.per_address), MAX_LIMITED_KEYS),
-            signer: Signer::new(secret.as_bytes()),
-            cfg,
-            desk,
-        }
-    }
-}
 
 /// Binds the form's address (`check` binds it too, to see that it can).
 pub async fn bind(cfg: &WebConfig) -> Result<TcpListener> {
@@ -121,7 +80,6 @@ pub async fn serve(
             }
         });
     }
-    let _ = TokioExecutor::new();
     let drained = tokio::time::timeout(
         Duration::from_secs(5),
         slots.acquire_many(MAX_CONNECTIONS as u32),
@@ -129,7 +87,3 @@ pub async fn serve(
     let _ = drained.await;
     Ok(())
 }
-
-/// The address the connection came from.
-#[derive(Clone, Copy, Debug)]
-pub struct Peer(pub SocketAddr);

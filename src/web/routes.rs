@@ -23,7 +23,7 @@ use crate::store::NewPending;
 
 use super::form::{self, Submission, Unreadable, LIMITS};
 use super::guard::{client_ip, random_hex, FormToken, TokenProblem};
-use super::{Peer, Portal};
+use super::portal::{Peer, Portal};
 
 /// The cookie the form's token is bound to (double submit: another site can make a
 /// browser post, but cannot read or set this).

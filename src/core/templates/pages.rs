@@ -203,6 +203,39 @@ pub fn style(settings: &Settings) -> minijinja::Value {
 
 /// Every page in every shape, with a label for the problems.
 pub fn situations(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> {
+    let mut all = forms(settings);
+    let mut push = |page, label: &str, values| all.push((page, label.to_string(), values));
+    push(Page::Received, "received", received(settings, false));
+    push(
+        Page::Received,
+        "received, to confirm",
+        received(settings, true),
+    );
+    push(Page::Confirmed, "confirmed", confirmed(settings));
+    push(Page::Style, "stylesheet", style(settings));
+    let until = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 11, 9, 5, 0).single();
+    for state in ["ready", "used", "expired", "unknown"] {
+        let valid_until = until.filter(|_| state == "ready");
+        push(Page::Confirm, state, confirm(settings, state, valid_until));
+    }
+    for page in [
+        ErrorPage::BadRequest,
+        ErrorPage::NotFound,
+        ErrorPage::TooLarge {
+            limit_bytes: 10 << 20,
+        },
+        ErrorPage::TooMany { retry_secs: 59 },
+        ErrorPage::TooMany { retry_secs: 600 },
+        ErrorPage::Unavailable,
+    ] {
+        let label = format!("error {} {page:?}", page.status());
+        push(Page::Error, &label, error(settings, "", page));
+    }
+    all
+}
+
+/// The form empty, and sent back with every error and a customer's hostile text.
+fn forms(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> {
     let limits = FormLimits {
         email: 254,
         nome: 200,
@@ -219,15 +252,14 @@ pub fn situations(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> 
         urgente: true,
         privacy: false,
     };
-    let errors: Vec<(&'static str, &'static str)> = [
+    let every_error: &[(&str, &str)] = &[
         ("email", "invalid_address"),
         ("nome", "too_long"),
         ("riferimento", "required"),
         ("richiesta", "too_long"),
         ("allegati", "too_many_files"),
         ("privacy", "consent"),
-    ]
-    .to_vec();
+    ];
     let empty = FormValues::default();
     let view = |values, errors, notice, confirmation| FormView {
         token: "1767000000.0123456789abcdef0123456789abcdef.mac",
@@ -238,57 +270,18 @@ pub fn situations(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> 
         privacy_url: "https://www.example.it/privacy/",
         confirmation,
     };
-    let mut all = vec![
+    let too_large: &[(&str, &str)] = &[("allegati", "file_too_large")];
+    [
+        ("empty form", view(&empty, &[], None, false)),
         (
-            Page::Form,
-            "empty form",
-            form(settings, &view(&empty, &[], None, false)),
-        ),
-        (
-            Page::Form,
             "every error, hostile text",
-            form(settings, &view(&typed, &errors, Some("resend"), true)),
+            view(&typed, every_error, Some("resend"), true),
         ),
-        (
-            Page::Form,
-            "file too large",
-            form(
-                settings,
-                &view(&typed, &[("allegati", "file_too_large")], None, false),
-            ),
-        ),
-        (Page::Received, "received", received(settings, false)),
-        (
-            Page::Received,
-            "received, to confirm",
-            received(settings, true),
-        ),
-        (Page::Confirmed, "confirmed", confirmed(settings)),
-        (Page::Style, "stylesheet", style(settings)),
-    ];
-    let until = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 11, 9, 5, 0).single();
-    for state in ["ready", "used", "expired", "unknown"] {
-        let valid_until = until.filter(|_| state == "ready");
-        all.push((Page::Confirm, state, confirm(settings, state, valid_until)));
-    }
-    let mut all: Vec<(Page, String, minijinja::Value)> = all
-        .into_iter()
-        .map(|(page, label, values)| (page, label.to_string(), values))
-        .collect();
-    for page in [
-        ErrorPage::BadRequest,
-        ErrorPage::NotFound,
-        ErrorPage::TooLarge {
-            limit_bytes: 10 << 20,
-        },
-        ErrorPage::TooMany { retry_secs: 59 },
-        ErrorPage::TooMany { retry_secs: 600 },
-        ErrorPage::Unavailable,
-    ] {
-        let label = format!("error {} {page:?}", page.status());
-        all.push((Page::Error, label, error(settings, "", page)));
-    }
-    all
+        ("file too large", view(&typed, too_large, None, false)),
+    ]
+    .into_iter()
+    .map(|(label, v)| (Page::Form, label.to_string(), form(settings, &v)))
+    .collect()
 }
 
 /// Every problem of the pages of `texts`: each situation rendered, and every variable a
