@@ -26,6 +26,8 @@ use crate::config::WebConfig;
 
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 256;
+/// How many `timeout`s a kept-alive connection may live.
+const CONNECTION_LIFETIME: u32 = 10;
 /// The request line and headers together.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
@@ -68,16 +70,8 @@ pub async fn serve(
         let timeout = portal.cfg.timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(timeout)
-                .max_buf_size(MAX_HEADER_BYTES.max(8192))
-                .keep_alive(true);
-            let conn = http.serve_connection(TokioIo::new(stream), service);
-            // A client that dawdles past the limit loses the connection, whatever it sends.
-            if tokio::time::timeout(timeout * 4, conn).await.is_err() {
-                tracing::debug!(%peer, "portal: connection cut after {:?}", timeout * 4);
-            }
+            serve_connection(stream, service, timeout).await;
+            tracing::trace!(%peer, "portal: connection closed");
         });
     }
     let drained = tokio::time::timeout(
@@ -86,4 +80,32 @@ pub async fn serve(
     );
     let _ = drained.await;
     Ok(())
+}
+
+/// One connection: headers within `timeout` (a client dripping bytes is cut), bodies
+/// within it too (the routes' timeout), and a kept-alive connection closed gracefully,
+/// after the request in hand, once it has lived `CONNECTION_LIFETIME` timeouts, so that
+/// idle connections cannot keep the slots.
+async fn serve_connection<S>(stream: tokio::net::TcpStream, service: S, timeout: Duration)
+where
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+        > + Send,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .max_buf_size(MAX_HEADER_BYTES.max(8192))
+        .keep_alive(true);
+    let conn = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = tokio::time::sleep(timeout * CONNECTION_LIFETIME) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(timeout, conn).await;
 }
