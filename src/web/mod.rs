@@ -86,6 +86,10 @@ pub async fn serve(
 ) -> Result<()> {
     let router = routes::router(Arc::clone(&portal));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Set when stopping: each connection then finishes the request in hand, if any, and
+    // closes; an idle one (a browser's kept alive) closes at once instead of holding the
+    // shutdown until its timeout.
+    let (closing, _) = tokio::sync::watch::channel(false);
     tracing::info!(listen = %portal.cfg.listen, "portal form listening");
     tokio::pin!(stop);
     loop {
@@ -107,6 +111,7 @@ pub async fn serve(
         };
         let service = TowerToHyperService::new(router.clone().layer(axum::Extension(Peer(peer))));
         let timeout = portal.cfg.timeout;
+        let mut stopping = closing.subscribe();
         tokio::spawn(async move {
             let _permit = permit;
             let mut http = hyper::server::conn::http1::Builder::new();
@@ -115,12 +120,22 @@ pub async fn serve(
                 .max_buf_size(MAX_HEADER_BYTES.max(8192))
                 .keep_alive(true);
             let conn = http.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let served = async {
+                tokio::select! {
+                    _ = conn.as_mut() => return,
+                    _ = stopping.wait_for(|stop| *stop) => {}
+                }
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.as_mut().await;
+            };
             // A client that dawdles past the limit loses the connection, whatever it sends.
-            if tokio::time::timeout(timeout * 4, conn).await.is_err() {
+            if tokio::time::timeout(timeout * 4, served).await.is_err() {
                 tracing::debug!(%peer, "portal: connection cut after {:?}", timeout * 4);
             }
         });
     }
+    closing.send_replace(true);
     let _ = TokioExecutor::new();
     let drained = tokio::time::timeout(
         Duration::from_secs(5),
