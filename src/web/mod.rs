@@ -9,16 +9,19 @@ pub mod form;
 pub mod guard;
 mod routes;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
+use tower::ServiceExt;
 
 use crate::config::WebConfig;
 use crate::pipeline::Pipeline;
@@ -26,7 +29,8 @@ use crate::store::Store;
 
 use guard::{Limiter, Signer, Window};
 
-/// Connections served at once; more wait in the kernel's backlog.
+/// Connections served at once. When every one is taken, the one waiting longest for a
+/// request is cut to make room; when every one is in a request, newcomers wait.
 const MAX_CONNECTIONS: usize = 256;
 /// The request line and headers together.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -90,13 +94,10 @@ pub async fn serve(
     // closes; an idle one (a browser's kept alive) closes at once instead of holding the
     // shutdown until its timeout.
     let (closing, _) = tokio::sync::watch::channel(false);
+    let open = Arc::new(Mutex::new(Open::default()));
     tracing::info!(listen = %portal.cfg.listen, "portal form listening");
     tokio::pin!(stop);
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&slots).acquire_owned() => p.context("connection slots closed")?,
-            _ = &mut stop => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -109,9 +110,37 @@ pub async fn serve(
             },
             _ = &mut stop => break,
         };
-        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(Peer(peer))));
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Every slot is taken: slow clients that hold connections without ever
+                // finishing a request must not lock out the one that just came.
+                if !lock(&open).cut_longest_waiting() {
+                    tracing::debug!("portal: every connection is in a request; the new one waits");
+                }
+                tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => p.context("connection slots closed")?,
+                    _ = &mut stop => break,
+                }
+            }
+        };
+        let requests = Arc::new(AtomicUsize::new(0));
+        let cut = Arc::new(Notify::new());
+        let id = lock(&open).add(Arc::clone(&requests), Arc::clone(&cut));
+        let router = router.clone().layer(axum::Extension(Peer(peer)));
+        let service = TowerToHyperService::new(tower::service_fn(
+            move |request: hyper::Request<hyper::body::Incoming>| {
+                let in_request = InRequest::enter(&requests);
+                let router = router.clone();
+                async move {
+                    let _in_request = in_request;
+                    router.oneshot(request).await
+                }
+            },
+        ));
         let timeout = portal.cfg.timeout;
         let mut stopping = closing.subscribe();
+        let open = Arc::clone(&open);
         tokio::spawn(async move {
             let _permit = permit;
             let mut http = hyper::server::conn::http1::Builder::new();
@@ -129,10 +158,16 @@ pub async fn serve(
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.as_mut().await;
             };
-            // A client that dawdles past the limit loses the connection, whatever it sends.
-            if tokio::time::timeout(timeout * 4, served).await.is_err() {
-                tracing::debug!(%peer, "portal: connection cut after {:?}", timeout * 4);
+            tokio::select! {
+                // A client that dawdles past the limit loses the connection, whatever it sends.
+                done = tokio::time::timeout(timeout * 4, served) => if done.is_err() {
+                    tracing::debug!(%peer, "portal: connection cut after {:?}", timeout * 4);
+                },
+                _ = cut.notified() => {
+                    tracing::debug!(%peer, "portal: connection waiting for a request cut to make room");
+                }
             }
+            lock(&open).conns.remove(&id);
         });
     }
     closing.send_replace(true);
@@ -143,6 +178,76 @@ pub async fn serve(
     );
     let _ = drained.await;
     Ok(())
+}
+
+/// The connections being served, so that a newcomer finding every slot taken can make
+/// room: the connection open longest among those not in a request (sending its headers
+/// slowly, or idle between requests) is cut. A client holding connections without
+/// finishing a request (slowloris) thus loses them to clients that do, instead of every
+/// newcomer waiting in the backlog until the header timeout frees a slot.
+#[derive(Default)]
+struct Open {
+    next: u64,
+    conns: HashMap<u64, Conn>,
+}
+
+struct Conn {
+    since: Instant,
+    /// Requests being answered on it now.
+    requests: Arc<AtomicUsize>,
+    cut: Arc<Notify>,
+}
+
+impl Open {
+    fn add(&mut self, requests: Arc<AtomicUsize>, cut: Arc<Notify>) -> u64 {
+        self.next += 1;
+        let conn = Conn {
+            since: Instant::now(),
+            requests,
+            cut,
+        };
+        self.conns.insert(self.next, conn);
+        self.next
+    }
+
+    /// Cuts the connection open longest that is not in a request; false when all are.
+    fn cut_longest_waiting(&mut self) -> bool {
+        let longest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.requests.load(Ordering::SeqCst) == 0)
+            .min_by_key(|(_, c)| c.since)
+            .map(|(id, _)| *id);
+        match longest.and_then(|id| self.conns.remove(&id)) {
+            Some(conn) => {
+                // Stored if the task is not waiting yet: it is cut when it does.
+                conn.cut.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn lock(open: &Mutex<Open>) -> MutexGuard<'_, Open> {
+    // A panic elsewhere leaves at worst a stale entry: keep serving.
+    open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counts a request on its connection while it is being answered.
+struct InRequest(Arc<AtomicUsize>);
+
+impl InRequest {
+    fn enter(requests: &Arc<AtomicUsize>) -> InRequest {
+        requests.fetch_add(1, Ordering::SeqCst);
+        InRequest(Arc::clone(requests))
+    }
+}
+
+impl Drop for InRequest {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The address the connection came from.
