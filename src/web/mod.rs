@@ -10,9 +10,10 @@ pub mod guard;
 mod routes;
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,8 @@ use guard::{Limiter, Signer, Window};
 const MAX_CONNECTIONS: usize = 256;
 /// The request line and headers together.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// How long a refused upload is read and dropped before its connection closes.
+const LINGER: Duration = Duration::from_secs(2);
 /// Keys the rate limits remember: a flood from many addresses cannot grow memory.
 const MAX_LIMITED_KEYS: usize = 50_000;
 
@@ -128,16 +131,29 @@ pub async fn serve(
         let cut = Arc::new(Notify::new());
         let id = lock(&open).add(Arc::clone(&requests), Arc::clone(&cut));
         let router = router.clone().layer(axum::Extension(Peer(peer)));
+        // Set when a request was refused before its body was read.
+        let unread = Arc::new(AtomicBool::new(false));
+        let refused = Arc::clone(&unread);
         let service = TowerToHyperService::new(tower::service_fn(
             move |request: hyper::Request<hyper::body::Incoming>| {
                 let in_request = InRequest::enter(&requests);
                 let router = router.clone();
-                async move {
+                let refused = Arc::clone(&refused);
+                Box::pin(async move {
                     let _in_request = in_request;
-                    router.oneshot(request).await
-                }
+                    let response = router.oneshot(request).await;
+                    if let Ok(r) = &response {
+                        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                            refused.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    response
+                })
             },
         ));
+        // A refused upload is drained up to twice the limit: one a little over it is read
+        // to its end, and the client sees the answer.
+        let linger_bytes = portal.cfg.max_upload_bytes.saturating_mul(2);
         let timeout = portal.cfg.timeout;
         let mut stopping = closing.subscribe();
         let open = Arc::clone(&open);
@@ -148,23 +164,33 @@ pub async fn serve(
                 .header_read_timeout(timeout)
                 .max_buf_size(MAX_HEADER_BYTES.max(8192))
                 .keep_alive(true);
-            let conn = http.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
+            let mut conn = http.serve_connection(TokioIo::new(stream), service);
+            // Done without closing the socket, so that a refused upload can linger.
             let served = async {
                 tokio::select! {
-                    _ = conn.as_mut() => return,
+                    done = poll_fn(|cx| conn.poll_without_shutdown(cx)) => return done.is_ok(),
                     _ = stopping.wait_for(|stop| *stop) => {}
                 }
-                conn.as_mut().graceful_shutdown();
-                let _ = conn.as_mut().await;
+                Pin::new(&mut conn).graceful_shutdown();
+                poll_fn(|cx| conn.poll_without_shutdown(cx)).await.is_ok()
             };
-            tokio::select! {
+            let finished = tokio::select! {
                 // A client that dawdles past the limit loses the connection, whatever it sends.
-                done = tokio::time::timeout(timeout * 4, served) => if done.is_err() {
+                done = tokio::time::timeout(timeout * 4, served) => done.unwrap_or_else(|_| {
                     tracing::debug!(%peer, "portal: connection cut after {:?}", timeout * 4);
-                },
+                    false
+                }),
                 _ = cut.notified() => {
                     tracing::debug!(%peer, "portal: connection waiting for a request cut to make room");
+                    false
+                }
+            };
+            if finished && unread.load(Ordering::SeqCst) && !*stopping.borrow() {
+                // Still in the table: a newcomer needing the slot may cut it short.
+                let stream = conn.into_parts().io.into_inner();
+                tokio::select! {
+                    _ = linger(stream, linger_bytes) => {}
+                    _ = cut.notified() => {}
                 }
             }
             lock(&open).conns.remove(&id);
@@ -178,6 +204,28 @@ pub async fn serve(
     );
     let _ = drained.await;
     Ok(())
+}
+
+/// The answer to a request refused before its body was read (413) is sent: read and drop
+/// what the client still sends, for a while and up to `max_bytes`, before closing.
+/// Closed with its data unread, the connection would be reset, and a client still
+/// sending (a browser uploading) would often lose the answer with it and show
+/// "connection reset" instead of the page saying what was too large. The write side
+/// stays open meanwhile: a client that sees it closed may stop sending and give up on
+/// the answer too.
+async fn linger(mut stream: tokio::net::TcpStream, max_bytes: u64) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut left = max_bytes;
+    let drain = async {
+        while left > 0 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n as u64),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// The connections being served, so that a newcomer finding every slot taken can make
