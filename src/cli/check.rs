@@ -67,16 +67,24 @@ async fn portal(report: &mut Report, cfg: &Config) {
     }
 }
 
-/// Whether what listens at `addr` answers `GET /healthz` with 200.
+/// Whether what listens at `addr` answers `GET /healthz` with 200. The portal answers a
+/// request in the version it was asked in, so the status line may say 1.0 or 1.1.
 async fn healthy(addr: std::net::SocketAddr) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let ask = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .await?;
-        let mut answer = vec![0u8; 64];
-        let n = s.read(&mut answer).await?;
-        Ok::<_, std::io::Error>(answer[..n].starts_with(b"HTTP/1.1 200"))
+        let mut answer = Vec::with_capacity(64);
+        while answer.len() < 12 {
+            if s.read_buf(&mut answer).await? == 0 {
+                break;
+            }
+        }
+        let ok = [&b"HTTP/1.1 200"[..], b"HTTP/1.0 200"]
+            .iter()
+            .any(|line| answer.starts_with(line));
+        Ok::<_, std::io::Error>(ok)
     };
     matches!(
         tokio::time::timeout(std::time::Duration::from_secs(3), ask).await,

@@ -1,10 +1,12 @@
 //! The portal's form, "Assistenza Primo Livello": the procedure's first channel. An HTTP
 //! listener inside the daemon turns a submission into the core's inbound message and
 //! hands it to the same pipeline as email, so it opens the same tickets by the same rules
-//! in the same one transaction. This file is the server: the listener and its limits on
-//! connections, headers and time; `portal` is what the routes share, `routes` answers requests,
-//! `form` reads and checks a submission, `guard` holds the defences against bots.
+//! in the same one transaction. This file is the listener; `connections` serves each
+//! connection within its limits of headers, time and slots; `portal` is what the routes
+//! share, `routes` answers requests, `form` reads and checks a submission, `guard` holds
+//! the defences against bots.
 
+mod connections;
 pub mod form;
 pub mod guard;
 mod portal;
@@ -13,23 +15,20 @@ mod routes;
 pub use portal::{Desk, Peer, Portal};
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::WebConfig;
 
-/// Connections served at once; more wait in the kernel's backlog.
+use connections::{lock, Limits, Open};
+
+/// Connections served at once. When every one is taken, the one waiting longest for a
+/// request is cut to make room; when every one is in a request, newcomers wait.
 const MAX_CONNECTIONS: usize = 256;
-/// How many `timeout`s a kept-alive connection may live.
-const CONNECTION_LIFETIME: u32 = 10;
-/// The request line and headers together.
-const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Binds the form's address (`check` binds it too, to see that it can).
 pub async fn bind(cfg: &WebConfig) -> Result<TcpListener> {
@@ -38,8 +37,8 @@ pub async fn bind(cfg: &WebConfig) -> Result<TcpListener> {
         .with_context(|| format!("listening on {} (web.listen)", cfg.listen))
 }
 
-/// Serves the portal on `listener` until `stop` resolves; then lets the requests in hand
-/// finish for a few seconds.
+/// Serves the portal on `listener` until `stop` resolves; then each connection finishes
+/// the request in hand, if any, and closes (an idle one at once), within a few seconds.
 pub async fn serve(
     listener: TcpListener,
     portal: Arc<Portal>,
@@ -47,13 +46,15 @@ pub async fn serve(
 ) -> Result<()> {
     let router = routes::router(Arc::clone(&portal));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let open = Arc::new(Mutex::new(Open::default()));
+    let limits = Limits {
+        timeout: portal.cfg.timeout,
+        linger_bytes: portal.cfg.max_upload_bytes.saturating_mul(2),
+    };
     tracing::info!(listen = %portal.cfg.listen, "portal form listening");
     tokio::pin!(stop);
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&slots).acquire_owned() => p.context("connection slots closed")?,
-            _ = &mut stop => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -66,46 +67,32 @@ pub async fn serve(
             },
             _ = &mut stop => break,
         };
-        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(Peer(peer))));
-        let timeout = portal.cfg.timeout;
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Every slot is taken: slow clients that hold connections without ever
+                // finishing a request must not lock out the one that just came.
+                if !lock(&open).cut_longest_waiting() {
+                    tracing::debug!("portal: every connection is in a request; the new one waits");
+                }
+                tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => p.context("connection slots closed")?,
+                    _ = &mut stop => break,
+                }
+            }
+        };
+        let router = router.clone().layer(axum::Extension(Peer(peer)));
+        let (open, stopping) = (Arc::clone(&open), closing.subscribe());
         tokio::spawn(async move {
             let _permit = permit;
-            serve_connection(stream, service, timeout).await;
-            tracing::trace!(%peer, "portal: connection closed");
+            connections::serve(stream, peer, router, open, stopping, limits).await;
         });
     }
+    closing.send_replace(true);
     let drained = tokio::time::timeout(
         Duration::from_secs(5),
         slots.acquire_many(MAX_CONNECTIONS as u32),
     );
     let _ = drained.await;
     Ok(())
-}
-
-/// One connection: headers within `timeout` (a client dripping bytes is cut), bodies
-/// within it too (the routes' timeout), and a kept-alive connection closed gracefully,
-/// after the request in hand, once it has lived `CONNECTION_LIFETIME` timeouts, so that
-/// idle connections cannot keep the slots.
-async fn serve_connection<S>(stream: tokio::net::TcpStream, service: S, timeout: Duration)
-where
-    S: hyper::service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = axum::response::Response,
-        > + Send,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(timeout)
-        .max_buf_size(MAX_HEADER_BYTES.max(8192))
-        .keep_alive(true);
-    let conn = http.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => return,
-        _ = tokio::time::sleep(timeout * CONNECTION_LIFETIME) => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(timeout, conn).await;
 }

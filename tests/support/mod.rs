@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod forward;
 pub mod oracle;
+pub mod portal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -160,6 +161,8 @@ pub struct Desk {
     pub dir: tempfile::TempDir,
     pub support: String,
     pub config: PathBuf,
+    /// The port of the portal's form, for a desk with a `[web]` section.
+    pub web_port: Option<u16>,
 }
 
 /// How the desk reaches IMAP.
@@ -176,9 +179,18 @@ impl Desk {
 
     /// A desk with extra config lines appended (e.g. an `[intake]` table).
     pub fn with(tag: &str, tls: ImapTls, extra: &str) -> Desk {
+        Desk::with_users(tag, tls, extra, &[])
+    }
+
+    /// `with`, and the mailboxes `others` created in the same go as the support mailbox:
+    /// Dovecot sees users added a second time within a second only after a failed login
+    /// or two, each delayed by its `auth_failure_delay`.
+    pub fn with_users(tag: &str, tls: ImapTls, extra: &str, others: &[String]) -> Desk {
         let stack = stack();
         let support = format!("{}@kzweb.it", unique(&format!("support-{tag}")));
-        add_user(&support);
+        let mut users = vec![support.clone()];
+        users.extend_from_slice(others);
+        add_users(&users);
         let dir = tempfile::tempdir().expect("tempdir");
         let secret = dir.path().join("password");
         std::fs::write(&secret, format!("{PASSWORD}\n")).expect("secret");
@@ -225,6 +237,7 @@ once_timeout_secs = 20
             dir,
             support,
             config,
+            web_port: None,
         }
     }
 
@@ -584,6 +597,11 @@ pub const AUTHSERV_ID: &str = "mx.kzweb.test";
 impl Desk {
     /// A desk with operators, a queue, an on-call address and operator authentication.
     pub fn with_staff(tag: &str) -> (Desk, Staff) {
+        Desk::with_staff_and_users(tag, &[])
+    }
+
+    /// `with_staff`, and the mailboxes `others` created with the staff's.
+    pub fn with_staff_and_users(tag: &str, others: &[String]) -> (Desk, Staff) {
         let mk = |who: &str| format!("{}@kzweb.it", unique(&format!("{who}-{tag}")));
         let staff = Staff {
             queue: mk("queue"),
@@ -591,12 +609,13 @@ impl Desk {
             giulia: mk("giulia"),
             sergio: mk("sergio"),
         };
-        add_users(&[
+        let mut users = vec![
             staff.queue.clone(),
             staff.oncall.clone(),
             staff.giulia.clone(),
             staff.sergio.clone(),
-        ]);
+        ];
+        users.extend_from_slice(others);
         let extra = format!(
             r#"
 [queue]
@@ -621,7 +640,10 @@ team = "sistemisti"
 "#,
             staff.queue, staff.oncall, staff.giulia, staff.sergio
         );
-        (Desk::with(tag, ImapTls::Implicit, &extra), staff)
+        (
+            Desk::with_users(tag, ImapTls::Implicit, &extra, &users),
+            staff,
+        )
     }
 
     /// The code of the only ticket, and its listing.
