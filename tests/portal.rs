@@ -5,7 +5,6 @@
 //! typed comes back escaped beside its message and never reaches a header; the
 //! confirmation link; the health check, the Italian 404 and `check`.
 //!
-//! Tests marked `// needs the core's web channel` depend on the core's rules for
 //! submissions from the form (a ticket for a contract in force, a rejection for an
 //! expired one), which land with another branch.
 
@@ -104,7 +103,6 @@ fn header_section(raw: &[u8]) -> String {
 
 // ---- what a customer sees ----------------------------------------------------------------
 
-// needs the core's web channel
 #[test]
 fn a_customer_with_a_contract_gets_the_ack_by_email_after_the_neutral_page() {
     let (desk, staff, people) = Desk::with_staff_and_web("web-ack", "", &["mario"]);
@@ -146,7 +144,6 @@ fn a_customer_with_a_contract_gets_the_ack_by_email_after_the_neutral_page() {
     assert!(status.success(), "{log}");
 }
 
-// needs the core's web channel (the expired contract's rejection, at the end)
 #[test]
 fn the_page_is_the_same_word_for_word_for_unknown_expired_and_valid_addresses() {
     let (desk, people) =
@@ -205,7 +202,6 @@ fn the_page_is_the_same_word_for_word_for_unknown_expired_and_valid_addresses() 
     assert!(status.success(), "{log}");
 }
 
-// needs the core's web channel (the ticket and the ack, at the end)
 #[test]
 fn pressing_invia_twice_or_retrying_opens_one_ticket() {
     let (desk, people) =
@@ -371,7 +367,6 @@ fn a_form_without_its_cookie_or_with_a_forged_token_is_sent_back_to_be_sent_agai
     assert!(status.success(), "{log}");
 }
 
-// needs the core's web channel (the ticket, at the end)
 #[test]
 fn a_bot_is_answered_like_a_customer_and_nothing_is_recorded() {
     let (desk, people) = Desk::with_web_and_customers("web-bot", "min_fill_secs = 3", &["mario"]);
@@ -689,7 +684,6 @@ fn a_slow_client_is_cut_and_does_not_hold_the_server() {
 
 // ---- hostile text -----------------------------------------------------------------------
 
-// needs the core's web channel (the queue notice, at the end)
 #[test]
 fn crlf_nul_and_html_in_fields_reach_no_header_and_no_page_unescaped() {
     let (desk, staff, people) = Desk::with_staff_and_web("web-crlf", "", &["mario", "evil"]);
@@ -814,7 +808,6 @@ fn a_huge_request_text_is_refused_with_a_message_not_cut() {
 
 // ---- confirmation links ------------------------------------------------------------------
 
-// needs the core's web channel (the mail with the link, and all after it)
 #[test]
 fn confirmation_links_open_the_ticket_only_when_conferma_is_pressed() {
     let (desk, people) =
