@@ -4,9 +4,6 @@
 //! oversized upload or a slow client records nothing and sends nothing; that what was
 //! typed comes back escaped beside its message and never reaches a header; the
 //! confirmation link; the health check, the Italian 404 and `check`.
-//!
-//! submissions from the form (a ticket for a contract in force, a rejection for an
-//! expired one), which land with another branch.
 
 mod support;
 
