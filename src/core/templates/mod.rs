@@ -265,6 +265,27 @@ pub fn office_hours(calendar: &Calendar) -> String {
     )
 }
 
+/// `ticket`, `ticket.code`, … : the names a template may use, as minijinja lists them.
+pub fn variables_of(values: &minijinja::Value) -> Vec<String> {
+    let mut out = vec![];
+    if let Ok(keys) = values.try_iter() {
+        for key in keys {
+            let Some(name) = key.as_str().map(str::to_string) else {
+                continue;
+            };
+            if let Ok(inner) = values.get_item(&key) {
+                if inner.kind() == minijinja::value::ValueKind::Map {
+                    if let Ok(sub) = inner.try_iter() {
+                        out.extend(sub.filter_map(|k| k.as_str().map(|k| format!("{name}.{k}"))));
+                    }
+                }
+            }
+            out.push(name);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

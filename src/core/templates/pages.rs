@@ -8,8 +8,7 @@ use serde_json::{json, Value as Json};
 
 use super::super::decision::Settings;
 use super::super::texts::{TextProblem, Texts};
-use super::samples::variables_of;
-use super::{context, italian_datetime};
+use super::{context, italian_datetime, variables_of};
 
 /// A page of the portal, by its template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
