@@ -13,6 +13,8 @@
 //!   messages on one connection.
 //! - Memory: the daemon's peak RSS (VmHWM) when 1,000 tickets are open and at the end.
 //! - CPU: the daemon's user+sys seconds per 1,000 requests of the backlog.
+//! - The portal's form (`form.rs`): submission → ack latency, valid submissions per
+//!   second and their acks, and a junk flood beside emailed requests.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -24,6 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
 
+mod form;
+
 const PASSWORD: &str = "testpass";
 const BODY: &str = "Buongiorno, sono un cliente.\r\nSito: https://www.rossi-impianti.it\r\n\
 Il modulo contatti non invia più i messaggi, potete controllare?";
@@ -34,6 +38,14 @@ struct Args {
     latency: usize,
     backlog: usize,
     contracts: usize,
+    /// Valid form submissions sent in parallel.
+    form: usize,
+    /// Junk POSTs of the flood.
+    flood: usize,
+    /// Emailed requests measured with the flood and without.
+    emails: usize,
+    /// Only the portal's form: no mail latency, no backlog.
+    portal_only: bool,
 }
 
 fn main() -> Result<()> {
@@ -41,11 +53,40 @@ fn main() -> Result<()> {
     if argv.first().map(String::as_str) == Some("--send") {
         return sender(&argv[1..]);
     }
+    let args = parse_args(&argv)?;
+    let stack = Stack::read()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut table = vec![machine(&args)?];
+    if !args.portal_only {
+        eprintln!("bench: latency phase ({} requests)", args.latency);
+        table.push(rt.block_on(latency(&args, &stack))?);
+        eprintln!(
+            "bench: backlog phase ({} requests, {} contracts)",
+            args.backlog, args.contracts
+        );
+        table.push(rt.block_on(backlog(&args, &stack))?);
+    }
+    table.push(form::run(&args, &stack, &rt)?);
+    println!();
+    for line in table {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn parse_args(argv: &[String]) -> Result<Args> {
     let mut args = Args {
         binary: PathBuf::from("target/release/assistenza"),
         latency: 200,
         backlog: 10_000,
         contracts: 500,
+        form: 2_000,
+        flood: 10_000,
+        emails: 50,
+        portal_only: false,
     };
     let mut it = argv.iter();
     while let Some(a) = it.next() {
@@ -55,32 +96,22 @@ fn main() -> Result<()> {
                 args.latency = 20;
                 args.backlog = 200;
                 args.contracts = 50;
+                args.form = 100;
+                args.flood = 1_000;
+                args.emails = 10;
             }
             "--binary" => args.binary = PathBuf::from(value()?),
             "--latency" => args.latency = value()?.parse()?,
             "--backlog" => args.backlog = value()?.parse()?,
             "--contracts" => args.contracts = value()?.parse()?,
+            "--form" => args.form = value()?.parse()?,
+            "--flood" => args.flood = value()?.parse()?,
+            "--emails" => args.emails = value()?.parse()?,
+            "--portal-only" => args.portal_only = true,
             other => bail!("unknown argument {other}"),
         }
     }
-    let stack = Stack::read()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let machine = machine(&args)?;
-    eprintln!("bench: latency phase ({} requests)", args.latency);
-    let latency = rt.block_on(latency(&args, &stack))?;
-    eprintln!(
-        "bench: backlog phase ({} requests, {} contracts)",
-        args.backlog, args.contracts
-    );
-    let backlog = rt.block_on(backlog(&args, &stack))?;
-    println!();
-    println!("{machine}");
-    println!("{latency}");
-    println!("{backlog}");
-    Ok(())
+    Ok(args)
 }
 
 // ---- the mail stack ------------------------------------------------------------------
@@ -177,6 +208,17 @@ struct Desk {
 
 impl Desk {
     fn new(tag: &str, customers: usize, stack: &Stack, binary: &Path) -> Result<Desk> {
+        Desk::with_config(tag, customers, stack, binary, "")
+    }
+
+    /// A desk whose config ends with `extra` (a `[web]` section, say).
+    fn with_config(
+        tag: &str,
+        customers: usize,
+        stack: &Stack,
+        binary: &Path,
+        extra: &str,
+    ) -> Result<Desk> {
         let id = format!(
             "{tag}{}-{}",
             std::process::id(),
@@ -196,57 +238,31 @@ impl Desk {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
         let config = dir.join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"[imap]
-host = "127.0.0.1"
-port = {imaps}
-tls = "implicit"
-username = "{support}"
-password_file = "password"
-ca_file = "{ca}"
-
-[smtp]
-host = "127.0.0.1"
-port = {sub}
-tls = "starttls"
-username = "{support}"
-password_file = "password"
-from = "{support}"
-ca_file = "{ca}"
-
-[store]
-path = "desk.db"
-
-# The latency run sends each customer 20 requests and the crash run more: the reply
-# rate limit (20 an hour by default) must not hold any acknowledgement back.
-[intake]
-max_replies_per_hour = 10000
-"#,
-                imaps = stack.imaps,
-                sub = stack.submission,
-                ca = stack.ca.display(),
-            ),
-        )?;
-        let today = chrono::Utc::now().date_naive();
-        let mut csv = String::from("customer,addresses,valid_from,valid_until,references\n");
-        for (i, c) in customers.iter().enumerate() {
-            csv.push_str(&format!(
-                "Cliente {i},{c},{},{},www.rossi-impianti.it\n",
-                today - chrono::Duration::days(365),
-                today + chrono::Duration::days(365)
-            ));
-        }
-        let file = dir.join("contracts.csv");
-        std::fs::write(&file, csv)?;
+        std::fs::write(&config, config_text(stack, &support, extra))?;
         let desk = Desk {
             dir,
             support,
             customers,
             config,
         };
-        let out = desk
+        desk.import_contracts(binary)?;
+        Ok(desk)
+    }
+
+    /// One contract in force per customer, each with the bench's site as its reference.
+    fn import_contracts(&self, binary: &Path) -> Result<()> {
+        let today = chrono::Utc::now().date_naive();
+        let mut csv = String::from("customer,addresses,valid_from,valid_until,references\n");
+        for (i, c) in self.customers.iter().enumerate() {
+            csv.push_str(&format!(
+                "Cliente {i},{c},{},{},www.rossi-impianti.it\n",
+                today - chrono::Duration::days(365),
+                today + chrono::Duration::days(365)
+            ));
+        }
+        let file = self.dir.join("contracts.csv");
+        std::fs::write(&file, csv)?;
+        let out = self
             .command(binary)
             .args(["contracts", "import"])
             .arg(&file)
@@ -254,7 +270,7 @@ max_replies_per_hour = 10000
         if !out.status.success() {
             bail!("contracts import: {}", String::from_utf8_lossy(&out.stderr));
         }
-        Ok(desk)
+        Ok(())
     }
 
     fn command(&self, binary: &Path) -> Command {
@@ -282,6 +298,40 @@ max_replies_per_hour = 10000
         }
         bail!("the daemon did not get ready; see {}", self.dir.display())
     }
+}
+
+/// The desk's config: the stack's IMAP and SMTP as the support mailbox, then `extra`.
+fn config_text(stack: &Stack, support: &str, extra: &str) -> String {
+    format!(
+        r#"[imap]
+host = "127.0.0.1"
+port = {imaps}
+tls = "implicit"
+username = "{support}"
+password_file = "password"
+ca_file = "{ca}"
+
+[smtp]
+host = "127.0.0.1"
+port = {sub}
+tls = "starttls"
+username = "{support}"
+password_file = "password"
+from = "{support}"
+ca_file = "{ca}"
+
+[store]
+path = "desk.db"
+
+# The latency run sends each customer 20 requests and the crash run more: the reply
+# rate limit (20 an hour by default) must not hold any acknowledgement back.
+[intake]
+max_replies_per_hour = 10000
+"#,
+        imaps = stack.imaps,
+        sub = stack.submission,
+        ca = stack.ca.display(),
+    ) + extra
 }
 
 fn stop(mut child: Child) -> Result<()> {
@@ -390,6 +440,68 @@ async fn watch(
 async fn latency(args: &Args, stack: &Stack) -> Result<String> {
     let desk = Desk::new("lat", 10, stack, &args.binary)?;
     let daemon = desk.start(&args.binary)?;
+    let samples = email_samples(stack, &desk, args.latency).await?;
+    stop(daemon)?;
+    let _ = std::fs::remove_dir_all(&desk.dir);
+    Ok(format!(
+        "latency   {} requests, one every 100–300 ms, SMTP accept → ack in the customer's mailbox: \
+         {}{} (targets: p50 ≤ 1 s, p99 ≤ 3 s)",
+        samples.accepted.len(),
+        samples.quantiles(),
+        samples.missing_note(),
+    ))
+}
+
+/// Acknowledgement latencies of emailed requests, in seconds, sorted.
+struct Samples {
+    /// Each request's Message-ID and when Postfix accepted it (µs since the epoch).
+    accepted: Vec<(String, u128)>,
+    /// When each request's ack was seen (µs since the epoch), by Message-ID.
+    seen: HashMap<String, u128>,
+    /// The latency of each request whose ack was seen, sorted.
+    lat: Vec<f64>,
+    missing: usize,
+}
+
+impl Samples {
+    fn from_latencies(mut lat: Vec<f64>, missing: usize) -> Samples {
+        lat.sort_by(f64::total_cmp);
+        Samples {
+            accepted: vec![],
+            seen: HashMap::new(),
+            lat,
+            missing,
+        }
+    }
+
+    fn q(&self, p: f64) -> f64 {
+        let at = ((self.lat.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        self.lat.get(at).copied().unwrap_or(f64::NAN)
+    }
+
+    /// `p50 … s, p95 … s, p99 … s, max … s`
+    fn quantiles(&self) -> String {
+        format!(
+            "p50 {:.2} s, p95 {:.2} s, p99 {:.2} s, max {:.2} s",
+            self.q(0.50),
+            self.q(0.95),
+            self.q(0.99),
+            self.lat.last().copied().unwrap_or(f64::NAN)
+        )
+    }
+
+    fn missing_note(&self) -> String {
+        if self.missing > 0 {
+            format!(", {} ack(s) NOT SEEN", self.missing)
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// Sends `n` requests to `desk` over SMTP from its customers (the `--send` process) and
+/// measures each one's acknowledgement latency, watching every customer's mailbox.
+async fn email_samples(stack: &Stack, desk: &Desk, n: usize) -> Result<Samples> {
     let seen = Arc::new(Mutex::new(HashMap::new()));
     let done = Arc::new(Mutex::new(false));
     let stack = Arc::new(Stack {
@@ -405,12 +517,49 @@ async fn latency(args: &Args, stack: &Stack) -> Result<String> {
     }
     // Let the watchers log in before the first request.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted = send_requests(&stack, desk, n).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        // The mailboxes may hold acks of earlier rounds: only this round's count.
+        let all = {
+            let seen = seen.lock().map_err(|_| anyhow!("poisoned"))?;
+            accepted.iter().all(|(id, _)| seen.contains_key(id))
+        };
+        if all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    *done.lock().map_err(|_| anyhow!("poisoned"))? = true;
+    for w in watchers {
+        w.await??;
+    }
+    let seen = seen.lock().map_err(|_| anyhow!("poisoned"))?.clone();
+    let lat: Vec<f64> = accepted
+        .iter()
+        .filter_map(|(id, at)| seen.get(id).map(|s| (*s as f64 - *at as f64) / 1e6))
+        .collect();
+    let missing = accepted.len() - lat.len();
+    let seen = accepted
+        .iter()
+        .filter_map(|(id, _)| Some((id.clone(), *seen.get(id)?)))
+        .collect();
+    Ok(Samples {
+        accepted,
+        seen,
+        ..Samples::from_latencies(lat, missing)
+    })
+}
+
+/// Runs the `--send` process: `n` requests to the desk, round-robin from its customers;
+/// each one's Message-ID and when Postfix accepted it.
+async fn send_requests(stack: &Stack, desk: &Desk, n: usize) -> Result<Vec<(String, u128)>> {
     let me = std::env::current_exe()?;
     let mut child = Command::new(me)
         .arg("--send")
         .arg(stack.smtp.to_string())
         .arg(&desk.support)
-        .arg(args.latency.to_string())
+        .arg(n.to_string())
         .args(&desk.customers)
         .stdout(Stdio::piped())
         .spawn()?;
@@ -429,46 +578,7 @@ async fn latency(args: &Args, stack: &Stack) -> Result<String> {
     if !child.wait()?.success() {
         bail!("the sender failed");
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let n = seen.lock().map_err(|_| anyhow!("poisoned"))?.len();
-        if n >= accepted.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    *done.lock().map_err(|_| anyhow!("poisoned"))? = true;
-    for w in watchers {
-        w.await??;
-    }
-    stop(daemon)?;
-    let seen = seen.lock().map_err(|_| anyhow!("poisoned"))?.clone();
-    let mut lat: Vec<f64> = accepted
-        .iter()
-        .filter_map(|(id, at)| seen.get(id).map(|s| (*s as f64 - *at as f64) / 1e6))
-        .collect();
-    let missing = accepted.len() - lat.len();
-    lat.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        lat.get(((lat.len() as f64 * p).ceil() as usize).saturating_sub(1))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    let _ = std::fs::remove_dir_all(&desk.dir);
-    Ok(format!(
-        "latency   {} requests, one every 100–300 ms, SMTP accept → ack in the customer's mailbox: \
-         p50 {:.2} s, p95 {:.2} s, p99 {:.2} s, max {:.2} s{} (targets: p50 ≤ 1 s, p99 ≤ 3 s)",
-        accepted.len(),
-        q(0.50),
-        q(0.95),
-        q(0.99),
-        lat.last().copied().unwrap_or(f64::NAN),
-        if missing > 0 {
-            format!(", {missing} ack(s) NOT SEEN")
-        } else {
-            String::new()
-        }
-    ))
+    Ok(accepted)
 }
 
 // ---- backlog -------------------------------------------------------------------------
