@@ -11,7 +11,10 @@ use crate::store::Store;
 use super::guard::{Limiter, Signer, Window};
 
 /// Keys the rate limits remember: a flood from many addresses cannot grow memory.
-const MAX_LIMITED_KEYS: usize = 50_000;
+const MAX_LIMITED_KEYS: usize = 20_000;
+/// Submissions waiting for the store on blocking threads at once: the store takes one at
+/// a time anyway, and a flood must not spawn a thread (and its memory) per request.
+const STORE_SLOTS: usize = 4;
 
 /// What the portal needs of the running daemon.
 pub trait Desk: Send + Sync + 'static {
@@ -30,6 +33,7 @@ pub struct Portal {
     pub(super) signer: Signer,
     pub(super) per_ip: Limiter,
     pub(super) per_address: Limiter,
+    pub(super) store_slots: tokio::sync::Semaphore,
 }
 
 impl Portal {
@@ -44,6 +48,7 @@ impl Portal {
             per_ip: Limiter::new(window(cfg.per_ip), MAX_LIMITED_KEYS),
             per_address: Limiter::new(window(cfg.per_address), MAX_LIMITED_KEYS),
             signer: Signer::new(secret.as_bytes()),
+            store_slots: tokio::sync::Semaphore::new(STORE_SLOTS),
             cfg,
             desk,
         }

@@ -356,6 +356,7 @@ async fn judge(
             },
         ));
     }
+    let _slot = p.store_slots.acquire().await?;
     let me = Arc::clone(p);
     tokio::task::spawn_blocking(move || me.record(submission, &key, ip))
         .await
