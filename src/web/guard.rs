@@ -372,8 +372,8 @@ mod tests {
     fn refused_hit_is_not_counted() {
         let l = limiter(2, MINUTE, 100);
         let t0 = Instant::now();
-        l.hit("k", t0).unwrap();
-        l.hit("k", t0 + secs(10)).unwrap();
+        l.hit("k", t0).expect("under the limit");
+        l.hit("k", t0 + secs(10)).expect("under the limit");
         for _ in 0..5 {
             assert!(l.hit("k", t0 + secs(20)).is_err());
         }
@@ -385,7 +385,7 @@ mod tests {
     fn retry_after_is_rounded_up_to_whole_seconds_and_at_least_one() {
         let l = limiter(1, MINUTE, 100);
         let t0 = Instant::now();
-        l.hit("k", t0).unwrap();
+        l.hit("k", t0).expect("under the limit");
         let just_before = t0 + MINUTE - Duration::from_millis(1);
         assert_eq!(l.hit("k", just_before), Err(secs(1)));
         assert_eq!(l.hit("k", t0 + Duration::from_millis(500)), Err(secs(60)));
@@ -396,9 +396,9 @@ mod tests {
     fn window_slides_as_old_hits_expire_one_by_one() {
         let l = limiter(3, MINUTE, 100);
         let t0 = Instant::now();
-        l.hit("k", t0).unwrap();
-        l.hit("k", t0 + secs(20)).unwrap();
-        l.hit("k", t0 + secs(40)).unwrap();
+        l.hit("k", t0).expect("under the limit");
+        l.hit("k", t0 + secs(20)).expect("under the limit");
+        l.hit("k", t0 + secs(40)).expect("under the limit");
         assert_eq!(l.hit("k", t0 + secs(59)), Err(secs(1)));
         assert_eq!(l.hit("k", t0 + secs(60)), Ok(()), "the t0 hit has left");
         assert_eq!(
@@ -413,7 +413,7 @@ mod tests {
     fn distinct_keys_are_limited_independently() {
         let l = limiter(1, MINUTE, 100);
         let t0 = Instant::now();
-        l.hit("a", t0).unwrap();
+        l.hit("a", t0).expect("under the limit");
         assert!(l.hit("a", t0).is_err());
         assert_eq!(l.hit("b", t0), Ok(()));
         assert!(l.hit("b", t0).is_err());
@@ -447,15 +447,15 @@ mod tests {
     fn full_table_drops_expired_keys_before_live_ones() {
         let l = limiter(2, MINUTE, 4);
         let t0 = Instant::now();
-        l.hit("limited", t0).unwrap();
+        l.hit("limited", t0).expect("under the limit");
         for k in ["a", "b", "c"] {
-            l.hit(k, t0 + secs(1)).unwrap();
+            l.hit(k, t0 + secs(1)).expect("under the limit");
         }
-        l.hit("limited", t0 + secs(50)).unwrap();
+        l.hit("limited", t0 + secs(50)).expect("under the limit");
         // At t0 + 70 a, b and c have expired; "limited" is the oldest inserted but live.
-        l.hit("d", t0 + secs(70)).unwrap();
+        l.hit("d", t0 + secs(70)).expect("under the limit");
         assert_eq!(l.len(), 2);
-        l.hit("limited", t0 + secs(70)).unwrap();
+        l.hit("limited", t0 + secs(70)).expect("under the limit");
         assert!(
             l.hit("limited", t0 + secs(70)).is_err(),
             "its t0+50 hit was kept"
@@ -467,7 +467,7 @@ mod tests {
         let l = limiter(1, MINUTE, 8);
         let t0 = Instant::now();
         for i in 0..8 {
-            l.hit(&format!("k{i}"), t0).unwrap();
+            l.hit(&format!("k{i}"), t0).expect("under the limit");
         }
         assert_eq!(
             l.hit("new", t0),
@@ -489,16 +489,20 @@ mod tests {
                 std::thread::spawn(move || (0..250).all(|_| l.hit("k", t0).is_ok()))
             })
             .collect();
-        assert!(handles.into_iter().all(|h| h.join().unwrap()));
+        assert!(handles
+            .into_iter()
+            .all(|h| h.join().expect("a hitting thread")));
         assert!(l.hit("k", t0).is_err(), "exactly 1,000 hits were counted");
     }
 
     fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+        s.parse().expect("an IP address")
     }
 
     fn nets(list: &[&str]) -> Vec<Network> {
-        list.iter().map(|s| Network::parse(s).unwrap()).collect()
+        list.iter()
+            .map(|s| Network::parse(s).expect("a network"))
+            .collect()
     }
 
     #[test]
@@ -577,31 +581,35 @@ mod tests {
             ip("198.51.100.9")
         );
         assert!(Network::parse("::ffff:0:0/96")
-            .unwrap()
+            .expect("a network")
             .contains(ip("192.0.2.1")));
     }
 
     #[test]
     fn network_contains_exactly_its_prefix() {
-        let ten = Network::parse("10.0.0.0/8").unwrap();
+        let ten = Network::parse("10.0.0.0/8").expect("a network");
         assert!(ten.contains(ip("10.0.0.0")) && ten.contains(ip("10.255.255.255")));
         assert!(!ten.contains(ip("11.0.0.0")) && !ten.contains(ip("9.255.255.255")));
-        let fd = Network::parse("fd00::/8").unwrap();
+        let fd = Network::parse("fd00::/8").expect("a network");
         assert!(fd.contains(ip("fdff:ffff::1")) && !fd.contains(ip("fe00::")));
-        let host = Network::parse("192.0.2.1").unwrap();
+        let host = Network::parse("192.0.2.1").expect("a network");
         assert!(host.contains(ip("192.0.2.1")) && !host.contains(ip("192.0.2.2")));
-        let host6 = Network::parse("2001:db8::1/128").unwrap();
+        let host6 = Network::parse("2001:db8::1/128").expect("a network");
         assert!(host6.contains(ip("2001:db8::1")) && !host6.contains(ip("2001:db8::2")));
-        let any4 = Network::parse("0.0.0.0/0").unwrap();
+        let any4 = Network::parse("0.0.0.0/0").expect("a network");
         assert!(any4.contains(ip("255.255.255.255")) && !any4.contains(ip("2001:db8::1")));
-        assert!(Network::parse("::/0").unwrap().contains(ip("2001:db8::1")));
-        let odd = Network::parse("192.0.2.0/25").unwrap();
+        assert!(Network::parse("::/0")
+            .expect("a network")
+            .contains(ip("2001:db8::1")));
+        let odd = Network::parse("192.0.2.0/25").expect("a network");
         assert!(odd.contains(ip("192.0.2.127")) && !odd.contains(ip("192.0.2.128")));
     }
 
     #[test]
     fn ipv4_network_does_not_contain_ipv6_addresses() {
-        assert!(!Network::parse("0.0.0.0/0").unwrap().contains(ip("::1")));
+        assert!(!Network::parse("0.0.0.0/0")
+            .expect("a network")
+            .contains(ip("::1")));
     }
 
     #[test]
@@ -669,11 +677,11 @@ mod tests {
 
     #[test]
     fn random_hex_has_two_digits_per_byte_and_differs_each_time() {
-        let a = random_hex(16).unwrap();
+        let a = random_hex(16).expect("random bytes");
         assert_eq!(a.len(), 32);
         assert!(is_idempotency_key(&a));
-        assert_ne!(a, random_hex(16).unwrap());
-        assert_eq!(random_hex(0).unwrap(), "");
+        assert_ne!(a, random_hex(16).expect("random bytes"));
+        assert_eq!(random_hex(0).expect("random bytes"), "");
     }
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
