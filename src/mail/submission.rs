@@ -65,18 +65,31 @@ pub fn raw(
 }
 
 /// The core's message of a stored submission: its files as parsed from `raw`, its fields
-/// as typed, received `at` (when it was sent, or confirmed).
+/// as typed, received `at` (when it was confirmed).
 pub fn inbound(raw: &[u8], fields: &FormFields, at: DateTime<Utc>) -> Inbound {
     let parsed = parse(raw, raw.len() as u64, at);
+    let id = parsed.message_id.unwrap_or_default();
+    message(fields, parsed.attachments, &id, raw.len(), at)
+}
+
+/// The core's message of a submission just written as `raw` (`size` bytes, Message-ID
+/// `message_id`), with the files it came with: nothing to parse back.
+pub fn message(
+    fields: &FormFields,
+    files: Vec<Attachment>,
+    message_id: &str,
+    size: usize,
+    at: DateTime<Utc>,
+) -> Inbound {
     Inbound {
-        message_id: parsed.message_id,
+        message_id: Some(message_id.to_string()).filter(|id| !id.is_empty()),
         from: Address::parse(&fields.email),
         from_name: Some(fields.name.clone()).filter(|n| !n.is_empty()),
         subject: format!("Modulo web: {}", fields.reference),
         text: fields.text(),
-        size: raw.len() as u64,
+        size: size as u64,
         received_at: at,
-        attachments: parsed.attachments,
+        attachments: files,
         channel: Channel::Web(fields.clone()),
         ..Inbound::default()
     }
@@ -153,6 +166,10 @@ mod tests {
         );
         assert!(!text.contains("\r\nBcc:"), "{text}");
         let msg = inbound(&raw, &fields, at);
+        assert_eq!(
+            message(&fields, files.to_vec(), &id, raw.len(), at).text,
+            msg.text
+        );
         assert_eq!(msg.message_id.as_deref(), Some(id.as_str()));
         assert_eq!(msg.attachments, files);
         assert_eq!(msg.channel, Channel::Web(fields.clone()));

@@ -16,6 +16,7 @@ use axum::{Extension, Router};
 use chrono::{Duration as Span, Utc};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::core::decision::Settings;
 use crate::core::templates::pages::{self, ErrorPage, FormValues, FormView, Page};
 use crate::mail::submission;
 use crate::pipeline::{Confirmation, Handled};
@@ -54,10 +55,17 @@ pub fn router(portal: Arc<Portal>) -> Router {
 
 // ---- pages ------------------------------------------------------------------------------
 
-/// A page of the template set in force, with the headers every page has.
-fn page(p: &Portal, which: Page, values: &minijinja::Value, status: StatusCode) -> Response {
-    let texts = p.desk.pipeline().settings.texts.clone();
-    let (body, problem) = texts.page(which.template(), values);
+/// A page of the template set in force, its values made from the settings in force,
+/// with the headers every page has.
+fn page(
+    p: &Portal,
+    which: Page,
+    values: impl FnOnce(&Settings) -> minijinja::Value,
+    status: StatusCode,
+) -> Response {
+    let pipeline = p.desk.pipeline();
+    let settings = &pipeline.settings;
+    let (body, problem) = settings.texts.page(which.template(), &values(settings));
     if let Some(problem) = problem {
         tracing::warn!(page = which.template(), "an edited page failed; {problem}");
     }
@@ -99,14 +107,8 @@ fn page(p: &Portal, which: Page, values: &minijinja::Value, status: StatusCode) 
 }
 
 fn error_page(p: &Portal, root: &str, which: ErrorPage) -> Response {
-    let settings = p.desk.pipeline().settings.clone();
     let status = StatusCode::from_u16(which.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = page(
-        p,
-        Page::Error,
-        &pages::error(&settings, root, which),
-        status,
-    );
+    let mut response = page(p, Page::Error, |s| pages::error(s, root, which), status);
     match which {
         ErrorPage::TooMany { retry_secs } => {
             response
@@ -134,24 +136,21 @@ fn see_other(location: &'static str) -> Response {
 }
 
 async fn received(State(p): State<Arc<Portal>>) -> Response {
-    let settings = p.desk.pipeline().settings.clone();
-    let values = pages::received(&settings, p.cfg.require_confirmation);
-    page(&p, Page::Received, &values, StatusCode::OK)
-}
-
-async fn confirmed(State(p): State<Arc<Portal>>) -> Response {
-    let settings = p.desk.pipeline().settings.clone();
+    let confirmation = p.cfg.require_confirmation;
     page(
         &p,
-        Page::Confirmed,
-        &pages::confirmed(&settings),
+        Page::Received,
+        |s| pages::received(s, confirmation),
         StatusCode::OK,
     )
 }
 
+async fn confirmed(State(p): State<Arc<Portal>>) -> Response {
+    page(&p, Page::Confirmed, pages::confirmed, StatusCode::OK)
+}
+
 async fn style(State(p): State<Arc<Portal>>) -> Response {
-    let settings = p.desk.pipeline().settings.clone();
-    page(&p, Page::Style, &pages::style(&settings), StatusCode::OK)
+    page(&p, Page::Style, pages::style, StatusCode::OK)
 }
 
 async fn not_found(State(p): State<Arc<Portal>>, request: Request) -> Response {
@@ -210,7 +209,6 @@ fn form_response(
             FormToken::issue(&p.signer, &cookie, &key, Utc::now().timestamp())
         }
     };
-    let settings = p.desk.pipeline().settings.clone();
     let limits = pages::FormLimits {
         upload_bytes: p.cfg.max_upload_bytes,
         ..LIMITS
@@ -229,7 +227,7 @@ fn form_response(
     } else {
         StatusCode::BAD_REQUEST
     };
-    let mut response = page(p, Page::Form, &pages::form(&settings, &view), status);
+    let mut response = page(p, Page::Form, |s| pages::form(s, &view), status);
     if new_cookie {
         let secure = if p.cfg.public_url.starts_with("https://") {
             "; Secure"
@@ -374,7 +372,7 @@ impl Portal {
         let id = submission::message_id(key, desk);
         let now = Utc::now();
         let raw = submission::raw(&sub.fields, &sub.files, desk, &id, &client.to_string(), now)?;
-        let msg = submission::inbound(&raw, &sub.fields, now);
+        let msg = submission::message(&sub.fields, sub.files, &id, raw.len(), now);
         let store = self.desk.store();
         let mut store = store.lock().map_err(|_| anyhow!("store lock poisoned"))?;
         if !self.cfg.require_confirmation {
@@ -460,7 +458,6 @@ async fn confirm_page(State(p): State<Arc<Portal>>, Path(link): Path<String>) ->
 }
 
 fn confirm_state(p: &Portal, state: &str, valid_until: Option<chrono::DateTime<Utc>>) -> Response {
-    let settings = p.desk.pipeline().settings.clone();
     let status = match state {
         "ready" | "used" => StatusCode::OK,
         "expired" => StatusCode::GONE,
@@ -469,7 +466,7 @@ fn confirm_state(p: &Portal, state: &str, valid_until: Option<chrono::DateTime<U
     page(
         p,
         Page::Confirm,
-        &pages::confirm(&settings, state, valid_until),
+        |s| pages::confirm(s, state, valid_until),
         status,
     )
 }
