@@ -194,6 +194,8 @@ struct RawConfig {
     #[serde(default)]
     tickets: RawTickets,
     #[serde(default)]
+    quotes: RawQuotes,
+    #[serde(default)]
     intake: RawIntake,
     #[serde(default)]
     outbox: RawOutbox,
@@ -305,6 +307,13 @@ struct RawTickets {
     code_prefix: Option<String>,
     first_contact_office_hours: Option<u32>,
     reopen_hours: Option<u32>,
+    waiting_office_days: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawQuotes {
+    remind_after_office_days: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -343,6 +352,7 @@ struct Tickets {
     code_prefix: String,
     first_contact: chrono::Duration,
     reopen_window: chrono::Duration,
+    waiting_office_days: u32,
 }
 
 /// `[intake]`, validated: the shell keeps its size limit and patience, `Settings` the rest.
@@ -523,6 +533,12 @@ impl Validator<'_> {
             calendar,
             first_contact: tickets.first_contact,
             reopen_window: tickets.reopen_window,
+            waiting_office_days: tickets.waiting_office_days,
+            quote_reminder_office_days: self.office_days(
+                "quotes.remind_after_office_days",
+                raw.quotes.remind_after_office_days,
+                3,
+            ),
             max_replies_per_hour: intake.max_replies_per_hour,
             texts: Texts::builtin(),
         };
@@ -587,7 +603,26 @@ impl Validator<'_> {
             code_prefix: prefix,
             first_contact: chrono::Duration::hours(i64::from(first_contact)),
             reopen_window: chrono::Duration::hours(i64::from(reopen)),
+            waiting_office_days: self.office_days(
+                "tickets.waiting_office_days",
+                r.waiting_office_days,
+                5,
+            ),
         }
+    }
+
+    /// A number of office days from 1 to `commands::MAX_WAIT_DAYS`, `default` when absent.
+    fn office_days(&mut self, key: &str, value: Option<u32>, default: u32) -> u32 {
+        let days = value.unwrap_or(default);
+        let max = crate::core::commands::MAX_WAIT_DAYS;
+        if !(1..=max).contains(&days) {
+            self.problem(
+                key,
+                format!("{days}: must be between 1 and {max} office days"),
+            );
+            return default;
+        }
+        days
     }
 
     fn log(&mut self, r: RawLog) -> LogConfig {

@@ -285,6 +285,23 @@ impl Calendar {
             .unwrap_or(at)
     }
 
+    /// `days` office days after `at`: the same time of day on the `days`-th working day
+    /// after `at`'s, or the next opening when the desk is closed then (a reminder written
+    /// on Friday at 20:00 with one day goes out on Monday at opening). Same guard as
+    /// `next_opening`.
+    pub fn after_office_days(&self, at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        let local = rome(at);
+        let Some(day) = days_from(at)
+            .skip(1)
+            .filter(|day| self.is_working_day(*day))
+            .nth(days.saturating_sub(1) as usize)
+        else {
+            return at;
+        };
+        let time = local.time().clamp(self.opens, self.closes);
+        self.next_opening(rome_instant(day, time))
+    }
+
     /// The instant reached after `amount` of open time has passed, counting from `at`
     /// (only time inside office hours counts). E.g. with 09–18 Mon–Fri, 4 hours from Friday
     /// 16:00 is Monday 11:00 (Rome), and from Saturday 10:00 it is Monday 13:00. A zero (or

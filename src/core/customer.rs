@@ -4,11 +4,13 @@
 //! a reply that arrived in time reopens the ticket even if the daemon handles it late.
 
 use super::address::Address;
+use super::approval::{self, Answer};
 use super::body;
 use super::decision::{Decision, Effect, MailKind, Outcome, OutgoingMail, Settings};
 use super::inbound::Inbound;
+use super::participants;
 use super::templates::{self, CustomerReplyText};
-use super::ticket::{Event, EventKind, Happened, Moves, TicketFacts, TicketState};
+use super::ticket::{Event, EventKind, Happened, Moves, TicketFacts};
 
 /// Decides on a reply from `sender`, an address of the ticket's contract.
 pub fn reply(
@@ -47,20 +49,26 @@ pub fn reply(
         code: ticket.code.clone(),
         text: own.clone(),
     }];
-    if matches!(ticket.status.state, TicketState::Open | TicketState::Taken) {
-        effects.push(log(Happened::new(EventKind::CustomerReply, "")));
-        effects.push(to_handlers(MailKind::Forward, templates::forward(&ctx)));
+    effects.extend(copied_colleagues(msg, ticket, settings, sender, at));
+    if ticket.status.state.is_active() {
+        let mut moves = Moves::new(&ticket.status, at);
+        if let Some(answered) = quote_answer(msg, ticket, &ctx, &mut moves) {
+            effects.extend(answered);
+            return Decision::new(Outcome::TicketUpdate(ticket.code.clone()), effects);
+        }
+        if let Ok(happened) = moves.customer_writes() {
+            effects.extend(update(ticket, &moves));
+            effects.extend(happened.into_iter().map(log));
+        }
+        let not_copied = participants::strangers(msg, &ticket.contract, settings);
+        let text = templates::forward(&ctx, &not_copied);
+        effects.push(to_handlers(MailKind::Forward, text));
         return Decision::new(Outcome::TicketUpdate(ticket.code.clone()), effects);
     }
     let mut moves = Moves::new(&ticket.status, at);
     match moves.reopen_by_customer() {
         Ok(happened) => {
-            if let Some(status) = moves.changed() {
-                effects.push(Effect::UpdateTicket {
-                    code: ticket.code.clone(),
-                    status: status.clone(),
-                });
-            }
+            effects.extend(update(ticket, &moves));
             effects.extend(happened.into_iter().map(log));
             effects.push(to_handlers(
                 MailKind::ReopenNotice,
@@ -78,4 +86,96 @@ pub fn reply(
             Decision::new(Outcome::ReopenRefused(ticket.code.clone()), effects)
         }
     }
+}
+
+/// The ticket's new status, when the moves changed it.
+fn update(ticket: &TicketFacts, moves: &Moves) -> Option<Effect> {
+    moves.changed().map(|status| Effect::UpdateTicket {
+        code: ticket.code.clone(),
+        status: status.clone(),
+    })
+}
+
+/// ACCETTO or RIFIUTO on the first line of a reply, while a quote waits for it: the
+/// decision recorded, the customer acknowledged, the operator told. None for any other
+/// reply, which is an ordinary one.
+fn quote_answer(
+    msg: &Inbound,
+    ticket: &TicketFacts,
+    ctx: &CustomerReplyText<'_>,
+    moves: &mut Moves,
+) -> Option<Vec<Effect>> {
+    let quote = ticket.pending_quote.as_ref()?;
+    let accepted = approval::read(&msg.text)? == Answer::Accepted;
+    let detail = format!("{} ({})", templates::euro(quote.amount_cents), ctx.sender);
+    let happened = moves.answer_quote(accepted, detail).ok()?;
+    let mut effects = vec![Effect::AnswerQuote {
+        code: ticket.code.clone(),
+        accepted,
+        by: ctx.sender.clone(),
+        at: msg.received_at,
+    }];
+    effects.extend(update(ticket, moves));
+    effects.extend(happened.into_iter().map(|h| {
+        Effect::Log(Event {
+            code: ticket.code.clone(),
+            at: msg.received_at,
+            actor: ctx.sender.to_string(),
+            kind: h.kind,
+            detail: h.detail,
+        })
+    }));
+    let settings = ctx.settings;
+    let answered = templates::quote_answered(ctx, quote, accepted);
+    let to = vec![ctx.sender.clone()];
+    let cc = everyone_else(ticket, ctx.sender);
+    let mail = OutgoingMail {
+        cc,
+        ..OutgoingMail::new(MailKind::QuoteAnswered, Some(&ticket.code), to, answered)
+    };
+    effects.push(Effect::Send(mail.answering(msg)));
+    let notice = templates::quote_notice(ctx, quote, accepted);
+    let to = settings.handlers(ticket);
+    let mail = OutgoingMail::new(MailKind::QuoteNotice, Some(&ticket.code), to, notice);
+    effects.push(Effect::Send(mail.with_attachments_of(msg)));
+    Some(effects)
+}
+
+/// The requester and the participants but `sender`.
+fn everyone_else(ticket: &TicketFacts, sender: &Address) -> Vec<Address> {
+    std::iter::once(&ticket.requester)
+        .chain(&ticket.participants)
+        .filter(|a| *a != sender)
+        .cloned()
+        .collect()
+}
+
+/// Colleagues of the contract the customer copied (`To`, `Cc`) who are not copied on the
+/// ticket yet: they are from now on.
+fn copied_colleagues(
+    msg: &Inbound,
+    ticket: &TicketFacts,
+    settings: &Settings,
+    sender: &Address,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<Effect> {
+    let mut effects = vec![];
+    for address in participants::colleagues(msg, &ticket.contract, settings) {
+        if address == ticket.requester || ticket.participants.contains(&address) {
+            continue;
+        }
+        effects.push(Effect::Participant {
+            code: ticket.code.clone(),
+            address: address.clone(),
+            added: true,
+        });
+        effects.push(Effect::Log(Event {
+            code: ticket.code.clone(),
+            at,
+            actor: sender.to_string(),
+            kind: EventKind::ParticipantAdded,
+            detail: address.to_string(),
+        }));
+    }
+    effects
 }

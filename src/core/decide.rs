@@ -14,7 +14,9 @@
 
 use super::address::Address;
 use super::auth;
+use super::body;
 use super::bounce;
+use super::commands::{self, Command};
 use super::customer;
 use super::decision::{
     Decision, Effect, Facts, MailKind, Outcome, OutgoingMail, Quarantine, Rejection, Settings,
@@ -59,7 +61,21 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
         addresses,
         code: TicketCode::find(&msg.subject, &settings.code_prefix),
         refs,
+        merge_into: merge_target(msg, settings),
     }
+}
+
+/// The ticket an operator's `#unisci` names, so the shell loads it too; whether the sender
+/// is an operator is judged later, and a customer's `#unisci` is only text.
+fn merge_target(msg: &Inbound, settings: &Settings) -> Option<TicketCode> {
+    if !msg.text.to_lowercase().contains("#unisci") {
+        return None;
+    }
+    let parsed = commands::parse(&body::own_text(&msg.text)).ok()?;
+    parsed.commands.iter().find_map(|c| match c {
+        Command::Merge(code) => TicketCode::parse(code, &settings.code_prefix),
+        _ => None,
+    })
 }
 
 /// Decides what happens to one inbound message. See SPEC "Behaviour the daemon owns"; the

@@ -10,7 +10,7 @@ use super::decide::*;
 use super::decision::*;
 use super::inbound::{Attachment, Channel, FormFields, Inbound};
 use super::request::ACK_PROMISE;
-use super::ticket::{TicketCode, TicketFacts, TicketStatus};
+use super::ticket::{Extra, TicketCode, TicketFacts, TicketStatus};
 
 pub(super) fn addr(s: &str) -> Address {
     Address::parse(s).expect("valid address")
@@ -57,6 +57,8 @@ pub(super) fn settings() -> Settings {
         first_contact: chrono::Duration::hours(4),
         reopen_window: chrono::Duration::hours(48),
         max_replies_per_hour: 20,
+        waiting_office_days: 5,
+        quote_reminder_office_days: 3,
         texts: super::texts::Texts::builtin(),
     }
 }
@@ -97,6 +99,7 @@ pub(super) fn facts(contracts: Vec<Contract>) -> Facts {
     Facts {
         contracts,
         ticket: None,
+        merge_target: None,
         next_code: next_code(),
         replies_last_hour: vec![],
     }
@@ -549,8 +552,11 @@ pub(super) fn ticket_42() -> TicketFacts {
         contract: rossi(),
         summary: "Il modulo contatti non invia".into(),
         opened_at: now() - chrono::Duration::hours(1),
-        status: TicketStatus::new(false, now() + chrono::Duration::hours(3)),
+        status: TicketStatus::new(false, Extra::No, now() + chrono::Duration::hours(3)),
         thread: vec![],
+        participants: vec![],
+        pending_quote: None,
+        time_minutes: 0,
     }
 }
 

@@ -67,6 +67,11 @@ pub struct Settings {
     pub reopen_window: Duration,
     /// At most this many mails an hour to one customer address; the rest are held.
     pub max_replies_per_hour: u32,
+    /// `#attesa` without a number: office days before the customer is reminded, and as
+    /// many again before the ticket is closed.
+    pub waiting_office_days: u32,
+    /// Office days before a customer who has not answered a quote is reminded, once.
+    pub quote_reminder_office_days: u32,
     /// The texts in force: the built-ins, with the agency's files in their place.
     pub texts: Texts,
 }
@@ -158,6 +163,8 @@ pub struct Wanted {
     pub code: Option<TicketCode>,
     /// … or else the ticket one of these Message-IDs belongs to.
     pub refs: Vec<String>,
+    /// The ticket an operator's `#unisci` names.
+    pub merge_into: Option<TicketCode>,
 }
 
 /// The stored facts a decision depends on.
@@ -165,8 +172,10 @@ pub struct Wanted {
 pub struct Facts {
     /// Every contract listing the sender or the subject address (any standing).
     pub contracts: Vec<Contract>,
-    /// The ticket the message refers to, if any.
+    /// The ticket the message refers to, if any (the one it was merged into, when it was).
     pub ticket: Option<TicketFacts>,
+    /// The ticket `Wanted::merge_into` names, when it exists.
+    pub merge_target: Option<TicketFacts>,
     /// The code a new ticket would get.
     pub next_code: TicketCode,
     /// For the reply rate limit: mails queued in the last hour, held ones included, to
@@ -247,6 +256,18 @@ pub enum Refusal {
     UnknownTeam(String),
     /// Neither commands nor text.
     Empty,
+    /// `#unisci` names a ticket that does not exist (the code as written).
+    MergeUnknown(String),
+    /// `#unisci` names the ticket itself.
+    MergeIntoItself,
+    /// `#unisci` names a ticket of another contract.
+    MergeAcrossContracts(TicketCode),
+    /// `#copia` names an address that is not on the ticket's contract.
+    NotOfContract(Address),
+    /// `#nocopia` names an address that is not copied.
+    NotCopied(Address),
+    /// `#tempo` would leave the ticket's total time below zero (the total, in minutes).
+    TimeBelowZero(i64),
 }
 
 /// Why a message was set aside without any reply (no backscatter, no loops).
@@ -311,6 +332,12 @@ impl Refusal {
             Refusal::UnknownOperator(_) => "unknown_operator",
             Refusal::UnknownTeam(_) => "unknown_team",
             Refusal::Empty => "empty",
+            Refusal::MergeUnknown(_) => "merge_unknown",
+            Refusal::MergeIntoItself => "merge_itself",
+            Refusal::MergeAcrossContracts(_) => "merge_across_contracts",
+            Refusal::NotOfContract(_) => "not_of_contract",
+            Refusal::NotCopied(_) => "not_copied",
+            Refusal::TimeBelowZero(_) => "time_below_zero",
         }
     }
 }
@@ -418,6 +445,50 @@ pub enum Effect {
     /// Add a line to the ticket's history.
     Log(Event),
     Send(OutgoingMail),
+    /// Record time an operator spent on the ticket.
+    RecordTime(TimeEntry),
+    /// Record a quote sent to the customer; it replaces any quote still unanswered.
+    RecordQuote(QuoteSent),
+    /// Record the customer's answer to the quote in force.
+    AnswerQuote {
+        code: TicketCode,
+        accepted: bool,
+        by: Address,
+        at: DateTime<Utc>,
+    },
+    /// Copy (or stop copying) an address of the ticket's contract on its mail.
+    Participant {
+        code: TicketCode,
+        address: Address,
+        added: bool,
+    },
+    /// Move the thread, history, time, quotes and participants of `from` to `into`.
+    Merge {
+        from: TicketCode,
+        into: TicketCode,
+    },
+}
+
+/// Time an operator spent on a ticket (negative to correct an earlier entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeEntry {
+    pub code: TicketCode,
+    pub operator: String,
+    pub minutes: i32,
+    /// The day it is counted on (Europe/Rome), the day the message was received.
+    pub day: NaiveDate,
+    pub at: DateTime<Utc>,
+}
+
+/// A quote as it went to the customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteSent {
+    pub code: TicketCode,
+    pub operator: String,
+    pub amount_cents: u64,
+    pub at: DateTime<Utc>,
+    /// The operator's text that came with it.
+    pub text: String,
 }
 
 /// A ticket to open.
@@ -473,6 +544,16 @@ pub enum MailKind {
     BounceNotice,
     /// To the queue: a message could not be handled and was set aside in quarantine.
     FailureNotice,
+    /// To the customer: a quote, to accept or refuse by replying.
+    Quote,
+    /// To the customer: their answer to the quote is recorded.
+    QuoteAnswered,
+    /// To the operator in charge: the customer accepted or refused the quote.
+    QuoteNotice,
+    /// To the customer: the desk still waits for their answer (or their quote's).
+    CustomerReminder,
+    /// To the customer: their request now continues under another ticket's code.
+    Merged,
 }
 
 impl MailKind {
@@ -495,6 +576,11 @@ impl MailKind {
             MailKind::Reminder => "reminder",
             MailKind::BounceNotice => "bounce_notice",
             MailKind::FailureNotice => "failure_notice",
+            MailKind::Quote => "quote",
+            MailKind::QuoteAnswered => "quote-answered",
+            MailKind::QuoteNotice => "quote-notice",
+            MailKind::CustomerReminder => "customer-reminder",
+            MailKind::Merged => "merged",
         }
     }
 
@@ -518,6 +604,11 @@ impl MailKind {
             MailKind::Reminder => "reminder.j2",
             MailKind::BounceNotice => "bounce_notice.j2",
             MailKind::FailureNotice => "failure_notice.j2",
+            MailKind::Quote => "quote.j2",
+            MailKind::QuoteAnswered => "quote_answered.j2",
+            MailKind::QuoteNotice => "quote_notice.j2",
+            MailKind::CustomerReminder => "customer_reminder.j2",
+            MailKind::Merged => "merged.j2",
         }
     }
 
@@ -527,11 +618,15 @@ impl MailKind {
     }
 
     /// Every kind, in the order `templates list` shows them.
-    pub const ALL: [MailKind; 17] = [
+    pub const ALL: [MailKind; 22] = [
         MailKind::Confirmation,
         MailKind::Ack,
         MailKind::Rejection,
         MailKind::Relay,
+        MailKind::Quote,
+        MailKind::QuoteAnswered,
+        MailKind::CustomerReminder,
+        MailKind::Merged,
         MailKind::Closure,
         MailKind::Reopened,
         MailKind::ReopenRefused,
@@ -542,6 +637,7 @@ impl MailKind {
         MailKind::Assignment,
         MailKind::Escalation,
         MailKind::Reminder,
+        MailKind::QuoteNotice,
         MailKind::BounceNotice,
         MailKind::CommandRefused,
         MailKind::FailureNotice,
@@ -680,12 +776,16 @@ fn customer_thread(ticket: &TicketFacts) -> (Option<String>, Vec<String>) {
 
 /// Whether a thread entry passed between the customer and the desk.
 fn is_customer_side(outgoing: bool, kind: &str) -> bool {
-    const KINDS_OUT: [MailKind; 5] = [
+    const KINDS_OUT: [MailKind; 9] = [
         MailKind::Ack,
         MailKind::Relay,
         MailKind::Closure,
         MailKind::Reopened,
         MailKind::ReopenRefused,
+        MailKind::Quote,
+        MailKind::QuoteAnswered,
+        MailKind::CustomerReminder,
+        MailKind::Merged,
     ];
     if outgoing {
         KINDS_OUT.iter().any(|k| k.name() == kind)

@@ -13,6 +13,9 @@ pub struct Inbound {
     pub message_id: Option<String>,
     /// The first mailbox of `From`, when it is a valid address.
     pub from: Option<Address>,
+    /// The valid addresses of `To` and `Cc`, in order, each once: colleagues a customer
+    /// copied (the support address among them).
+    pub recipients: Vec<Address>,
     /// The display name of `From`, used only to greet people by name.
     pub from_name: Option<String>,
     /// True when `Return-Path` is `<>`: a bounce or another automatic notice.

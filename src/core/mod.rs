@@ -4,10 +4,12 @@
 //! fixed time. `tests/core_is_pure.rs` keeps it so.
 //!
 //! Map, from the bottom up: `address`, `auth`, `body`, `calendar`, `commands`,
-//! `contract` and `inbound` are the leaves; `ticket` holds the states and the state
+//! `contract` and `inbound` are the leaves, with `approval` (a customer's ACCETTO or
+//! RIFIUTO) just above `body`; `ticket` holds the states and the state
 //! machine (`Moves`, the only code that changes a ticket's state); `decision` is the
 //! vocabulary every rule speaks (settings, facts, outcomes, effects, outgoing mail);
-//! `templates` holds every text. The rule files `request` (new requests, by mail or by the
+//! `templates` holds every text; `participants` (colleagues in copy) reads the contract
+//! for the rule files above it. The rule files `request` (new requests, by mail or by the
 //! portal's form), `customer` (replies on a ticket), `operators` (commands and answers),
 //! `bounce` (delivery reports), `timers` (deadlines) and `failed` (a message set aside
 //! after a failure) read facts, call the state machine and return effects; `limit` (the
@@ -15,6 +17,7 @@
 //! an inbound message to one of them. Imports run only in that order, downwards.
 
 pub mod address;
+pub mod approval;
 pub mod auth;
 pub mod body;
 pub mod bounce;
@@ -28,6 +31,7 @@ pub mod failed;
 pub mod inbound;
 pub mod limit;
 pub mod operators;
+pub mod participants;
 pub mod request;
 pub mod templates;
 pub mod texts;

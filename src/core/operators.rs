@@ -6,14 +6,16 @@
 
 use super::address::Address;
 use super::body;
+use super::calendar::rome_day;
 use super::commands::{self, Command, OperatorMessage};
 use super::decision::{
-    Decision, Effect, Facts, MailKind, Operator, Outcome, OutgoingMail, Refusal, Settings,
+    Decision, Effect, Facts, MailKind, Operator, Outcome, OutgoingMail, QuoteSent, Refusal,
+    Settings, TimeEntry,
 };
 use super::inbound::Inbound;
 use super::templates::{self, OperatorText};
 use super::texts::Text;
-use super::ticket::{Event, Happened, Moves, NotNow, TicketCode, TicketFacts};
+use super::ticket::{Event, Extra, Happened, Moves, NotNow, TicketCode, TicketFacts};
 
 /// Decides on a message from `op`, whose server vouched for them.
 pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator) -> Decision {
@@ -37,11 +39,16 @@ pub fn message(msg: &Inbound, facts: &Facts, settings: &Settings, op: &Operator)
     if parsed.commands.is_empty() && parsed.text.is_empty() && msg.attachments.is_empty() {
         return refuse(Refusal::Empty, code);
     }
+    if let Err(refusal) = time_stays_positive(ticket, &parsed) {
+        return refuse(refusal, code);
+    }
     let mut work = Work {
         msg,
         settings,
         op,
         ticket,
+        merge_target: facts.merge_target.as_ref(),
+        participants: ticket.participants.clone(),
         moves: Moves::new(&ticket.status, msg.received_at),
         effects: vec![Effect::AppendToTicket {
             code: ticket.code.clone(),
@@ -60,6 +67,10 @@ struct Work<'a> {
     settings: &'a Settings,
     op: &'a Operator,
     ticket: &'a TicketFacts,
+    /// The ticket `#unisci` names, when the shell found it.
+    merge_target: Option<&'a TicketFacts>,
+    /// Who is copied on mail to the customer, as `#copia` and `#nocopia` leave it.
+    participants: Vec<Address>,
     moves: Moves,
     effects: Vec<Effect>,
 }
@@ -72,9 +83,14 @@ impl Work<'_> {
             self.command(command, &parsed.text)?;
         }
         let text = parsed.text.as_str();
-        let internal =
-            parsed.has(|c| matches!(c, Command::Note | Command::Assign(_) | Command::Escalate(_)));
-        let closing = parsed.has(|c| matches!(c, Command::Close { .. }));
+        let internal = parsed.has(|c| {
+            matches!(
+                c,
+                Command::Note | Command::Assign(_) | Command::Escalate(_) | Command::Merge(_)
+            )
+        });
+        // The closure and the quote carry the text themselves.
+        let closing = parsed.has(|c| matches!(c, Command::Close { .. } | Command::Quote(_)));
         if internal && !text.is_empty() {
             self.log(vec![Happened::new(super::ticket::EventKind::Note, text)]);
         }
@@ -121,21 +137,173 @@ impl Work<'_> {
             Command::Note => {
                 self.moves.note().map_err(why)?;
             }
-            Command::Close { hours } => {
-                let window = hours
-                    .map(|h| chrono::Duration::hours(i64::from(h)))
-                    .unwrap_or(self.settings.reopen_window);
-                let until = self.msg.received_at + window;
-                let detail = format!("riapribile fino al {}", templates::italian_datetime(until));
-                let happened = self
-                    .moves
-                    .close(&self.op.name, until, detail)
-                    .map_err(why)?;
+            Command::Close { hours } => self.close(*hours, text, why)?,
+            Command::Time(minutes) => self.time(*minutes, why)?,
+            Command::Extra | Command::NotExtra => {
+                let extra = match command {
+                    Command::Extra => Extra::Yes,
+                    _ => Extra::No,
+                };
+                let happened = self.moves.set_extra(extra).map_err(why)?;
                 self.log(happened);
-                let text = templates::closure(&self.text(text), until);
-                self.effects.push(self.to_customer(MailKind::Closure, text));
+            }
+            Command::Quote(cents) => self.quote(*cents, text, why)?,
+            Command::Wait(days) => self.wait(*days, why)?,
+            Command::Merge(code) => self.merge(code, why)?,
+            Command::Copy(address) | Command::NoCopy(address) => {
+                self.copy(matches!(command, Command::Copy(_)), address, why)?
             }
         }
+        Ok(())
+    }
+
+    fn close(
+        &mut self,
+        hours: Option<u32>,
+        text: &str,
+        why: impl FnOnce(NotNow) -> Refusal,
+    ) -> Result<(), Refusal> {
+        let window = hours
+            .map(|h| chrono::Duration::hours(i64::from(h)))
+            .unwrap_or(self.settings.reopen_window);
+        let until = self.msg.received_at + window;
+        let detail = format!("riapribile fino al {}", templates::italian_datetime(until));
+        let happened = self
+            .moves
+            .close(&self.op.name, until, detail)
+            .map_err(why)?;
+        self.log(happened);
+        let text = templates::closure(&self.text(text), until);
+        self.effects.push(self.to_customer(MailKind::Closure, text));
+        Ok(())
+    }
+
+    /// `#tempo`: counted on the day the message arrived, for the operator who sent it.
+    fn time(&mut self, minutes: i32, why: impl FnOnce(NotNow) -> Refusal) -> Result<(), Refusal> {
+        let happened = self
+            .moves
+            .record_time(templates::duration(i64::from(minutes)))
+            .map_err(why)?;
+        self.log(happened);
+        self.effects.push(Effect::RecordTime(TimeEntry {
+            code: self.ticket.code.clone(),
+            operator: self.op.name.clone(),
+            minutes,
+            day: rome_day(self.msg.received_at),
+            at: self.msg.received_at,
+        }));
+        Ok(())
+    }
+
+    /// `#preventivo`: the quote with the text and attachments below it goes to the
+    /// customer; they are reminded once if they do not answer.
+    fn quote(
+        &mut self,
+        cents: u64,
+        text: &str,
+        why: impl FnOnce(NotNow) -> Refusal,
+    ) -> Result<(), Refusal> {
+        let at = self.msg.received_at;
+        let days = self.settings.quote_reminder_office_days;
+        let remind_at = self.settings.calendar.after_office_days(at, days);
+        let happened = self
+            .moves
+            .quote(&self.op.name, remind_at, templates::euro(cents))
+            .map_err(why)?;
+        self.log(happened);
+        self.effects.push(Effect::RecordQuote(QuoteSent {
+            code: self.ticket.code.clone(),
+            operator: self.op.name.clone(),
+            amount_cents: cents,
+            at,
+            text: text.to_string(),
+        }));
+        let mail = templates::quote(&self.text(text), cents);
+        self.effects.push(self.to_customer(MailKind::Quote, mail));
+        Ok(())
+    }
+
+    /// `#attesa [Ng]`: reminded after N office days without an answer, closed after N more.
+    fn wait(
+        &mut self,
+        days: Option<u32>,
+        why: impl FnOnce(NotNow) -> Refusal,
+    ) -> Result<(), Refusal> {
+        let days = days.unwrap_or(self.settings.waiting_office_days);
+        let calendar = &self.settings.calendar;
+        let remind_at = calendar.after_office_days(self.msg.received_at, days);
+        let close_at = calendar.after_office_days(remind_at, days);
+        let detail = format!(
+            "promemoria il {}, chiusura il {}",
+            templates::italian_datetime(remind_at),
+            templates::italian_datetime(close_at)
+        );
+        let happened = self
+            .moves
+            .wait(&self.op.name, remind_at, close_at, detail)
+            .map_err(why)?;
+        self.log(happened);
+        Ok(())
+    }
+
+    /// `#unisci CODE`: into another ticket of the same contract that is still being worked
+    /// on; the customer is told the code to use from now on.
+    fn merge(
+        &mut self,
+        written: &str,
+        why: impl Fn(NotNow) -> Refusal + Copy,
+    ) -> Result<(), Refusal> {
+        let into = TicketCode::parse(written, &self.settings.code_prefix)
+            .ok_or_else(|| Refusal::MergeUnknown(written.to_string()))?;
+        if into == self.ticket.code {
+            return Err(Refusal::MergeIntoItself);
+        }
+        let target = self
+            .merge_target
+            .filter(|t| t.code == into)
+            .ok_or_else(|| Refusal::MergeUnknown(written.to_string()))?;
+        if target.contract.id != self.ticket.contract.id {
+            return Err(Refusal::MergeAcrossContracts(target.code.clone()));
+        }
+        let happened = self.moves.merge_into(&target.code).map_err(why)?;
+        let absorbed = Moves::new(&target.status, self.msg.received_at)
+            .absorb(&self.ticket.code)
+            .map_err(why)?;
+        self.log(happened);
+        self.log_on(&target.code, absorbed);
+        let text = templates::merged(&self.text(""), &target.code);
+        self.effects.push(self.to_customer(MailKind::Merged, text));
+        self.effects.push(Effect::Merge {
+            from: self.ticket.code.clone(),
+            into: target.code.clone(),
+        });
+        Ok(())
+    }
+
+    /// `#copia` / `#nocopia`: only addresses of the ticket's contract are ever written to.
+    fn copy(
+        &mut self,
+        added: bool,
+        address: &Address,
+        why: impl FnOnce(NotNow) -> Refusal,
+    ) -> Result<(), Refusal> {
+        if added && !self.ticket.contract.enables(address) {
+            return Err(Refusal::NotOfContract(address.clone()));
+        }
+        if !added && !self.participants.contains(address) {
+            return Err(Refusal::NotCopied(address.clone()));
+        }
+        let happened = self.moves.participants(added, address).map_err(why)?;
+        self.log(happened);
+        self.participants.retain(|a| a != address);
+        if added && *address != self.ticket.requester {
+            self.participants.push(address.clone());
+        }
+        self.effects.push(Effect::Participant {
+            code: self.ticket.code.clone(),
+            address: address.clone(),
+            added,
+        });
         Ok(())
     }
 
@@ -162,7 +330,8 @@ impl Work<'_> {
         Ok(())
     }
 
-    /// The effects in order: the message, the new status, then what the moves did.
+    /// The effects in order: the message, the new status, then what the moves did; a
+    /// merge last, so that it moves everything the message recorded on the ticket.
     fn finish(mut self) -> Vec<Effect> {
         if let Some(status) = self.moves.changed() {
             let update = Effect::UpdateTicket {
@@ -171,13 +340,23 @@ impl Work<'_> {
             };
             self.effects.insert(1, update);
         }
-        self.effects
+        let (merges, mut effects): (Vec<Effect>, Vec<Effect>) = self
+            .effects
+            .into_iter()
+            .partition(|e| matches!(e, Effect::Merge { .. }));
+        effects.extend(merges);
+        effects
     }
 
     fn log(&mut self, happened: Vec<Happened>) {
+        let code = self.ticket.code.clone();
+        self.log_on(&code, happened);
+    }
+
+    fn log_on(&mut self, code: &TicketCode, happened: Vec<Happened>) {
         for h in happened {
             self.effects.push(Effect::Log(Event {
-                code: self.ticket.code.clone(),
+                code: code.clone(),
                 at: self.msg.received_at,
                 actor: self.op.name.clone(),
                 kind: h.kind,
@@ -195,10 +374,19 @@ impl Work<'_> {
         }
     }
 
-    /// A mail to the customer in the customer's thread, with the operator's attachments.
+    /// A mail to the customer in the customer's thread, with the operator's attachments,
+    /// in copy to whoever is copied on the ticket. A merge's notice is about the ticket
+    /// that carries on, which is where it is recorded.
     fn to_customer(&self, kind: MailKind, text: Text) -> Effect {
         let to = vec![self.ticket.requester.clone()];
-        let mail = OutgoingMail::new(kind, Some(&self.ticket.code), to, text);
+        let code = match (kind, self.merge_target) {
+            (MailKind::Merged, Some(target)) => &target.code,
+            _ => &self.ticket.code,
+        };
+        let mail = OutgoingMail {
+            cc: self.participants.clone(),
+            ..OutgoingMail::new(kind, Some(code), to, text)
+        };
         Effect::Send(
             mail.in_customer_thread(self.ticket)
                 .with_attachments_of(self.msg),
@@ -212,8 +400,25 @@ impl Work<'_> {
     }
 }
 
+/// A correction may take back time recorded, never more than was recorded.
+fn time_stays_positive(ticket: &TicketFacts, parsed: &OperatorMessage) -> Result<(), Refusal> {
+    let added: i64 = parsed
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Time(m) => Some(i64::from(*m)),
+            _ => None,
+        })
+        .sum();
+    let total = ticket.time_minutes + added;
+    if total < 0 {
+        return Err(Refusal::TimeBelowZero(ticket.time_minutes));
+    }
+    Ok(())
+}
+
 /// Names the command a refused move came from.
-fn not_now(command: &'static str) -> impl FnOnce(NotNow) -> Refusal {
+fn not_now(command: &'static str) -> impl Fn(NotNow) -> Refusal + Copy {
     move |why| Refusal::NotNow { command, why }
 }
 

@@ -19,8 +19,9 @@ use super::decision::{
 };
 use super::inbound::{unix_lines, Channel, Inbound};
 use super::limit;
+use super::participants;
 use super::templates::{self, AckText, ConfirmationText, Examined, TicketBrief};
-use super::ticket::{Event, EventKind, TicketCode, TicketStatus};
+use super::ticket::{Event, EventKind, Extra, TicketCode, TicketStatus};
 
 /// The promise of the seed: an acknowledgement within 30 minutes of receipt.
 pub const ACK_PROMISE: Duration = Duration::minutes(30);
@@ -123,10 +124,17 @@ fn open_ticket(
         Channel::Email => is_urgent(own_text),
         Channel::Web(fields) => fields.urgent,
     };
+    let mut copied = participants::colleagues(msg, contract, settings);
+    if sender != requester && !copied.contains(&sender) {
+        copied.insert(0, sender.clone());
+    }
+    copied.retain(|a| *a != requester);
     let o = Opening {
         msg,
         settings,
         contract,
+        not_copied: participants::strangers(msg, contract, settings),
+        copied,
         code: facts.next_code.clone(),
         requester,
         sender,
@@ -146,7 +154,7 @@ fn open_ticket(
             text: own_text.to_string(),
             opened_at: at,
             ack_due_at: at + ACK_PROMISE,
-            status: TicketStatus::new(urgent, o.first_contact_due),
+            status: TicketStatus::new(urgent, o.extra(), o.first_contact_due),
         }),
         Effect::Log(Event {
             code: o.code.clone(),
@@ -155,8 +163,15 @@ fn open_ticket(
             kind: EventKind::Opened,
             detail: if urgent { "URGENTE" } else { "" }.into(),
         }),
-        Effect::Send(o.ack()),
     ];
+    for address in &o.copied {
+        effects.push(Effect::Participant {
+            code: o.code.clone(),
+            address: address.clone(),
+            added: true,
+        });
+    }
+    effects.push(Effect::Send(o.ack()));
     effects.extend(o.notices());
     Decision::new(Outcome::NewTicket(o.code), effects)
 }
@@ -169,6 +184,11 @@ struct Opening<'a> {
     code: TicketCode,
     requester: Address,
     sender: Address,
+    /// Addresses of the contract copied on the ticket: the colleague who wrote for the
+    /// requester, and those the request was also addressed to.
+    copied: Vec<Address>,
+    /// Addresses the request was also addressed to that the contract does not list.
+    not_copied: Vec<Address>,
     own_text: &'a str,
     summary: String,
     urgent: bool,
@@ -178,7 +198,18 @@ struct Opening<'a> {
 }
 
 impl Opening<'_> {
-    /// The acknowledgement to the requester, in copy to a colleague who wrote for them.
+    /// The procedure bills urgent interventions outside office hours apart: such a request
+    /// starts as a possible extra, until an operator says `#extra` or `#non-extra`.
+    fn extra(&self) -> Extra {
+        if self.urgent && !self.open_now {
+            Extra::Possible
+        } else {
+            Extra::No
+        }
+    }
+
+    /// The acknowledgement to the requester, in copy to a colleague who wrote for them and
+    /// to the colleagues the request was also addressed to.
     fn ack(&self) -> OutgoingMail {
         let calendar = &self.settings.calendar;
         let at = self.msg.received_at;
@@ -207,7 +238,7 @@ impl Opening<'_> {
         });
         let to = vec![self.requester.clone()];
         OutgoingMail {
-            cc: colleague.into_iter().cloned().collect(),
+            cc: self.copied.clone(),
             ..OutgoingMail::new(MailKind::Ack, Some(&self.code), to, ack)
         }
         .answering(self.msg)
@@ -230,6 +261,8 @@ impl Opening<'_> {
             first_contact_due: self.first_contact_due,
             channel: &self.msg.channel,
             attachments: &self.msg.attachments,
+            copied: &self.copied,
+            not_copied: &self.not_copied,
             settings,
         };
         let mut effects = vec![];

@@ -24,6 +24,16 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("ack.j2", include_str!("../../templates/ack.j2")),
     ("rejection.j2", include_str!("../../templates/rejection.j2")),
     ("relay.j2", include_str!("../../templates/relay.j2")),
+    ("quote.j2", include_str!("../../templates/quote.j2")),
+    (
+        "quote_answered.j2",
+        include_str!("../../templates/quote_answered.j2"),
+    ),
+    (
+        "customer_reminder.j2",
+        include_str!("../../templates/customer_reminder.j2"),
+    ),
+    ("merged.j2", include_str!("../../templates/merged.j2")),
     ("closure.j2", include_str!("../../templates/closure.j2")),
     ("reopened.j2", include_str!("../../templates/reopened.j2")),
     (
@@ -52,6 +62,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/escalation.j2"),
     ),
     ("reminder.j2", include_str!("../../templates/reminder.j2")),
+    (
+        "quote_notice.j2",
+        include_str!("../../templates/quote_notice.j2"),
+    ),
     (
         "bounce_notice.j2",
         include_str!("../../templates/bounce_notice.j2"),

@@ -70,10 +70,17 @@ pub enum TicketState {
     Open,
     /// An operator is in charge.
     Taken,
+    /// `#attesa`: the operator in charge waits for the customer, who is reminded once and
+    /// then the ticket is closed if they never answer.
+    Waiting,
+    /// `#preventivo`: a quote went to the customer, who is asked to accept or refuse it.
+    AwaitingApproval,
     /// Closed by an operator; the customer may reopen it by replying until `reopen_until`.
     Resolved,
     /// Closed for good: the reopen window passed. A reply gets a polite refusal.
     Closed,
+    /// `#unisci`: merged into another ticket, which its mail now reaches.
+    Merged,
 }
 
 impl TicketState {
@@ -81,8 +88,11 @@ impl TicketState {
     pub const ALL: &'static [TicketState] = &[
         TicketState::Open,
         TicketState::Taken,
+        TicketState::Waiting,
+        TicketState::AwaitingApproval,
         TicketState::Resolved,
         TicketState::Closed,
+        TicketState::Merged,
     ];
 
     /// The name stored in the database and shown to administrators.
@@ -90,8 +100,11 @@ impl TicketState {
         match self {
             TicketState::Open => "open",
             TicketState::Taken => "taken",
+            TicketState::Waiting => "waiting",
+            TicketState::AwaitingApproval => "awaiting_approval",
             TicketState::Resolved => "resolved",
             TicketState::Closed => "closed",
+            TicketState::Merged => "merged",
         }
     }
 
@@ -101,6 +114,47 @@ impl TicketState {
             .iter()
             .copied()
             .find(|s| s.as_str() == name)
+    }
+
+    /// Still being worked on: neither closed nor merged away.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TicketState::Open
+                | TicketState::Taken
+                | TicketState::Waiting
+                | TicketState::AwaitingApproval
+        )
+    }
+}
+
+/// Whether the ticket is an extra intervention, billed apart (the procedure's urgent
+/// interventions outside office hours).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Extra {
+    /// Ordinary support under the contract.
+    #[default]
+    No,
+    /// An urgent request outside office hours: an operator still has to decide.
+    Possible,
+    /// `#extra`: billed apart.
+    Yes,
+}
+
+impl Extra {
+    pub const ALL: [Extra; 3] = [Extra::No, Extra::Possible, Extra::Yes];
+
+    /// The name stored in the database and shown to administrators.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Extra::No => "no",
+            Extra::Possible => "possible",
+            Extra::Yes => "yes",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Extra> {
+        Extra::ALL.into_iter().find(|e| e.as_str() == name)
     }
 }
 
@@ -126,6 +180,18 @@ pub struct TicketStatus {
     /// The end of the reopen window; kept after the final closure so that a reply the
     /// mailbox received in time still reopens the ticket even if handled late.
     pub reopen_until: Option<DateTime<Utc>>,
+    /// Billed apart, or possibly so.
+    pub extra: Extra,
+    /// While waiting for the customer (or for their answer to a quote): when they are
+    /// reminded, once.
+    pub customer_reminder_at: Option<DateTime<Utc>>,
+    /// When that reminder was sent.
+    pub customer_reminded_at: Option<DateTime<Utc>>,
+    /// While waiting for the customer: when the ticket is closed if they never answer,
+    /// after the reminder.
+    pub auto_close_at: Option<DateTime<Utc>>,
+    /// The ticket this one was merged into.
+    pub merged_into: Option<TicketCode>,
 }
 
 /// A time the scheduler must act at.
@@ -135,12 +201,19 @@ pub enum Deadline {
     FirstContact(DateTime<Utc>),
     /// Close the ticket for good.
     ReopenWindow(DateTime<Utc>),
+    /// Remind the customer that the desk waits for them (an answer, or a quote's).
+    CustomerReminder(DateTime<Utc>),
+    /// The customer never answered after the reminder: close the ticket.
+    AutoClose(DateTime<Utc>),
 }
 
 impl Deadline {
     pub fn at(self) -> DateTime<Utc> {
         match self {
-            Deadline::FirstContact(t) | Deadline::ReopenWindow(t) => t,
+            Deadline::FirstContact(t)
+            | Deadline::ReopenWindow(t)
+            | Deadline::CustomerReminder(t)
+            | Deadline::AutoClose(t) => t,
         }
     }
 
@@ -148,13 +221,15 @@ impl Deadline {
         match self {
             Deadline::FirstContact(_) => "first contact",
             Deadline::ReopenWindow(_) => "reopen window",
+            Deadline::CustomerReminder(_) => "customer reminder",
+            Deadline::AutoClose(_) => "closure for no answer",
         }
     }
 }
 
 impl TicketStatus {
     /// The status of a ticket just opened.
-    pub fn new(urgent: bool, first_contact_due_at: DateTime<Utc>) -> TicketStatus {
+    pub fn new(urgent: bool, extra: Extra, first_contact_due_at: DateTime<Utc>) -> TicketStatus {
         TicketStatus {
             state: TicketState::Open,
             operator: None,
@@ -166,6 +241,11 @@ impl TicketStatus {
             reminded_at: None,
             closed_at: None,
             reopen_until: None,
+            extra,
+            customer_reminder_at: None,
+            customer_reminded_at: None,
+            auto_close_at: None,
+            merged_into: None,
         }
     }
 
@@ -177,6 +257,12 @@ impl TicketStatus {
                 self.first_contact_due_at.map(Deadline::FirstContact)
             }
             TicketState::Resolved => self.reopen_until.map(Deadline::ReopenWindow),
+            TicketState::Waiting | TicketState::AwaitingApproval
+                if self.customer_reminded_at.is_none() =>
+            {
+                self.customer_reminder_at.map(Deadline::CustomerReminder)
+            }
+            TicketState::Waiting => self.auto_close_at.map(Deadline::AutoClose),
             _ => None,
         }
     }
@@ -197,6 +283,10 @@ pub enum NotNow {
     WindowPassed { reopen_until: Option<DateTime<Utc>> },
     /// The deadline has not come, or is not owed any more.
     NotDue,
+    /// The ticket was merged into another one, which takes its commands.
+    Merged(Option<TicketCode>),
+    /// No quote is waiting for the customer's answer.
+    NoQuote,
 }
 
 /// A line a move writes in the ticket's history; the rule that made the move adds the
@@ -253,15 +343,20 @@ impl Moves {
         (self.status != self.found).then_some(&self.status)
     }
 
-    /// Refuses what no operator may do on a ticket closed for good, or closed and
-    /// waiting for the customer unless `while_resolved`.
+    /// Refuses what no operator may do on a ticket closed for good or merged away, or
+    /// closed and waiting for the customer unless `while_resolved`.
     fn workable(&self, while_resolved: bool) -> Result<(), NotNow> {
         match self.found.state {
             TicketState::Closed => Err(NotNow::ClosedForGood),
+            TicketState::Merged => Err(NotNow::Merged(self.found.merged_into.clone())),
             TicketState::Resolved if !while_resolved => Err(NotNow::Resolved {
                 reopen_until: self.found.reopen_until,
             }),
-            TicketState::Open | TicketState::Taken | TicketState::Resolved => Ok(()),
+            TicketState::Open
+            | TicketState::Taken
+            | TicketState::Waiting
+            | TicketState::AwaitingApproval
+            | TicketState::Resolved => Ok(()),
         }
     }
 
@@ -270,7 +365,11 @@ impl Moves {
     pub fn take(&mut self, operator: &str) -> Moved {
         self.workable(true)?;
         if let Some(other) = self.found.operator.as_deref() {
-            if self.found.state == TicketState::Taken && !other.eq_ignore_ascii_case(operator) {
+            let in_charge = matches!(
+                self.found.state,
+                TicketState::Taken | TicketState::Waiting | TicketState::AwaitingApproval
+            );
+            if in_charge && !other.eq_ignore_ascii_case(operator) {
                 return Err(NotNow::TakenBy(other.to_string()));
             }
         }
@@ -299,6 +398,23 @@ impl Moves {
         self.status.state = TicketState::Taken;
         self.status.operator = Some(operator.to_string());
         self.status.first_contact_at.get_or_insert(self.at);
+        self.stop_waiting();
+    }
+
+    /// Whatever the desk waited for from the customer is not waited for any more.
+    fn stop_waiting(&mut self) {
+        self.status.customer_reminder_at = None;
+        self.status.customer_reminded_at = None;
+        self.status.auto_close_at = None;
+    }
+
+    /// Back to whoever handles it after waiting for the customer.
+    fn back_to_handler(&mut self) {
+        self.status.state = match self.status.operator {
+            Some(_) => TicketState::Taken,
+            None => TicketState::Open,
+        };
+        self.stop_waiting();
     }
 
     /// `#secondo-livello`: the ticket goes to a second-level team, and nobody of it has
@@ -310,6 +426,7 @@ impl Moves {
         self.status.level = 2;
         self.status.team = Some(team.to_string());
         self.status.first_contact_at.get_or_insert(self.at);
+        self.stop_waiting();
         Ok(vec![Happened::new(EventKind::Escalated, team)])
     }
 
@@ -328,7 +445,7 @@ impl Moves {
     }
 
     /// An operator's answer to the customer; the first answer on a ticket nobody has
-    /// taken is taking it.
+    /// taken is taking it. A ticket waiting for the customer keeps waiting.
     pub fn answer(&mut self, operator: &str) -> Moved {
         self.workable(true)?;
         let mut happened = vec![];
@@ -353,7 +470,129 @@ impl Moves {
             .operator
             .get_or_insert_with(|| operator.to_string());
         self.status.first_contact_at.get_or_insert(self.at);
+        self.stop_waiting();
         Ok(vec![Happened::new(EventKind::Closed, detail)])
+    }
+
+    /// `#tempo`: time spent is recorded on any ticket but one closed for good or merged
+    /// (work is often logged right after closing). `detail` says how much.
+    pub fn record_time(&mut self, detail: String) -> Moved {
+        self.workable(true)?;
+        Ok(vec![Happened::new(EventKind::TimeSpent, detail)])
+    }
+
+    /// `#extra` / `#non-extra`: an operator decides whether the work is billed apart.
+    pub fn set_extra(&mut self, extra: Extra) -> Moved {
+        self.workable(true)?;
+        self.status.extra = extra;
+        Ok(vec![Happened::new(EventKind::Extra, extra.as_str())])
+    }
+
+    /// `#preventivo`: the quote goes to the customer and the ticket waits for their answer;
+    /// they are reminded once at `remind_at`. The operator sending it is in charge if
+    /// nobody was. `detail` says the amount.
+    pub fn quote(&mut self, operator: &str, remind_at: DateTime<Utc>, detail: String) -> Moved {
+        self.workable(false)?;
+        self.wait_for_customer(operator, TicketState::AwaitingApproval);
+        self.status.customer_reminder_at = Some(remind_at);
+        Ok(vec![Happened::new(EventKind::QuoteSent, detail)])
+    }
+
+    /// `#attesa`: the ticket waits for the customer, who is reminded at `remind_at`; with no
+    /// answer it is closed at `close_at`.
+    pub fn wait(
+        &mut self,
+        operator: &str,
+        remind_at: DateTime<Utc>,
+        close_at: DateTime<Utc>,
+        detail: String,
+    ) -> Moved {
+        self.workable(false)?;
+        self.wait_for_customer(operator, TicketState::Waiting);
+        self.status.customer_reminder_at = Some(remind_at);
+        self.status.auto_close_at = Some(close_at);
+        Ok(vec![Happened::new(EventKind::Waiting, detail)])
+    }
+
+    fn wait_for_customer(&mut self, operator: &str, state: TicketState) {
+        self.stop_waiting();
+        self.status.state = state;
+        self.status.team = self
+            .status
+            .team
+            .take()
+            .filter(|_| self.status.operator.is_some());
+        self.status
+            .operator
+            .get_or_insert_with(|| operator.to_string());
+        self.status.first_contact_at.get_or_insert(self.at);
+    }
+
+    /// The customer's answer to the quote in force: recorded, and a ticket that waited
+    /// for it goes back to the operator. Only on a ticket still being worked on.
+    pub fn answer_quote(&mut self, accepted: bool, detail: String) -> Moved {
+        if !self.found.state.is_active() {
+            return Err(NotNow::NoQuote);
+        }
+        if self.found.state == TicketState::AwaitingApproval {
+            self.back_to_handler();
+        }
+        let kind = if accepted {
+            EventKind::QuoteAccepted
+        } else {
+            EventKind::QuoteRefused
+        };
+        Ok(vec![Happened::new(kind, detail)])
+    }
+
+    /// An ordinary reply of the customer on a ticket being worked on: one that waited for
+    /// it goes back to the operator; one waiting for a quote's answer keeps waiting.
+    pub fn customer_writes(&mut self) -> Moved {
+        if !self.found.state.is_active() {
+            return Err(NotNow::NotClosed);
+        }
+        let mut happened = vec![Happened::new(EventKind::CustomerReply, "")];
+        if self.found.state == TicketState::Waiting {
+            self.back_to_handler();
+            happened.push(Happened::new(EventKind::WaitOver, ""));
+        }
+        Ok(happened)
+    }
+
+    /// `#unisci`: this ticket is merged into `into`, which its mail reaches from now on.
+    pub fn merge_into(&mut self, into: &TicketCode) -> Moved {
+        self.workable(false)?;
+        self.stop_waiting();
+        self.status.state = TicketState::Merged;
+        self.status.merged_into = Some(into.clone());
+        Ok(vec![Happened::new(EventKind::MergedInto, into.to_string())])
+    }
+
+    /// The other side of `#unisci`: this ticket takes in `from`; it must be one still
+    /// being worked on.
+    pub fn absorb(&mut self, from: &TicketCode) -> Moved {
+        if !self.found.state.is_active() {
+            return Err(match self.found.state {
+                TicketState::Merged => NotNow::Merged(self.found.merged_into.clone()),
+                TicketState::Resolved => NotNow::Resolved {
+                    reopen_until: self.found.reopen_until,
+                },
+                _ => NotNow::ClosedForGood,
+            });
+        }
+        Ok(vec![Happened::new(EventKind::MergedFrom, from.to_string())])
+    }
+
+    /// `#copia` / `#nocopia`: who is copied changes; no state does. Not on a ticket closed
+    /// for good or merged.
+    pub fn participants(&mut self, added: bool, address: &Address) -> Moved {
+        self.workable(true)?;
+        let kind = if added {
+            EventKind::ParticipantAdded
+        } else {
+            EventKind::ParticipantRemoved
+        };
+        Ok(vec![Happened::new(kind, address.as_str())])
     }
 
     /// The customer's reply to a closed ticket reopens it while the window, judged on
@@ -361,8 +600,9 @@ impl Moves {
     pub fn reopen_by_customer(&mut self) -> Moved {
         let until = self.found.reopen_until;
         match self.found.state {
-            TicketState::Open | TicketState::Taken => return Err(NotNow::NotClosed),
             TicketState::Resolved | TicketState::Closed => {}
+            TicketState::Merged => return Err(NotNow::Merged(self.found.merged_into.clone())),
+            _ => return Err(NotNow::NotClosed),
         }
         if !until.is_some_and(|until| self.at < until) {
             return Err(NotNow::WindowPassed {
@@ -387,6 +627,33 @@ impl Moves {
             }
             Some(Deadline::ReopenWindow(_)) => Err(NotNow::NotDue),
             _ => Err(NotNow::NotClosed),
+        }
+    }
+
+    /// The customer has not answered in time: they are reminded, once. `detail` names the
+    /// reminder (an answer, or a quote's).
+    pub fn remind_customer(&mut self, detail: String) -> Moved {
+        match self.found.next_deadline() {
+            Some(Deadline::CustomerReminder(due)) if due <= self.at => {
+                self.status.customer_reminded_at = Some(self.at);
+                Ok(vec![Happened::new(EventKind::CustomerReminded, detail)])
+            }
+            _ => Err(NotNow::NotDue),
+        }
+    }
+
+    /// Still no answer after the reminder: the ticket is closed as by `#chiudi`, with the
+    /// reopen window `reopen_until`. `detail` says until when.
+    pub fn close_unanswered(&mut self, reopen_until: DateTime<Utc>, detail: String) -> Moved {
+        match self.found.next_deadline() {
+            Some(Deadline::AutoClose(due)) if due <= self.at => {
+                self.stop_waiting();
+                self.status.state = TicketState::Resolved;
+                self.status.closed_at = Some(self.at);
+                self.status.reopen_until = Some(reopen_until);
+                Ok(vec![Happened::new(EventKind::Closed, detail)])
+            }
+            _ => Err(NotNow::NotDue),
         }
     }
 
@@ -428,6 +695,21 @@ pub struct TicketFacts {
     pub status: TicketStatus,
     /// Oldest first.
     pub thread: Vec<ThreadEntry>,
+    /// Addresses of the contract copied on the ticket's mail besides the requester.
+    pub participants: Vec<Address>,
+    /// The latest quote sent, while the customer has not answered it.
+    pub pending_quote: Option<PendingQuote>,
+    /// The time recorded on it so far, in minutes.
+    pub time_minutes: i64,
+}
+
+/// A quote waiting for the customer's ACCETTO or RIFIUTO.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingQuote {
+    pub amount_cents: u64,
+    pub sent_at: DateTime<Utc>,
+    /// The operator who sent it.
+    pub operator: String,
 }
 
 /// What happened to a ticket, for its history.
@@ -449,6 +731,19 @@ pub enum EventKind {
     OnCallNotified,
     /// A mail of the ticket could not be delivered (a bounce came back).
     Bounced,
+    TimeSpent,
+    Extra,
+    QuoteSent,
+    QuoteAccepted,
+    QuoteRefused,
+    Waiting,
+    /// The customer answered while the ticket waited for them.
+    WaitOver,
+    CustomerReminded,
+    MergedInto,
+    MergedFrom,
+    ParticipantAdded,
+    ParticipantRemoved,
 }
 
 impl EventKind {
@@ -469,6 +764,18 @@ impl EventKind {
             EventKind::Reminded => "reminded",
             EventKind::OnCallNotified => "oncall_notified",
             EventKind::Bounced => "bounced",
+            EventKind::TimeSpent => "time",
+            EventKind::Extra => "extra",
+            EventKind::QuoteSent => "quote",
+            EventKind::QuoteAccepted => "quote_accepted",
+            EventKind::QuoteRefused => "quote_refused",
+            EventKind::Waiting => "waiting",
+            EventKind::WaitOver => "wait_over",
+            EventKind::CustomerReminded => "customer_reminded",
+            EventKind::MergedInto => "merged_into",
+            EventKind::MergedFrom => "merged_from",
+            EventKind::ParticipantAdded => "participant_added",
+            EventKind::ParticipantRemoved => "participant_removed",
         }
     }
 }
@@ -572,18 +879,37 @@ mod tests {
     }
 
     /// A ticket in `state`: first contact due an hour ago (in `due` hours), in charge of
-    /// mario once taken, with a reopen window ending in `window` hours once closed.
+    /// mario once taken, with a reopen window ending in `window` hours once closed. One
+    /// waiting for the customer reminds them at `due` and closes at `window`.
     fn status(state: TicketState, due: i64, window: i64) -> TicketStatus {
-        let mut st = TicketStatus::new(false, hours(due));
+        use TicketState::*;
+        let mut st = TicketStatus::new(false, Extra::No, hours(due));
         st.state = state;
-        if state != TicketState::Open {
+        if state != Open {
             st.operator = Some("mario".into());
             st.first_contact_at = Some(hours(-2));
         }
-        if matches!(state, TicketState::Resolved | TicketState::Closed) {
+        if matches!(state, Resolved | Closed) {
             st.closed_at = Some(hours(-3));
             st.reopen_until = Some(hours(window));
         }
+        if matches!(state, Waiting | AwaitingApproval) {
+            st.customer_reminder_at = Some(hours(due));
+        }
+        if state == Waiting {
+            st.auto_close_at = Some(hours(window));
+        }
+        if state == Merged {
+            st.merged_into = Some(code(12));
+        }
+        st
+    }
+
+    /// A ticket waiting for a customer who was reminded, its closure due `window` hours
+    /// from now.
+    fn reminded(window: i64) -> TicketStatus {
+        let mut st = status(TicketState::Waiting, -5, window);
+        st.customer_reminded_at = Some(hours(-4));
         st
     }
 
@@ -602,6 +928,17 @@ mod tests {
             "reopen_by_customer" => m.reopen_by_customer(),
             "close_for_good" => m.close_for_good(),
             "remind" => m.remind("operatori@kzweb.it".into()),
+            "record_time" => m.record_time("1h".into()),
+            "set_extra" => m.set_extra(Extra::Yes),
+            "quote" => m.quote("luigi", hours(72), "250,00 €".into()),
+            "wait" => m.wait("luigi", hours(120), hours(240), String::new()),
+            "answer_quote" => m.answer_quote(true, String::new()),
+            "customer_writes" => m.customer_writes(),
+            "merge_into" => m.merge_into(&code(12)),
+            "absorb" => m.absorb(&code(7)),
+            "participants" => m.participants(true, &anna()),
+            "remind_customer" => m.remind_customer("attesa".into()),
+            "close_unanswered" => m.close_unanswered(hours(48), String::new()),
             other => panic!("no transition {other}"),
         };
         done.map(|_| m.status().clone())
@@ -621,6 +958,7 @@ mod tests {
         };
         let cfg = || Err(NotNow::ClosedForGood);
         let taken_by = || Err(NotNow::TakenBy("mario".into()));
+        let merged = || Err(NotNow::Merged(Some(code(12))));
         #[rustfmt::skip]
         let table: Vec<(&str, TicketStatus, [Expected; 11])> = vec![
             // take, take by another, assign, escalate, mark_urgent, note, answer, close,
@@ -651,6 +989,17 @@ mod tests {
             ("closed for good, reply received within the window", status(Closed, -1, 1), [
                 cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), cfg(), Ok(Taken),
                 Err(NotNow::NotClosed), Err(NotNow::NotDue)]),
+            ("waiting for the customer", status(Waiting, -1, 1), [
+                Ok(Taken), taken_by(), Ok(Taken), Ok(Open), Ok(Waiting), Ok(Waiting),
+                Ok(Waiting), Ok(Resolved), Err(NotNow::NotClosed), Err(NotNow::NotClosed),
+                Err(NotNow::NotDue)]),
+            ("awaiting approval", status(AwaitingApproval, -1, 1), [
+                Ok(Taken), taken_by(), Ok(Taken), Ok(Open), Ok(AwaitingApproval),
+                Ok(AwaitingApproval), Ok(AwaitingApproval), Ok(Resolved),
+                Err(NotNow::NotClosed), Err(NotNow::NotClosed), Err(NotNow::NotDue)]),
+            ("merged", status(Merged, -1, 1), [
+                merged(), merged(), merged(), merged(), merged(), merged(), merged(), merged(),
+                merged(), Err(NotNow::NotClosed), Err(NotNow::NotDue)]),
         ];
         for state in TicketState::ALL {
             assert!(
@@ -664,6 +1013,141 @@ mod tests {
                 assert_eq!(&got, want, "{transition} on a ticket {name}");
             }
         }
+    }
+
+    fn anna() -> Address {
+        Address::parse("anna@rossi.it").expect("address")
+    }
+
+    /// The operators' tools and the customer's answers, by name, for the table below.
+    const TOOLS: [&str; 11] = [
+        "record_time",
+        "set_extra",
+        "quote",
+        "wait",
+        "answer_quote",
+        "customer_writes",
+        "merge_into",
+        "absorb",
+        "participants",
+        "remind_customer",
+        "close_unanswered",
+    ];
+
+    #[test]
+    fn every_state_and_tool_is_allowed_or_refused_with_a_reason() {
+        use TicketState::*;
+        let resolved = || {
+            Err(NotNow::Resolved {
+                reopen_until: Some(hours(1)),
+            })
+        };
+        let cfg = || Err(NotNow::ClosedForGood);
+        let merged = || Err(NotNow::Merged(Some(code(12))));
+        let (no_quote, not_closed, not_due) = (
+            || Err(NotNow::NoQuote),
+            || Err(NotNow::NotClosed),
+            || Err(NotNow::NotDue),
+        );
+        #[rustfmt::skip]
+        let table: Vec<(&str, TicketStatus, [Expected; 11])> = vec![
+            // record_time, set_extra, quote, wait, answer_quote, customer_writes,
+            // merge_into, absorb, participants, remind_customer, close_unanswered
+            ("open", status(Open, -1, 0), [
+                Ok(Open), Ok(Open), Ok(AwaitingApproval), Ok(Waiting), Ok(Open), Ok(Open),
+                Ok(Merged), Ok(Open), Ok(Open), not_due(), not_due()]),
+            ("taken", status(Taken, -1, 0), [
+                Ok(Taken), Ok(Taken), Ok(AwaitingApproval), Ok(Waiting), Ok(Taken), Ok(Taken),
+                Ok(Merged), Ok(Taken), Ok(Taken), not_due(), not_due()]),
+            ("waiting, reminder due", status(Waiting, -1, 1), [
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), Ok(Waiting), not_due()]),
+            ("waiting, reminder not yet due", status(Waiting, 1, 2), [
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), not_due(), not_due()]),
+            ("waiting, reminded, closure due", reminded(-1), [
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), not_due(), Ok(Resolved)]),
+            ("waiting, reminded, closure not yet due", reminded(1), [
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), not_due(), not_due()]),
+            ("awaiting approval, reminder due", status(AwaitingApproval, -1, 1), [
+                Ok(AwaitingApproval), Ok(AwaitingApproval), Ok(AwaitingApproval), Ok(Waiting),
+                Ok(Taken), Ok(AwaitingApproval), Ok(Merged), Ok(AwaitingApproval),
+                Ok(AwaitingApproval), Ok(AwaitingApproval), not_due()]),
+            ("resolved", status(Resolved, -1, 1), [
+                Ok(Resolved), Ok(Resolved), resolved(), resolved(), no_quote(), not_closed(),
+                resolved(), resolved(), Ok(Resolved), not_due(), not_due()]),
+            ("closed for good", status(Closed, -1, -1), [
+                cfg(), cfg(), cfg(), cfg(), no_quote(), not_closed(), cfg(), cfg(), cfg(),
+                not_due(), not_due()]),
+            ("merged", status(Merged, -1, 1), [
+                merged(), merged(), merged(), merged(), no_quote(), not_closed(), merged(),
+                merged(), merged(), not_due(), not_due()]),
+        ];
+        for state in TicketState::ALL {
+            assert!(
+                table.iter().any(|(_, st, _)| st.state == *state),
+                "{state:?} missing"
+            );
+        }
+        for (name, st, expected) in &table {
+            for (tool, want) in TOOLS.iter().zip(expected) {
+                let got = make(tool, st).map(|s| s.state);
+                assert_eq!(&got, want, "{tool} on a ticket {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn waiting_ends_when_the_customer_writes_or_an_operator_moves_the_ticket_on() {
+        let waiting = status(TicketState::Waiting, 1, 2);
+        for tool in ["customer_writes", "take", "assign", "escalate", "close"] {
+            let st = make(tool, &waiting).expect(tool);
+            assert_eq!(
+                (st.customer_reminder_at, st.auto_close_at),
+                (None, None),
+                "{tool}"
+            );
+            assert!(
+                !matches!(
+                    st.next_deadline(),
+                    Some(Deadline::CustomerReminder(_) | Deadline::AutoClose(_))
+                ),
+                "{tool} leaves a reminder owed"
+            );
+        }
+        // An answer, a note or time spent do not: the customer still owes the answer.
+        for tool in ["answer", "note", "record_time"] {
+            let st = make(tool, &waiting).expect(tool);
+            assert_eq!(
+                st.next_deadline(),
+                Some(Deadline::CustomerReminder(hours(1))),
+                "{tool}"
+            );
+        }
+        // Reminded once, then the closure is owed, then nothing.
+        let st = make("remind_customer", &status(TicketState::Waiting, -1, 2)).expect("remind");
+        assert_eq!(st.next_deadline(), Some(Deadline::AutoClose(hours(2))));
+        let st = make("close_unanswered", &reminded(-1)).expect("close");
+        assert_eq!(st.next_deadline(), Some(Deadline::ReopenWindow(hours(48))));
+    }
+
+    #[test]
+    fn a_quote_or_a_wait_puts_the_sender_in_charge_of_a_ticket_nobody_had() {
+        let open = status(TicketState::Open, 1, 0);
+        for tool in ["quote", "wait"] {
+            let st = make(tool, &open).expect(tool);
+            assert_eq!(st.operator.as_deref(), Some("luigi"), "{tool}");
+            assert_eq!(st.first_contact_at, Some(at()), "{tool}");
+        }
+        let taken = status(TicketState::Taken, 1, 0);
+        let st = make("quote", &taken).expect("quote");
+        assert_eq!(
+            st.operator.as_deref(),
+            Some("mario"),
+            "the one in charge keeps it"
+        );
     }
 
     #[test]

@@ -1,13 +1,25 @@
 //! What the scheduler does when a ticket's deadline passes (SPEC "Time rules survive
-//! restarts"): the queue is reminded once when nobody has taken a ticket in time, and a
-//! closed ticket whose reopen window has run out is closed for good. The deadlines are
+//! restarts"): the queue is reminded once when nobody has taken a ticket in time, a
+//! closed ticket whose reopen window has run out is closed for good, a customer the desk
+//! waits for (`#attesa`, a quote) is reminded once, and a ticket that waited in vain after
+//! that reminder is closed with the usual reopen window. The deadlines are
 //! stored with the ticket, so a restart loses none of them.
 
 use chrono::{DateTime, Utc};
 
 use super::decision::{Effect, MailKind, OutgoingMail, Settings, SYSTEM};
 use super::templates;
-use super::ticket::{Deadline, Event, Happened, Moves, TicketFacts};
+use super::ticket::{Deadline, Event, Happened, Moves, TicketFacts, TicketState};
+
+/// A mail to the customer and whoever is copied, in the customer's thread.
+fn to_customer(ticket: &TicketFacts, kind: MailKind, text: super::texts::Text) -> OutgoingMail {
+    let to = vec![ticket.requester.clone()];
+    OutgoingMail {
+        cc: ticket.participants.clone(),
+        ..OutgoingMail::new(kind, Some(&ticket.code), to, text)
+    }
+    .in_customer_thread(ticket)
+}
 
 /// The effects owed by `ticket` at `now`; empty when nothing is due.
 pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec<Effect> {
@@ -32,6 +44,25 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
                 OutgoingMail::new(MailKind::Reminder, Some(&ticket.code), to, text)
             });
             (moves.remind(who.join(", ")), now, mail)
+        }
+        Some(Deadline::CustomerReminder(_)) => {
+            let text = templates::customer_reminder(ticket, settings);
+            let mail = to_customer(ticket, MailKind::CustomerReminder, text);
+            let detail = match ticket.status.state {
+                TicketState::AwaitingApproval => "preventivo",
+                _ => "attesa",
+            };
+            (moves.remind_customer(detail.into()), now, Some(mail))
+        }
+        Some(Deadline::AutoClose(_)) => {
+            let until = now + settings.reopen_window;
+            let text = templates::closure_unanswered(ticket, settings, until);
+            let mail = to_customer(ticket, MailKind::Closure, text);
+            let detail = format!(
+                "senza risposta del cliente; riapribile fino al {}",
+                templates::italian_datetime(until)
+            );
+            (moves.close_unanswered(until, detail), now, Some(mail))
         }
         None => return vec![],
     };

@@ -12,6 +12,25 @@ use crate::core::inbound::{Attachment, Bounce, Inbound};
 /// means one of our own mails came back.
 pub const LOOP_HEADER: &str = "X-Assistenza-Loop";
 
+/// Most recipients read from `To` and `Cc`: a request copied to a whole mailing list is
+/// no reason to hold hundreds of addresses.
+const MAX_RECIPIENTS: usize = 50;
+
+/// The valid addresses of `To` then `Cc`, each once.
+fn recipients(msg: &mail_parser::Message<'_>) -> Vec<Address> {
+    let mut out: Vec<Address> = Vec::new();
+    let listed = [msg.to(), msg.cc()].into_iter().flatten();
+    for addr in listed.flat_map(|list| list.iter()) {
+        let Some(a) = addr.address().and_then(|a| Address::parse(a.trim())) else {
+            continue;
+        };
+        if !out.contains(&a) && out.len() < MAX_RECIPIENTS {
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// Parses `raw`, recording `size` (from the server) and `received_at` (INTERNALDATE).
 pub fn parse(raw: &[u8], size: u64, received_at: DateTime<Utc>) -> Inbound {
     let blank = Inbound {
@@ -51,6 +70,7 @@ fn read(raw: &[u8], mut inbound: Inbound) -> Inbound {
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty());
     }
+    inbound.recipients = recipients(&msg);
     let header = |name: &str| raw_header(&msg, raw, name);
     inbound.null_sender = header("Return-Path").is_some_and(|v| v.trim() == "<>");
     inbound.subject = msg.subject().unwrap_or("").to_string();

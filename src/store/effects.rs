@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use crate::core::decision::{Effect, NewTicket, OutgoingMail};
+use crate::core::address::Address;
+use crate::core::decision::{Effect, NewTicket, OutgoingMail, QuoteSent, TimeEntry};
 use crate::core::ticket::{Event, TicketCode, TicketStatus};
 use crate::mail::compose::Composed;
 
@@ -68,6 +69,20 @@ impl Tx<'_> {
                     self.write_status(self.ticket_id(code)?, status)?;
                 }
                 Effect::Log(event) => self.log(cause, event)?,
+                Effect::RecordTime(entry) => self.record_time(cause, entry)?,
+                Effect::RecordQuote(quote) => self.record_quote(cause, quote)?,
+                Effect::AnswerQuote {
+                    code,
+                    accepted,
+                    by,
+                    at,
+                } => self.answer_quote(code, *accepted, by, *at)?,
+                Effect::Participant {
+                    code,
+                    address,
+                    added,
+                } => self.participant(code, address, *added, now)?,
+                Effect::Merge { from, into } => self.merge(from, into)?,
                 Effect::Send(mail) => {
                     let Some(queued) = mails.next() else {
                         bail!("a mail to send was not composed ({})", mail.kind.name());
@@ -200,7 +215,9 @@ impl Tx<'_> {
             .prepare_cached(
                 "UPDATE tickets SET state = ?2, operator = ?3, level = ?4, team = ?5, urgent = ?6,
                      first_contact_due_at = ?7, first_contact_at = ?8, reminded_at = ?9,
-                     closed_at = ?10, reopen_until = ?11, next_deadline_at = ?12
+                     closed_at = ?10, reopen_until = ?11, next_deadline_at = ?12, extra = ?13,
+                     customer_reminder_at = ?14, customer_reminded_at = ?15, auto_close_at = ?16,
+                     merged_into = (SELECT id FROM tickets WHERE code = ?17)
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -216,8 +233,142 @@ impl Tx<'_> {
                 t(st.closed_at),
                 t(st.reopen_until),
                 t(st.next_deadline().map(|d| d.at())),
+                st.extra.as_str(),
+                t(st.customer_reminder_at),
+                t(st.customer_reminded_at),
+                t(st.auto_close_at),
+                st.merged_into.as_ref().map(ToString::to_string),
             ])
             .context("writing a ticket's status")?;
+        Ok(())
+    }
+
+    fn record_time(&self, cause: Cause, e: &TimeEntry) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO time_entries (ticket_id, operator, day, minutes, at, inbound_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                self.ticket_id(&e.code)?,
+                e.operator,
+                e.day.to_string(),
+                e.minutes,
+                ts(e.at),
+                cause.inbound_id(),
+            ])
+            .context("recording time spent")?;
+        Ok(())
+    }
+
+    /// A new quote replaces any the customer has not answered; both stay recorded.
+    fn record_quote(&self, cause: Cause, q: &QuoteSent) -> Result<()> {
+        let ticket_id = self.ticket_id(&q.code)?;
+        self.tx
+            .prepare_cached(
+                "UPDATE quotes SET decision = 'replaced', decided_at = ?2
+                 WHERE ticket_id = ?1 AND decision IS NULL",
+            )?
+            .execute(params![ticket_id, ts(q.at)])?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO quotes (ticket_id, operator, amount_cents, sent_at, text, inbound_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                ticket_id,
+                q.operator,
+                i64::try_from(q.amount_cents).context("a quote's amount")?,
+                ts(q.at),
+                q.text,
+                cause.inbound_id(),
+            ])
+            .context("recording a quote")?;
+        Ok(())
+    }
+
+    fn answer_quote(
+        &self,
+        code: &TicketCode,
+        accepted: bool,
+        by: &Address,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let decision = if accepted { "accepted" } else { "refused" };
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE quotes SET decision = ?2, decided_at = ?3, decided_by = ?4
+                 WHERE id = (SELECT MAX(id) FROM quotes WHERE ticket_id = ?1 AND decision IS NULL)",
+            )?
+            .execute(params![
+                self.ticket_id(code)?,
+                decision,
+                ts(at),
+                by.as_str()
+            ])?;
+        if changed != 1 {
+            bail!("ticket {code} has no quote waiting for an answer");
+        }
+        Ok(())
+    }
+
+    fn participant(
+        &self,
+        code: &TicketCode,
+        address: &Address,
+        added: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let ticket_id = self.ticket_id(code)?;
+        let done = if added {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO ticket_participants (ticket_id, address, added_at)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![ticket_id, address.as_str(), ts(now)])
+        } else {
+            self.tx
+                .prepare_cached(
+                    "DELETE FROM ticket_participants WHERE ticket_id = ?1 AND address = ?2",
+                )?
+                .execute(params![ticket_id, address.as_str()])
+        };
+        done.context("changing who is copied on a ticket")?;
+        Ok(())
+    }
+
+    /// Everything of `from` becomes `into`'s: the messages both ways, the history, the
+    /// time, the quotes and who is copied (its requester among them).
+    fn merge(&self, from: &TicketCode, into: &TicketCode) -> Result<()> {
+        let (from_id, into_id) = (self.ticket_id(from)?, self.ticket_id(into)?);
+        for table in [
+            "inbound",
+            "outbox",
+            "ticket_events",
+            "time_entries",
+            "quotes",
+        ] {
+            self.tx
+                .prepare_cached(&format!(
+                    "UPDATE {table} SET ticket_id = ?2 WHERE ticket_id = ?1"
+                ))?
+                .execute(params![from_id, into_id])
+                .with_context(|| format!("merging {from} into {into}: {table}"))?;
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ticket_participants (ticket_id, address, added_at)
+                 SELECT ?2, address, added_at FROM ticket_participants WHERE ticket_id = ?1
+                 UNION ALL
+                 SELECT ?2, f.requester, f.opened_at FROM tickets f, tickets i
+                 WHERE f.id = ?1 AND i.id = ?2 AND f.requester != i.requester",
+            )?
+            .execute(params![from_id, into_id])?;
+        self.tx
+            .prepare_cached("DELETE FROM ticket_participants WHERE ticket_id = ?1")?
+            .execute([from_id])?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! the pipeline composed them — all in one SQLite transaction, so a crash at any point
 //! leaves either everything or nothing.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -11,7 +11,9 @@ use crate::core::address::Address;
 use crate::core::contract::Contract;
 use crate::core::decision::{Facts, Folder, Outcome, Wanted};
 use crate::core::inbound::Inbound;
-use crate::core::ticket::{ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus};
+use crate::core::ticket::{
+    Extra, PendingQuote, ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus,
+};
 
 use super::{parse_ts, ts, Store};
 
@@ -122,6 +124,10 @@ impl Tx<'_> {
             Some(code) => self.ticket_by_code(&code.to_string())?,
             None => self.ticket_by_refs(&wanted.refs)?,
         };
+        let merge_target = match &wanted.merge_into {
+            Some(code) => self.ticket_by_code(&code.to_string())?,
+            None => None,
+        };
         let last: Option<u32> = self
             .tx
             .prepare_cached("SELECT last FROM ticket_counters WHERE prefix = ?1 AND year = ?2")?
@@ -150,56 +156,61 @@ impl Tx<'_> {
         Ok(Facts {
             contracts,
             ticket,
+            merge_target,
             next_code,
             replies_last_hour,
         })
     }
 
-    /// The ticket with this code, with its status, contract and thread.
+    /// The ticket with this code, with its status, contract and thread; for a ticket
+    /// merged into another, that other one, which its mail reaches from then on.
     pub fn ticket_by_code(&self, code: &str) -> Result<Option<TicketFacts>> {
         let id: Option<i64> = self
             .tx
             .prepare_cached("SELECT id FROM tickets WHERE code = ?1")?
             .query_row([code], |r| r.get(0))
             .optional()?;
-        id.map(|id| self.ticket(id)).transpose()
+        id.map(|id| self.ticket(self.survivor(id)?)).transpose()
     }
 
-    /// A ticket with its status, contract and thread.
+    /// The ticket that carries on `id`'s correspondence: itself, or the end of its merges.
+    fn survivor(&self, mut id: i64) -> Result<i64> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT merged_into FROM tickets WHERE id = ?1")?;
+        // A merge only goes into a ticket still being worked on, so chains are short and
+        // never loop; the bound is a guard against a hand-edited database.
+        for _ in 0..16 {
+            match stmt.query_row([id], |r| r.get::<_, Option<i64>>(0))? {
+                Some(next) => id = next,
+                None => return Ok(id),
+            }
+        }
+        bail!("ticket {id}: too many merges in a row")
+    }
+
+    /// A ticket with its status, contract, thread, participants, quote and time.
     pub fn ticket(&self, id: i64) -> Result<TicketFacts> {
         let (code, requester, contract_id, summary, opened_at, status) = self
             .tx
             .prepare_cached(
-                "SELECT code, requester, contract_id, summary, opened_at, state, operator, level,
-                        team, urgent, first_contact_due_at, first_contact_at, reminded_at,
-                        closed_at, reopen_until
-                 FROM tickets WHERE id = ?1",
+                "SELECT t.code, t.requester, t.contract_id, t.summary, t.opened_at, t.state,
+                        t.operator, t.level, t.team, t.urgent, t.first_contact_due_at,
+                        t.first_contact_at, t.reminded_at, t.closed_at, t.reopen_until, t.extra,
+                        t.customer_reminder_at, t.customer_reminded_at, t.auto_close_at, m.code
+                 FROM tickets t LEFT JOIN tickets m ON m.id = t.merged_into WHERE t.id = ?1",
             )?
             .query_row([id], |r| {
-                let time = |i: usize| -> rusqlite::Result<Option<chrono::DateTime<Utc>>> {
-                    r.get::<_, Option<String>>(i)?
-                        .map(|t| parse_ts(&t))
-                        .transpose()
-                };
-                let state: String = r.get(5)?;
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, String>(3)?,
                     parse_ts(&r.get::<_, String>(4)?)?,
-                    (
-                        state,
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, u8>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, bool>(9)?,
-                        [time(10)?, time(11)?, time(12)?, time(13)?, time(14)?],
-                    ),
+                    status_from(r)?,
                 ))
             })
             .with_context(|| format!("loading ticket {id}"))?;
-        let (state, operator, level, team, urgent, [due, first, reminded, closed, reopen]) = status;
         Ok(TicketFacts {
             id,
             code: code_from_db(&code).with_context(|| format!("stored ticket code {code:?}"))?,
@@ -208,21 +219,51 @@ impl Tx<'_> {
             contract: load_contract(&self.tx, contract_id)?,
             summary,
             opened_at,
-            status: TicketStatus {
-                state: TicketState::from_name(&state)
-                    .with_context(|| format!("ticket {code} has unknown state {state:?}"))?,
-                operator,
-                level,
-                team,
-                urgent,
-                first_contact_due_at: due,
-                first_contact_at: first,
-                reminded_at: reminded,
-                closed_at: closed,
-                reopen_until: reopen,
-            },
+            status: status.into_status(&code)?,
             thread: self.thread(id)?,
+            participants: self.participants(id)?,
+            pending_quote: self.pending_quote(id)?,
+            time_minutes: self.time_minutes(id)?,
         })
+    }
+
+    fn participants(&self, ticket_id: i64) -> Result<Vec<Address>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT address FROM ticket_participants WHERE ticket_id = ?1 ORDER BY added_at, address",
+        )?;
+        let rows = stmt.query_map([ticket_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for a in rows {
+            let a = a?;
+            out.push(Address::parse(&a).with_context(|| format!("participant {a:?}"))?);
+        }
+        Ok(out)
+    }
+
+    fn pending_quote(&self, ticket_id: i64) -> Result<Option<PendingQuote>> {
+        self.tx
+            .prepare_cached(
+                "SELECT amount_cents, sent_at, operator FROM quotes
+                 WHERE ticket_id = ?1 AND decision IS NULL ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([ticket_id], |r| {
+                Ok(PendingQuote {
+                    amount_cents: r.get::<_, i64>(0)?.max(0).unsigned_abs(),
+                    sent_at: parse_ts(&r.get::<_, String>(1)?)?,
+                    operator: r.get(2)?,
+                })
+            })
+            .optional()
+            .context("loading a ticket's quote")
+    }
+
+    fn time_minutes(&self, ticket_id: i64) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "SELECT COALESCE(SUM(minutes), 0) FROM time_entries WHERE ticket_id = ?1",
+            )?
+            .query_row([ticket_id], |r| r.get(0))
+            .context("adding up a ticket's time")
     }
 
     /// Every message received and sent on a ticket, oldest first.
@@ -443,5 +484,56 @@ fn folder_from_name(name: &str) -> Option<Folder> {
         "rejected" => Some(Folder::Rejected),
         "quarantine" => Some(Folder::Quarantine),
         _ => None,
+    }
+}
+
+/// A ticket's status as its row holds it (columns 5 to 19 of `Tx::ticket`'s query).
+struct StoredStatus {
+    state: String,
+    extra: String,
+    status: TicketStatus,
+}
+
+fn status_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredStatus> {
+    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        r.get::<_, Option<String>>(i)?
+            .map(|t| parse_ts(&t))
+            .transpose()
+    };
+    let merged: Option<String> = r.get(19)?;
+    Ok(StoredStatus {
+        state: r.get(5)?,
+        extra: r.get(15)?,
+        status: TicketStatus {
+            // Set from `state` and `extra` by `into_status`, which can say what is wrong.
+            state: TicketState::Open,
+            extra: Extra::No,
+            operator: r.get(6)?,
+            level: r.get(7)?,
+            team: r.get(8)?,
+            urgent: r.get(9)?,
+            first_contact_due_at: time(10)?,
+            first_contact_at: time(11)?,
+            reminded_at: time(12)?,
+            closed_at: time(13)?,
+            reopen_until: time(14)?,
+            customer_reminder_at: time(16)?,
+            customer_reminded_at: time(17)?,
+            auto_close_at: time(18)?,
+            merged_into: merged.as_deref().and_then(code_from_db),
+        },
+    })
+}
+
+impl StoredStatus {
+    fn into_status(self, code: &str) -> Result<TicketStatus> {
+        let (state, extra) = (self.state, self.extra);
+        Ok(TicketStatus {
+            state: TicketState::from_name(&state)
+                .with_context(|| format!("ticket {code} has unknown state {state:?}"))?,
+            extra: Extra::from_name(&extra)
+                .with_context(|| format!("ticket {code} has unknown extra {extra:?}"))?,
+            ..self.status
+        })
     }
 }

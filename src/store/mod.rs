@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_reply_limit.sql"),
     include_str!("migrations/005_intake_failures.sql"),
     include_str!("migrations/006_portal.sql"),
+    include_str!("migrations/007_operator_tools.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.

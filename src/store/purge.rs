@@ -161,6 +161,18 @@ fn choose_tickets(tx: &rusqlite::Connection, cutoff: &str) -> Result<()> {
             break;
         }
     }
+    // A ticket merged into one that goes has nothing left of its own (its rows moved to
+    // the survivor) and must not outlive it.
+    loop {
+        let merged = tx.execute(
+            "INSERT OR IGNORE INTO temp.purge_tickets (id)
+             SELECT id FROM tickets WHERE merged_into IN temp.purge_tickets",
+            [],
+        )?;
+        if merged == 0 {
+            break;
+        }
+    }
 
     Ok(())
 }
@@ -209,7 +221,14 @@ fn delete_chosen(
     tickets: Vec<String>,
     kept: Vec<String>,
 ) -> Result<PurgeReport> {
-    // Children first: history, mail sent, mail received, then the tickets.
+    // Children first: time, quotes, who is copied, history, mail sent, mail received, then
+    // the tickets.
+    for table in ["time_entries", "quotes", "ticket_participants"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE ticket_id IN temp.purge_tickets"),
+            [],
+        )?;
+    }
     let ticket_events = tx.execute(
         "DELETE FROM ticket_events WHERE ticket_id IN temp.purge_tickets",
         [],
@@ -280,7 +299,7 @@ mod tests {
     use crate::core::decision::{
         Decision, Effect, MailKind, NewTicket, Outcome, OutgoingMail, Quarantine, Rejection,
     };
-    use crate::core::ticket::{Event, EventKind, TicketCode, TicketState, TicketStatus};
+    use crate::core::ticket::{Event, EventKind, Extra, TicketCode, TicketState, TicketStatus};
     use crate::store::test_support::{apply_timer, message, record, temp_store};
     use crate::store::ContractInput;
 
@@ -354,7 +373,7 @@ mod tests {
                     text: msg.text.clone(),
                     opened_at: at,
                     ack_due_at: at + Duration::minutes(30),
-                    status: TicketStatus::new(false, at + Duration::hours(8)),
+                    status: TicketStatus::new(false, Extra::No, at + Duration::hours(8)),
                 }),
                 Effect::Log(Event {
                     code: code(n),
@@ -383,7 +402,7 @@ mod tests {
     /// Moves ticket `id` to `state`, closed (`#chiudi`) at `closed_at` with a 48-hour
     /// window, as the scheduler and the operators' commands write it.
     fn close(store: &mut Store, id: i64, state: TicketState, closed_at: DateTime<Utc>) {
-        let mut status = TicketStatus::new(false, closed_at);
+        let mut status = TicketStatus::new(false, Extra::No, closed_at);
         status.state = state;
         status.operator = Some("giulia".into());
         status.first_contact_at = Some(closed_at);

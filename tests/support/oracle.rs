@@ -15,7 +15,7 @@ use assistenza::core::calendar::Calendar;
 use assistenza::core::contract::Contract;
 use assistenza::core::decide;
 use assistenza::core::decision::{Decision, Effect, Facts, Operator, OutgoingMail, Settings};
-use assistenza::core::ticket::{TicketCode, TicketFacts, TicketStatus};
+use assistenza::core::ticket::{Extra, TicketCode, TicketFacts, TicketStatus};
 use assistenza::mail::compose::Composer;
 use assistenza::mail::parse::parse;
 
@@ -119,11 +119,15 @@ pub fn ticket_7(contracts: &[Contract]) -> TicketFacts {
             .expect("valid"),
         status: TicketStatus::new(
             false,
+            Extra::No,
             Utc.with_ymd_and_hms(2026, 3, 9, 13, 0, 0)
                 .single()
                 .expect("valid"),
         ),
         thread: vec![],
+        participants: vec![],
+        pending_quote: None,
+        time_minutes: 0,
     }
 }
 
@@ -145,6 +149,8 @@ pub fn settings() -> Settings {
         first_contact: chrono::Duration::hours(4),
         reopen_window: chrono::Duration::hours(48),
         max_replies_per_hour: 20,
+        waiting_office_days: 5,
+        quote_reminder_office_days: 3,
         texts: assistenza::core::texts::Texts::builtin(),
     }
 }
@@ -191,6 +197,7 @@ pub fn decide_raw(
             .cloned()
             .collect(),
         ticket: refers_to_7.then(|| ticket_7.clone()),
+        merge_target: None,
         next_code: TicketCode {
             prefix: "KZ".into(),
             year: 2026,

@@ -9,10 +9,10 @@ use super::super::address::{Address, SubjectProblem};
 use super::super::decision::{MailKind, Rejection, Settings};
 use super::super::inbound::Channel;
 use super::super::texts::Text;
-use super::super::ticket::TicketCode;
+use super::super::ticket::{PendingQuote, TicketCode, TicketFacts, TicketState};
 use super::{
-    italian_date, italian_datetime, italian_when, mail, megabytes, new_ticket, printable, ticket,
-    CustomerReplyText, OperatorText,
+    euro, italian_date, italian_datetime, italian_when, mail, megabytes, new_ticket, printable,
+    ticket, CustomerReplyText, OperatorText,
 };
 
 /// What the acknowledgement of a new ticket needs.
@@ -125,6 +125,88 @@ pub fn closure(t: &OperatorText<'_>, reopen_until: DateTime<Utc>) -> Text {
 pub(super) fn closure_values(t: &OperatorText<'_>, reopen_until: DateTime<Utc>) -> Json {
     let mut values = operator_values(t);
     values["reopen_until"] = italian_when(reopen_until).into();
+    values["unanswered"] = false.into();
+    values
+}
+
+/// The closure of a ticket that waited for the customer in vain (`#attesa`): the usual
+/// closure, signed by the operator in charge, saying why.
+pub fn closure_unanswered(
+    t: &TicketFacts,
+    settings: &Settings,
+    reopen_until: DateTime<Utc>,
+) -> Text {
+    let operator = t.status.operator.as_deref().unwrap_or(&settings.signature);
+    let text = OperatorText {
+        ticket: t,
+        operator,
+        text: "",
+        settings,
+    };
+    let mut values = closure_values(&text, reopen_until);
+    values["unanswered"] = true.into();
+    mail(settings, MailKind::Closure, values)
+}
+
+/// A quote (`#preventivo`): the operator's text, the amount, and how to accept or refuse.
+pub fn quote(t: &OperatorText<'_>, amount_cents: u64) -> Text {
+    mail(t.settings, MailKind::Quote, quote_values(t, amount_cents))
+}
+
+pub(super) fn quote_values(t: &OperatorText<'_>, amount_cents: u64) -> Json {
+    let mut values = operator_values(t);
+    values["amount"] = euro(amount_cents).into();
+    values
+}
+
+/// To the customer who answered a quote: the answer is recorded.
+pub fn quote_answered(t: &CustomerReplyText<'_>, quote: &PendingQuote, accepted: bool) -> Text {
+    let values = quote_answer_values(t, quote, accepted);
+    mail(t.settings, MailKind::QuoteAnswered, values)
+}
+
+/// The values of the texts about a customer's answer to a quote.
+pub(super) fn quote_answer_values(
+    t: &CustomerReplyText<'_>,
+    quote: &PendingQuote,
+    accepted: bool,
+) -> Json {
+    let mut values = reply_values(t);
+    values["accepted"] = accepted.into();
+    values["amount"] = euro(quote.amount_cents).into();
+    values["quote_sent_at"] = italian_datetime(quote.sent_at).into();
+    values["quote_operator"] = quote.operator.clone().into();
+    values
+}
+
+/// The one reminder to a customer the desk waits for: an answer, or a quote's.
+pub fn customer_reminder(t: &TicketFacts, settings: &Settings) -> Text {
+    mail(settings, MailKind::CustomerReminder, reminder_values(t))
+}
+
+pub(super) fn reminder_values(t: &TicketFacts) -> Json {
+    let quote = t
+        .pending_quote
+        .as_ref()
+        .filter(|_| t.status.state == TicketState::AwaitingApproval);
+    json!({
+        "ticket": ticket(t),
+        "quote": quote.map(|q| json!({
+            "amount": euro(q.amount_cents),
+            "sent_at": italian_datetime(q.sent_at),
+        })),
+        "close_at": t.status.auto_close_at.filter(|_| quote.is_none()).map(italian_when),
+    })
+}
+
+/// To the customer of a ticket merged into another: the code to use from now on.
+pub fn merged(t: &OperatorText<'_>, into: &TicketCode) -> Text {
+    mail(t.settings, MailKind::Merged, merged_values(t, into))
+}
+
+pub(super) fn merged_values(t: &OperatorText<'_>, into: &TicketCode) -> Json {
+    let mut values = operator_values(t);
+    values["into"] = into.to_string().into();
     values
 }
 

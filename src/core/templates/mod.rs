@@ -26,12 +26,13 @@ use super::texts::Text;
 use super::ticket::{TicketCode, TicketFacts};
 
 pub use customer::{
-    ack, closure, confirmation, rejection, relay, reopen_refused, reopened, AckText,
-    ConfirmationText, Examined, RejectionContext,
+    ack, closure, closure_unanswered, confirmation, customer_reminder, merged, quote,
+    quote_answered, rejection, relay, reopen_refused, reopened, AckText, ConfirmationText,
+    Examined, RejectionContext,
 };
 pub use operator::{
     assignment, bounce_notice, command_refused, escalation, failure_notice, forward, oncall_notice,
-    queue_notice, reminder, reopen_notice,
+    queue_notice, quote_notice, reminder, reopen_notice,
 };
 
 /// What texts about a new ticket need (queue notice, on-call alert).
@@ -52,6 +53,10 @@ pub struct TicketBrief<'a> {
     pub channel: &'a Channel,
     /// The files that came with it, relayed with the notice and named in its text.
     pub attachments: &'a [Attachment],
+    /// Colleagues of the contract copied on the ticket.
+    pub copied: &'a [Address],
+    /// Other addresses the request was sent to, never written to.
+    pub not_copied: &'a [Address],
     pub settings: &'a Settings,
 }
 
@@ -63,6 +68,11 @@ pub struct OperatorText<'a> {
     /// The text after the commands.
     pub text: &'a str,
     pub settings: &'a Settings,
+}
+
+/// Addresses as a template lists them.
+pub(crate) fn address_list(addresses: &[Address]) -> Json {
+    addresses.iter().map(ToString::to_string).collect()
 }
 
 /// What texts caused by a customer's reply need.
@@ -177,6 +187,30 @@ pub(crate) fn file_size(bytes: usize) -> String {
 pub(crate) fn megabytes(bytes: u64) -> String {
     let mb = bytes as f64 / (1024.0 * 1024.0);
     format!("{mb:.1}").replace('.', ",")
+}
+
+/// Euro as an Italian reads them: `1.250,00 €`.
+pub fn euro(cents: u64) -> String {
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped},{:02} €", cents % 100)
+}
+
+/// Minutes as an operator writes them: `1h30`, `45m`, `2h`, `-30m`.
+pub fn duration(minutes: i64) -> String {
+    let sign = if minutes < 0 { "-" } else { "" };
+    let (h, m) = (minutes.abs() / 60, minutes.abs() % 60);
+    match (h, m) {
+        (0, m) => format!("{sign}{m}m"),
+        (h, 0) => format!("{sign}{h}h"),
+        (h, m) => format!("{sign}{h}h{m:02}"),
+    }
 }
 
 pub(crate) const MONTHS: [&str; 12] = [

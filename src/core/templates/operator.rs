@@ -6,15 +6,16 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
 
+use super::super::address::Address;
 use super::super::commands::{CommandError, MAX_REOPEN_HOURS};
 use super::super::decision::{MailKind, Refusal, Settings};
 use super::super::inbound::Channel;
 use super::super::texts::Text;
-use super::super::ticket::{NotNow, TicketCode, TicketFacts};
+use super::super::ticket::{NotNow, PendingQuote, TicketCode, TicketFacts};
 use super::customer::{operator_values, reply_values};
 use super::{
-    attachment_list, italian_datetime, italian_when, mail, new_ticket, printable, ticket,
-    CustomerReplyText, OperatorText, TicketBrief,
+    address_list, attachment_list, italian_datetime, italian_when, mail, new_ticket, printable,
+    ticket, CustomerReplyText, OperatorText, TicketBrief,
 };
 
 /// To the first-level queue: a new ticket, what it asks, and how to act on it.
@@ -52,17 +53,32 @@ pub(super) fn brief_values(t: &TicketBrief<'_>) -> Json {
             Channel::Email => None,
         },
         "attachments": attachment_list(t.attachments),
+        "copied": address_list(t.copied),
+        "not_copied": address_list(t.not_copied),
     })
 }
 
-/// To whoever handles the ticket: the customer wrote.
-pub fn forward(t: &CustomerReplyText<'_>) -> Text {
-    mail(t.settings, MailKind::Forward, reply_values(t))
+/// To whoever handles the ticket: the customer wrote; `not_copied` are the other
+/// addresses they wrote to that the contract does not list.
+pub fn forward(t: &CustomerReplyText<'_>, not_copied: &[Address]) -> Text {
+    mail(t.settings, MailKind::Forward, forward_values(t, not_copied))
+}
+
+pub(super) fn forward_values(t: &CustomerReplyText<'_>, not_copied: &[Address]) -> Json {
+    let mut values = reply_values(t);
+    values["not_copied"] = address_list(not_copied);
+    values
 }
 
 /// To whoever handles the ticket: the customer reopened it.
 pub fn reopen_notice(t: &CustomerReplyText<'_>) -> Text {
     mail(t.settings, MailKind::ReopenNotice, reply_values(t))
+}
+
+/// To whoever handles the ticket: the customer accepted or refused the quote.
+pub fn quote_notice(t: &CustomerReplyText<'_>, quote: &PendingQuote, accepted: bool) -> Text {
+    let values = super::customer::quote_answer_values(t, quote, accepted);
+    mail(t.settings, MailKind::QuoteNotice, values)
 }
 
 /// To an operator a ticket was assigned to, with the thread.
@@ -148,6 +164,9 @@ pub(super) fn refusal_values(
         "line": null,
         "name": null,
         "reopen_until": null,
+        "other_code": null,
+        "address": null,
+        "total": null,
         "max_bytes": settings.max_message_bytes,
         "max_reopen_hours": MAX_REOPEN_HOURS,
         "operators": settings.operators.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
@@ -183,6 +202,18 @@ fn refusal_reason(refusal: &Refusal) -> (&'static str, Json) {
         Refusal::UnknownOperator(name) => ("unknown_operator", json!({ "name": printable(name) })),
         Refusal::UnknownTeam(team) => ("unknown_team", json!({ "name": printable(team) })),
         Refusal::Empty => ("empty", json!({})),
+        Refusal::MergeUnknown(code) => ("merge_unknown", json!({ "line": printable(code) })),
+        Refusal::MergeIntoItself => ("merge_itself", json!({})),
+        Refusal::MergeAcrossContracts(other) => (
+            "merge_across_contracts",
+            json!({ "other_code": other.to_string() }),
+        ),
+        Refusal::NotOfContract(a) => ("not_of_contract", json!({ "address": a.to_string() })),
+        Refusal::NotCopied(a) => ("not_copied", json!({ "address": a.to_string() })),
+        Refusal::TimeBelowZero(total) => (
+            "time_below_zero",
+            json!({ "total": super::duration(*total) }),
+        ),
     }
 }
 
@@ -194,9 +225,13 @@ fn not_now(command: &str, why: &NotNow) -> (&'static str, Json) {
             json!({ "command": command, "reopen_until": reopen_until.map(italian_when) }),
         ),
         NotNow::TakenBy(other) => ("taken_by", json!({ "command": command, "name": other })),
+        NotNow::Merged(into) => (
+            "merged",
+            json!({ "command": command, "other_code": into.as_ref().map(ToString::to_string) }),
+        ),
         // Moves of customers and of the scheduler: an operator's command never meets
         // them, but the sentence stays true if one ever does.
-        NotNow::NotClosed | NotNow::WindowPassed { .. } | NotNow::NotDue => {
+        NotNow::NotClosed | NotNow::WindowPassed { .. } | NotNow::NotDue | NotNow::NoQuote => {
             ("not_possible", json!({ "command": command }))
         }
     }

@@ -13,14 +13,17 @@ use super::super::contract::Contract;
 use super::super::decision::{MailKind, Refusal, Rejection, Settings};
 use super::super::inbound::{Attachment, Bounce, Channel, FormFields};
 use super::super::texts::{is_page, names, TextProblem, Texts};
-use super::super::ticket::{NotNow, ThreadEntry, TicketCode, TicketFacts, TicketStatus};
+use super::super::ticket::{
+    NotNow, PendingQuote, ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus,
+};
 use super::customer::{
-    ack_values, closure_values, confirmation_values, operator_values, rejection_values,
-    reply_values, AckText, ConfirmationText, Examined, RejectionContext,
+    ack_values, closure_values, confirmation_values, merged_values, operator_values,
+    quote_answer_values, quote_values, rejection_values, reminder_values, reply_values, AckText,
+    ConfirmationText, Examined, RejectionContext,
 };
 use super::operator::{
     assignment_values, bounce_values, brief_values, escalation_values, failure_values,
-    refusal_values,
+    forward_values, refusal_values,
 };
 pub use super::variables_of;
 use super::{context, CustomerReplyText, OperatorText, TicketBrief};
@@ -83,7 +86,14 @@ pub fn sample_ticket() -> TicketFacts {
         },
         summary: "Il modulo della pagina Contatti non invia i messaggi.".into(),
         opened_at: open(),
-        status: TicketStatus::new(false, open() + chrono::Duration::hours(4)),
+        status: TicketStatus::new(
+            false,
+            crate::core::ticket::Extra::No,
+            open() + chrono::Duration::hours(4),
+        ),
+        participants: vec![],
+        pending_quote: None,
+        time_minutes: 0,
         thread: vec![
             entry(
                 0,
@@ -128,9 +138,14 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
     for (kind, label, values) in operators_work(settings, ticket) {
         push(kind, label, values);
     }
+    for (kind, label, values) in quotes_and_waiting(settings, ticket) {
+        push(kind, label, values);
+    }
+    for (label, values) in forwards(settings, ticket) {
+        push(MailKind::Forward, label, values);
+    }
     for (label, values) in replies(settings, ticket) {
         for kind in [
-            MailKind::Forward,
             MailKind::ReopenNotice,
             MailKind::Reopened,
             MailKind::ReopenRefused,
@@ -300,6 +315,11 @@ fn opening(settings: &Settings, t: &TicketFacts, shape: &Shape<'_>) -> (Json, Js
         channel: &shape.channel,
         settings,
     });
+    // A request a colleague wrote is also the sample of colleagues in copy and of a
+    // stranger in Cc.
+    let copied: Vec<Address> = shape.colleague.into_iter().cloned().collect();
+    let stranger = [address("fornitore@example.com")];
+    let not_copied: &[Address] = if copied.is_empty() { &[] } else { &stranger };
     let brief = brief_values(&TicketBrief {
         code: &t.code,
         customer: &t.contract.customer,
@@ -313,6 +333,8 @@ fn opening(settings: &Settings, t: &TicketFacts, shape: &Shape<'_>) -> (Json, Js
         first_contact_due: at + chrono::Duration::hours(4),
         channel: &shape.channel,
         attachments: &shape.attachments,
+        copied: &copied,
+        not_copied,
         settings,
     });
     (ack, brief)
@@ -457,6 +479,15 @@ fn operators_work(settings: &Settings, t: &TicketFacts) -> Vec<(MailKind, &'stat
         out.push((MailKind::Relay, label, operator_values(&o)));
         let until = t.status.reopen_until.unwrap_or_else(closed);
         out.push((MailKind::Closure, label, closure_values(&o, until)));
+        let mut unanswered = closure_values(&o, until);
+        unanswered["unanswered"] = true.into();
+        out.push((MailKind::Closure, "closed for no answer", unanswered));
+        out.push((MailKind::Quote, label, quote_values(&o, 125_050)));
+        let into = TicketCode {
+            number: 12,
+            ..t.code.clone()
+        };
+        out.push((MailKind::Merged, label, merged_values(&o, &into)));
         out.push((MailKind::Assignment, label, assignment_values(&o, "Marco")));
         out.push((
             MailKind::Escalation,
@@ -465,6 +496,64 @@ fn operators_work(settings: &Settings, t: &TicketFacts) -> Vec<(MailKind, &'stat
         ));
     }
     out
+}
+
+/// The quote's texts (the answer either way, the reminder) and the reminder of a ticket
+/// that waits for the customer.
+fn quotes_and_waiting(settings: &Settings, t: &TicketFacts) -> Vec<(MailKind, &'static str, Json)> {
+    let quote = PendingQuote {
+        amount_cents: 25_000,
+        sent_at: open(),
+        operator: "Giulia".into(),
+    };
+    let sender = address("anna.bianchi@example.it");
+    let reply = CustomerReplyText {
+        ticket: t,
+        sender: &sender,
+        text: HOSTILE,
+        received_at: open(),
+        settings,
+    };
+    let mut awaiting = t.clone();
+    awaiting.status.state = TicketState::AwaitingApproval;
+    awaiting.pending_quote = Some(quote.clone());
+    let mut waiting = t.clone();
+    waiting.status.state = TicketState::Waiting;
+    waiting.status.auto_close_at = Some(closed());
+    let mut out = vec![];
+    for (label, accepted) in [("accepted", true), ("refused", false)] {
+        let values = quote_answer_values(&reply, &quote, accepted);
+        out.push((MailKind::QuoteAnswered, label, values.clone()));
+        out.push((MailKind::QuoteNotice, label, values));
+    }
+    out.push((
+        MailKind::CustomerReminder,
+        "quote",
+        reminder_values(&awaiting),
+    ));
+    out.push((
+        MailKind::CustomerReminder,
+        "waiting",
+        reminder_values(&waiting),
+    ));
+    out
+}
+
+/// A customer's reply forwarded, with and without strangers in copy.
+fn forwards(settings: &Settings, t: &TicketFacts) -> Vec<(&'static str, Json)> {
+    let sender = address("anna.bianchi@example.it");
+    let strangers = [address("fornitore@example.com")];
+    let reply = CustomerReplyText {
+        ticket: t,
+        sender: &sender,
+        text: HOSTILE,
+        received_at: open(),
+        settings,
+    };
+    vec![
+        ("only the contract", forward_values(&reply, &[])),
+        ("a stranger in copy", forward_values(&reply, &strangers)),
+    ]
 }
 
 /// A customer's reply, to a ticket taken by an operator and to one nobody has taken.
@@ -516,9 +605,25 @@ fn refusals(settings: &Settings, t: &TicketFacts) -> Vec<(String, Json)> {
             command,
             why: NotNow::NotDue,
         },
+        Refusal::NotNow {
+            command,
+            why: NotNow::Merged(Some(TicketCode {
+                number: 12,
+                ..t.code.clone()
+            })),
+        },
         Refusal::UnknownOperator("Marcello".into()),
         Refusal::UnknownTeam("grafici".into()),
         Refusal::Empty,
+        Refusal::MergeUnknown("KZ-2026-99999".into()),
+        Refusal::MergeIntoItself,
+        Refusal::MergeAcrossContracts(TicketCode {
+            number: 7,
+            ..t.code.clone()
+        }),
+        Refusal::NotOfContract(address("fornitore@example.com")),
+        Refusal::NotCopied(address("anna.bianchi@example.it")),
+        Refusal::TimeBelowZero(30),
     ];
     all.iter()
         .map(|refusal| {
