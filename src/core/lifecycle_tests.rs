@@ -18,7 +18,7 @@ const TRUSTED_PASS: &str =
     "mx.kzweb.it; dkim=pass header.d=kzweb.it; spf=pass smtp.mailfrom=kzweb.it";
 
 /// A mail from an operator of `settings()`, vouched for by our server.
-fn from_operator(name: &str, text: &str) -> Inbound {
+pub(super) fn from_operator(name: &str, text: &str) -> Inbound {
     Inbound {
         message_id: Some(format!("{name}-1@kzweb.it")),
         from: Some(addr(&format!("{}@kzweb.it", name.to_lowercase()))),
@@ -31,7 +31,7 @@ fn from_operator(name: &str, text: &str) -> Inbound {
     }
 }
 
-fn from_customer(text: &str, at: DateTime<Utc>) -> Inbound {
+pub(super) fn from_customer(text: &str, at: DateTime<Utc>) -> Inbound {
     Inbound {
         message_id: Some("reply-1@rossi.it".into()),
         from: Some(addr("mario@rossi.it")),
@@ -44,7 +44,7 @@ fn from_customer(text: &str, at: DateTime<Utc>) -> Inbound {
 }
 
 /// Ticket 42 in a given state, taken by Giulia unless open.
-fn ticket(state: TicketState) -> TicketFacts {
+pub(super) fn ticket(state: TicketState) -> TicketFacts {
     let mut t = ticket_42();
     let st = &mut t.status;
     st.state = state;
@@ -59,21 +59,21 @@ fn ticket(state: TicketState) -> TicketFacts {
     t
 }
 
-fn with_ticket(t: TicketFacts) -> Facts {
+pub(super) fn with_ticket(t: TicketFacts) -> Facts {
     Facts {
         ticket: Some(t),
         ..facts(vec![rossi()])
     }
 }
 
-fn new_status(d: &Decision) -> Option<&TicketStatus> {
+pub(super) fn new_status(d: &Decision) -> Option<&TicketStatus> {
     d.effects.iter().find_map(|e| match e {
         Effect::UpdateTicket { status, .. } => Some(status),
         _ => None,
     })
 }
 
-fn events(d: &Decision) -> Vec<EventKind> {
+pub(super) fn events(d: &Decision) -> Vec<EventKind> {
     d.effects
         .iter()
         .filter_map(|e| match e {
@@ -83,7 +83,7 @@ fn events(d: &Decision) -> Vec<EventKind> {
         .collect()
 }
 
-fn kinds(d: &Decision) -> Vec<(MailKind, Vec<String>)> {
+pub(super) fn kinds(d: &Decision) -> Vec<(MailKind, Vec<String>)> {
     sent(d)
         .iter()
         .map(|m| (m.kind, m.to.iter().map(|a| a.to_string()).collect()))

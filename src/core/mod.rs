@@ -42,3 +42,5 @@ pub mod timers;
 mod decide_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod tools_tests;
