@@ -68,7 +68,13 @@ pub fn wanted(msg: &Inbound, settings: &Settings) -> Wanted {
 /// The ticket an operator's `#unisci` names, so the shell loads it too; whether the sender
 /// is an operator is judged later, and a customer's `#unisci` is only text.
 fn merge_target(msg: &Inbound, settings: &Settings) -> Option<TicketCode> {
-    if !msg.text.to_lowercase().contains("#unisci") {
+    let word = b"#unisci";
+    let named = msg
+        .text
+        .as_bytes()
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word));
+    if !named {
         return None;
     }
     let parsed = commands::parse(&body::own_text(&msg.text)).ok()?;
