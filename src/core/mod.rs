@@ -4,7 +4,8 @@
 //! fixed time. `tests/core_is_pure.rs` keeps it so.
 //!
 //! Map, from the bottom up: `address`, `auth`, `body`, `calendar`, `commands`,
-//! `contract` and `inbound` are the leaves; `ticket` holds the states and the state
+//! `contract` and `inbound` are the leaves, with `approval` (a customer's ACCETTO or
+//! RIFIUTO) just above `body`; `ticket` holds the states and the state
 //! machine (`Moves`, the only code that changes a ticket's state); `decision` is the
 //! vocabulary every rule speaks (settings, facts, outcomes, effects, outgoing mail);
 //! `templates` holds every text. The rule files `request` (new requests, by mail or by the
@@ -15,6 +16,7 @@
 //! an inbound message to one of them. Imports run only in that order, downwards.
 
 pub mod address;
+pub mod approval;
 pub mod auth;
 pub mod body;
 pub mod bounce;
