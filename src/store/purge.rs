@@ -623,6 +623,75 @@ mod tests {
     }
 
     #[test]
+    fn a_ticket_merged_into_one_that_goes_goes_too_with_its_time_and_quotes() {
+        let (_d, mut store, contract) = store();
+        let opened = now() - Duration::days(500);
+        let survivor = open_ticket(&mut store, contract, 1, opened);
+        open_ticket(&mut store, contract, 2, opened + Duration::hours(1));
+        let at = opened + Duration::hours(2);
+        let mut merged = TicketStatus::new(false, Extra::No, at);
+        merged.state = TicketState::Merged;
+        merged.merged_into = Some(code(1));
+        let tx = store.begin().expect("begin");
+        apply_timer(
+            &tx,
+            &[
+                Effect::RecordTime(crate::core::decision::TimeEntry {
+                    code: code(2),
+                    operator: "giulia".into(),
+                    minutes: 45,
+                    day: at.date_naive(),
+                    at,
+                }),
+                Effect::RecordQuote(crate::core::decision::QuoteSent {
+                    code: code(2),
+                    operator: "giulia".into(),
+                    amount_cents: 25_000,
+                    at,
+                    text: String::new(),
+                }),
+                Effect::Participant {
+                    code: code(2),
+                    address: addr("mario@rossi.it"),
+                    added: true,
+                },
+                Effect::UpdateTicket {
+                    code: code(2),
+                    status: merged,
+                },
+                Effect::Merge {
+                    from: code(2),
+                    into: code(1),
+                },
+            ],
+            at,
+        )
+        .expect("merge");
+        tx.commit().expect("commit");
+        close(
+            &mut store,
+            survivor,
+            TicketState::Closed,
+            opened + Duration::days(2),
+        );
+        let report = store.purge(cutoff(), false).expect("purge");
+        assert_eq!(report.tickets, [code(1).to_string(), code(2).to_string()]);
+        for table in [
+            "tickets",
+            "time_entries",
+            "quotes",
+            "ticket_participants",
+            "inbound",
+        ] {
+            let left: i64 = store
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(left, 0, "{table}");
+        }
+    }
+
+    #[test]
     fn resolved_ticket_is_kept_however_old() {
         let (_d, mut store, contract) = store();
         let opened = now() - Duration::days(3000);
