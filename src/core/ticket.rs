@@ -631,11 +631,13 @@ impl Moves {
     }
 
     /// The customer has not answered in time: they are reminded, once. `detail` names the
-    /// reminder (an answer, or a quote's).
-    pub fn remind_customer(&mut self, detail: String) -> Moved {
+    /// reminder (an answer, or a quote's); `close_at` is when a ticket waiting for them
+    /// closes, which a late reminder moves later.
+    pub fn remind_customer(&mut self, detail: String, close_at: Option<DateTime<Utc>>) -> Moved {
         match self.found.next_deadline() {
             Some(Deadline::CustomerReminder(due)) if due <= self.at => {
                 self.status.customer_reminded_at = Some(self.at);
+                self.status.auto_close_at = close_at;
                 Ok(vec![Happened::new(EventKind::CustomerReminded, detail)])
             }
             _ => Err(NotNow::NotDue),
@@ -937,7 +939,7 @@ mod tests {
             "merge_into" => m.merge_into(&code(12)),
             "absorb" => m.absorb(&code(7)),
             "participants" => m.participants(true, &anna()),
-            "remind_customer" => m.remind_customer("attesa".into()),
+            "remind_customer" => m.remind_customer("attesa".into(), st.auto_close_at),
             "close_unanswered" => m.close_unanswered(hours(48), String::new()),
             other => panic!("no transition {other}"),
         };

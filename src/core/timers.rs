@@ -11,6 +11,22 @@ use super::decision::{Effect, MailKind, OutgoingMail, Settings, SYSTEM};
 use super::templates;
 use super::ticket::{Deadline, Event, Happened, Moves, TicketFacts, TicketState};
 
+/// When a ticket waiting for the customer closes if they still do not answer: as planned
+/// at `#attesa`, or, when the reminder goes out late (the daemon was stopped), as long
+/// after the reminder as planned, so the customer always has the time the reminder gives.
+fn later_closure(
+    ticket: &TicketFacts,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Option<DateTime<Utc>> {
+    let planned = ticket.status.auto_close_at?;
+    if now <= due_at {
+        return Some(planned);
+    }
+    Some(settings.calendar.next_opening(planned + (now - due_at)))
+}
+
 /// A mail to the customer and whoever is copied, in the customer's thread.
 fn to_customer(ticket: &TicketFacts, kind: MailKind, text: super::texts::Text) -> OutgoingMail {
     let to = vec![ticket.requester.clone()];
@@ -45,14 +61,19 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
             });
             (moves.remind(who.join(", ")), now, mail)
         }
-        Some(Deadline::CustomerReminder(_)) => {
-            let text = templates::customer_reminder(ticket, settings);
+        Some(Deadline::CustomerReminder(due_at)) => {
+            let close_at = later_closure(ticket, due_at, now, settings);
+            let text = templates::customer_reminder(ticket, close_at, settings);
             let mail = to_customer(ticket, MailKind::CustomerReminder, text);
             let detail = match ticket.status.state {
                 TicketState::AwaitingApproval => "preventivo",
                 _ => "attesa",
             };
-            (moves.remind_customer(detail.into()), now, Some(mail))
+            (
+                moves.remind_customer(detail.into(), close_at),
+                now,
+                Some(mail),
+            )
         }
         Some(Deadline::AutoClose(_)) => {
             let until = now + settings.reopen_window;

@@ -21,6 +21,9 @@ use super::{beat, Daemon, Shutdown};
 
 /// Most due tickets handled in one scheduler round.
 const DEADLINE_BATCH: usize = 100;
+/// Most passes over the due tickets in one round when each pass acted on something
+/// without filling a batch: one ticket's deadlines follow each other in a short chain.
+const MAX_PASSES: usize = 4;
 /// The scheduler looks again at least this often, whatever the next deadline: intake may
 /// have created an earlier one meanwhile (it also wakes the scheduler when it does).
 const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -62,7 +65,7 @@ impl Daemon {
     /// ticket that fails is retried on a later round if the failure may pass, and left
     /// alone otherwise.
     pub async fn deadlines_due(self: &Arc<Self>) -> Result<Round> {
-        let (mut done, mut failed) = (0, 0);
+        let (mut done, mut failed, mut rounds) = (0, 0, 0);
         loop {
             let now = Utc::now();
             let skip = self.stuck_tickets();
@@ -91,7 +94,10 @@ impl Daemon {
             if done > 0 {
                 self.outbox_wake.notify_one();
             }
-            if !full || !progressed {
+            // Acting on a deadline can make the ticket's next one due at once (a reopen
+            // window that ran out while it waited): look again while anything happened.
+            rounds += 1;
+            if !progressed || (!full && rounds >= MAX_PASSES) {
                 return Ok(Round { done, failed });
             }
         }

@@ -179,12 +179,21 @@ pub(super) fn quote_answer_values(
     values
 }
 
-/// The one reminder to a customer the desk waits for: an answer, or a quote's.
-pub fn customer_reminder(t: &TicketFacts, settings: &Settings) -> Text {
-    mail(settings, MailKind::CustomerReminder, reminder_values(t))
+/// The one reminder to a customer the desk waits for: an answer, or a quote's; a ticket
+/// waiting for an answer closes at `close_at` if none comes.
+pub fn customer_reminder(
+    t: &TicketFacts,
+    close_at: Option<DateTime<Utc>>,
+    settings: &Settings,
+) -> Text {
+    mail(
+        settings,
+        MailKind::CustomerReminder,
+        reminder_values(t, close_at),
+    )
 }
 
-pub(super) fn reminder_values(t: &TicketFacts) -> Json {
+pub(super) fn reminder_values(t: &TicketFacts, close_at: Option<DateTime<Utc>>) -> Json {
     let quote = t
         .pending_quote
         .as_ref()
@@ -195,7 +204,7 @@ pub(super) fn reminder_values(t: &TicketFacts) -> Json {
             "amount": euro(q.amount_cents),
             "sent_at": italian_datetime(q.sent_at),
         })),
-        "close_at": t.status.auto_close_at.filter(|_| quote.is_none()).map(italian_when),
+        "close_at": close_at.filter(|_| quote.is_none()).map(italian_when),
     })
 }
 

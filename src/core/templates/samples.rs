@@ -529,12 +529,12 @@ fn quotes_and_waiting(settings: &Settings, t: &TicketFacts) -> Vec<(MailKind, &'
     out.push((
         MailKind::CustomerReminder,
         "quote",
-        reminder_values(&awaiting),
+        reminder_values(&awaiting, None),
     ));
     out.push((
         MailKind::CustomerReminder,
         "waiting",
-        reminder_values(&waiting),
+        reminder_values(&waiting, waiting.status.auto_close_at),
     ));
     out
 }
