@@ -364,6 +364,14 @@ Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r
     .into_bytes()
 }
 
+/// `request`, with colleagues (or anyone) in `Cc`.
+pub fn request_with_cc(from: &str, to: &str, cc: &[&str], subject: &str, body: &str) -> Vec<u8> {
+    let plain = request(from, to, subject, body);
+    let mut raw = format!("Cc: {}\r\n", cc.join(", ")).into_bytes();
+    raw.extend_from_slice(&plain);
+    raw
+}
+
 /// Sends raw mail through the stack's MX-like port, as the Internet would deliver it.
 pub fn send(from: &str, to: &str, raw: &[u8]) {
     let transport = SmtpTransport::builder_dangerous("127.0.0.1")
