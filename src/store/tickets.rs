@@ -539,6 +539,18 @@ mod tests {
         })
     }
 
+    /// `#unisci KZ-2026-00001` on ticket 2, as `operators::merge` writes it.
+    fn merge_2_into_1(store: &mut Store, now: DateTime<Utc>) {
+        let mut merged = TicketStatus::new(false, Extra::No, at(5));
+        merged.state = TicketState::Merged;
+        merged.merged_into = Some(code(1));
+        let merge = Effect::Merge {
+            from: code(2),
+            into: code(1),
+        };
+        apply(store, &[update(2, merged), merge], now);
+    }
+
     /// Ticket 1 of mario@: two `#tempo`, `#extra`, a quote replaced by one mario accepts,
     /// luca copied, ticket 2 of anna@ merged into it, then `#attesa` (reminder at 80h,
     /// closure at 150h).
@@ -591,14 +603,7 @@ mod tests {
         for (now, effects) in steps {
             apply(&mut store, &effects, now);
         }
-        let mut merged = TicketStatus::new(false, Extra::No, at(5));
-        merged.state = TicketState::Merged;
-        merged.merged_into = Some(code(1));
-        let merge = Effect::Merge {
-            from: code(2),
-            into: code(1),
-        };
-        apply(&mut store, &[update(2, merged), merge], at(27));
+        merge_2_into_1(&mut store, at(27));
         let mut waiting = status(TicketState::Waiting);
         waiting.customer_reminder_at = Some(at(80));
         waiting.auto_close_at = Some(at(150));
@@ -607,7 +612,7 @@ mod tests {
     }
 
     #[test]
-    fn show_returns_the_time_the_quote_who_is_copied_and_the_merged_ticket() {
+    fn show_returns_the_time_the_extra_flag_who_is_copied_and_the_merges() {
         let (_dir, store) = worked_on();
         let t = store.ticket("KZ-2026-00001").expect("read").expect("found");
         let entries: Vec<_> = t
@@ -624,6 +629,23 @@ mod tests {
         );
         assert_eq!((t.row.time_minutes, t.row.time.as_str()), (135, "2h15"));
         assert_eq!(t.row.extra, "yes");
+        // Anna came with her ticket (as of its opening), luca by `#copia`.
+        assert_eq!(t.participants, vec!["anna@rossi.it", "luca@rossi.it"]);
+        assert_eq!(
+            (t.merged_into, t.merged_from),
+            (None, vec!["KZ-2026-00002".into()])
+        );
+        assert_eq!(t.row.state, "waiting");
+        assert_eq!(
+            t.row.next_deadline,
+            Some(("customer reminder".into(), at(80)))
+        );
+    }
+
+    #[test]
+    fn show_lists_the_quotes_oldest_first_with_the_customers_decision() {
+        let (_dir, store) = worked_on();
+        let t = store.ticket("KZ-2026-00001").expect("read").expect("found");
         let quotes: Vec<_> = t
             .quotes
             .iter()
@@ -657,17 +679,6 @@ mod tests {
                     (Some("accepted"), Some(at(5)), mario)
                 ),
             ]
-        );
-        // Anna came with her ticket (as of its opening), luca by `#copia`.
-        assert_eq!(t.participants, vec!["anna@rossi.it", "luca@rossi.it"]);
-        assert_eq!(
-            (t.merged_into, t.merged_from),
-            (None, vec!["KZ-2026-00002".into()])
-        );
-        assert_eq!(t.row.state, "waiting");
-        assert_eq!(
-            t.row.next_deadline,
-            Some(("customer reminder".into(), at(80)))
         );
     }
 
