@@ -283,3 +283,201 @@ fn purge_deletes_old_closed_tickets_and_stray_mail_and_dry_run_deletes_nothing()
         "{list}"
     );
 }
+
+/// Tickets of Neri as the operators' tools leave them, written the way the daemon
+/// stores them: KZ-2026-00001 waiting for the customer, with two `#tempo`, `#extra`, a
+/// quote replaced by one luca accepted, anna copied, and KZ-2026-00002 merged into it;
+/// KZ-2026-00003 waiting for the answer to a quote. Times are UTC (Rome is one hour ahead
+/// in January).
+const WORKED_TICKETS: &str = "
+INSERT INTO ticket_counters VALUES ('KZ', 2026, 3);
+INSERT INTO tickets (id, code, contract_id, requester, sender, state, summary, opened_at,
+                     ack_due_at, operator, extra, urgent, customer_reminder_at,
+                     auto_close_at, next_deadline_at, merged_into) VALUES
+  (1, 'KZ-2026-00001', 1, 'luca@neri.it', 'luca@neri.it', 'waiting', 's',
+   '2026-01-12T08:00:00.000Z', '2026-01-12T08:30:00.000Z', 'giulia', 'yes', 1,
+   '2026-01-19T09:00:00.000Z', '2026-01-26T09:00:00.000Z', '2026-01-19T09:00:00.000Z', NULL),
+  (2, 'KZ-2026-00002', 1, 'anna@neri.it', 'anna@neri.it', 'merged', 's',
+   '2026-01-12T09:00:00.000Z', '2026-01-12T09:30:00.000Z', NULL, 'no', 0,
+   NULL, NULL, NULL, 1),
+  (3, 'KZ-2026-00003', 1, 'luca@neri.it', 'luca@neri.it', 'awaiting_approval', 's',
+   '2026-01-13T08:00:00.000Z', '2026-01-13T08:30:00.000Z', 'giulia', 'possible', 1,
+   '2026-01-16T09:00:00.000Z', NULL, '2026-01-16T09:00:00.000Z', NULL);
+INSERT INTO outbox (message_id, kind, ticket_id, envelope_from, recipients, subject, raw,
+                    created_at, next_attempt_at, sent_at) VALUES
+  ('a1', 'ack', 1, 'assistenza@kzweb.it', 'luca@neri.it', 's', x'00',
+   '2026-01-12T08:01:00.000Z', '2026-01-12T08:01:00.000Z', '2026-01-12T08:02:00.000Z'),
+  ('a2', 'ack', 1, 'assistenza@kzweb.it', 'anna@neri.it', 's', x'00',
+   '2026-01-12T09:01:00.000Z', '2026-01-12T09:01:00.000Z', '2026-01-12T09:02:00.000Z'),
+  ('a3', 'ack', 3, 'assistenza@kzweb.it', 'luca@neri.it', 's', x'00',
+   '2026-01-13T08:01:00.000Z', '2026-01-13T08:01:00.000Z', '2026-01-13T08:02:00.000Z');
+INSERT INTO time_entries (ticket_id, operator, day, minutes, at) VALUES
+  (1, 'giulia', '2026-01-12', 90, '2026-01-12T10:00:00.000Z'),
+  (1, 'marco', '2026-01-13', 45, '2026-01-13T10:00:00.000Z');
+INSERT INTO quotes (ticket_id, operator, amount_cents, sent_at, decision, decided_at,
+                    decided_by) VALUES
+  (1, 'giulia', 25000, '2026-01-12T11:00:00.000Z', 'replaced', '2026-01-12T12:00:00.000Z', NULL),
+  (1, 'giulia', 125000, '2026-01-12T12:00:00.000Z', 'accepted', '2026-01-12T15:00:00.000Z',
+   'luca@neri.it'),
+  (3, 'giulia', 8000, '2026-01-13T09:00:00.000Z', NULL, NULL, NULL);
+INSERT INTO ticket_participants (ticket_id, address, added_at) VALUES
+  (1, 'anna@neri.it', '2026-01-12T09:00:00.000Z');
+";
+
+/// A config and a database holding `WORKED_TICKETS`, made by a command first so that it
+/// has the daemon's schema.
+fn worked_desk(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = minimal_config(dir, "");
+    add_neri(&path);
+    let db = rusqlite::Connection::open(dir.join("db.sqlite")).expect("db");
+    db.execute_batch(WORKED_TICKETS).expect("rows");
+    path
+}
+
+fn stdout_of(config: &std::path::Path, args: &[&str]) -> String {
+    let out = assistenza(config, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn tickets_show_prints_time_extra_quotes_copies_and_merges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = worked_desk(dir.path());
+    let text = stdout_of(&path, &["tickets", "show", "KZ-2026-00001"]);
+    for line in [
+        "State      waiting\n",
+        "Merged     from KZ-2026-00002\n",
+        "Extra      sì\n",
+        "Deadline   customer reminder 2026-01-19 10:00\n",
+        "In copy    anna@neri.it\n",
+        "Time:\n  2026-01-12  giulia  1h30\n  2026-01-13  marco    45m\n              total   2h15\n",
+        "  2026-01-12 12:00    250,00 €  giulia  replaced 2026-01-12 13:00\n",
+        "  2026-01-12 13:00  1.250,00 €  giulia  accepted 2026-01-12 16:00 by luca@neri.it\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in:\n{text}");
+    }
+    let merged = stdout_of(&path, &["tickets", "show", "KZ-2026-00002"]);
+    assert!(
+        merged.contains("State      merged\nMerged     into KZ-2026-00001"),
+        "{merged}"
+    );
+    assert!(
+        !merged.contains("Deadline"),
+        "a merged ticket owes nothing:\n{merged}"
+    );
+    assert!(
+        merged.contains("Ack        with the thread, on KZ-2026-00001"),
+        "{merged}"
+    );
+    assert!(
+        merged.contains("History:\n  (moved to KZ-2026-00001 with the merge)\n"),
+        "{merged}"
+    );
+    let quoted = stdout_of(&path, &["tickets", "show", "KZ-2026-00003"]);
+    assert!(quoted.contains("Extra      possibile\n"), "{quoted}");
+    assert!(
+        quoted.contains("80,00 €  giulia  no answer yet\n"),
+        "{quoted}"
+    );
+}
+
+#[test]
+fn tickets_list_shows_every_state_and_the_total_time_in_aligned_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = worked_desk(dir.path());
+    let list = stdout_of(&path, &["tickets", "list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 4, "{list}");
+    let row = |code: &str| {
+        *lines
+            .iter()
+            .find(|l| l.starts_with(code))
+            .unwrap_or_else(|| panic!("{code} missing in:\n{list}"))
+    };
+    let (waiting, merged, quoted) = (
+        row("KZ-2026-00001"),
+        row("KZ-2026-00002"),
+        row("KZ-2026-00003"),
+    );
+    assert!(
+        waiting.contains(" waiting ") && waiting.contains("  2h15 "),
+        "{list}"
+    );
+    assert!(quoted.contains(" awaiting_approval "), "{list}");
+    assert!(
+        merged.contains(" merged ") && !merged.contains("ack"),
+        "{list}"
+    );
+    // Every column starts where its heading does, however long the state's name.
+    for (heading, in_waiting, in_quoted) in [
+        ("LVL", "1 ", "1 "),
+        ("TIME", "2h15", "   -"),
+        (
+            "NEXT DEADLINE",
+            "customer reminder 2026-01-19",
+            "customer reminder 2026-01-16",
+        ),
+        ("REQUESTER", "luca@neri.it", "luca@neri.it"),
+    ] {
+        let at = lines[0].find(heading).expect("heading");
+        assert!(
+            waiting[at..].starts_with(in_waiting),
+            "{heading} in:\n{list}"
+        );
+        assert!(quoted[at..].starts_with(in_quoted), "{heading} in:\n{list}");
+    }
+}
+
+#[test]
+fn tickets_show_json_carries_the_same_facts_under_the_documented_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = worked_desk(dir.path());
+    let json = |code: &str| -> serde_json::Value {
+        serde_json::from_str(&stdout_of(&path, &["tickets", "show", code, "--json"])).expect("json")
+    };
+    let t = json("KZ-2026-00001");
+    assert_eq!(
+        (&t["extra"], &t["time_minutes"], &t["time"]),
+        (&"yes".into(), &135.into(), &"2h15".into())
+    );
+    assert_eq!(
+        t["time_entries"][1],
+        serde_json::json!({"operator": "marco", "day": "2026-01-13", "minutes": 45,
+                           "at": "2026-01-13T10:00:00Z"})
+    );
+    assert_eq!(
+        t["quotes"][1],
+        serde_json::json!({"amount_cents": 125000, "amount": "1.250,00 €",
+            "operator": "giulia", "sent_at": "2026-01-12T12:00:00Z", "decision": "accepted",
+            "decided_at": "2026-01-12T15:00:00Z", "decided_by": "luca@neri.it"})
+    );
+    assert_eq!(t["quotes"][0]["decision"], "replaced");
+    assert_eq!(t["participants"], serde_json::json!(["anna@neri.it"]));
+    assert_eq!(t["merged_into"], serde_json::Value::Null);
+    assert_eq!(t["merged_from"], serde_json::json!(["KZ-2026-00002"]));
+    assert_eq!(
+        t["next_deadline"],
+        serde_json::json!(["customer reminder", "2026-01-19T09:00:00Z"])
+    );
+    let m = json("KZ-2026-00002");
+    assert_eq!(m["merged_into"], "KZ-2026-00001");
+    assert_eq!(m["next_deadline"], serde_json::Value::Null);
+    assert_eq!((&m["time_minutes"], &m["time"]), (&0.into(), &"0m".into()));
+    assert_eq!(
+        json("KZ-2026-00003")["quotes"][0]["decision"],
+        serde_json::Value::Null
+    );
+    // The list carries the row's keys too.
+    let list: serde_json::Value =
+        serde_json::from_str(&stdout_of(&path, &["tickets", "list", "--json"])).expect("json");
+    let first = list.as_array().and_then(|rows| rows.last()).expect("rows");
+    assert_eq!(
+        (&first["code"], &first["time"]),
+        (&"KZ-2026-00001".into(), &"2h15".into())
+    );
+}
