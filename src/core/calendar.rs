@@ -286,20 +286,17 @@ impl Calendar {
     }
 
     /// `days` office days after `at`: the same time of day on the `days`-th working day
-    /// after `at`'s, or the next opening when the desk is closed then (a reminder written
-    /// on Friday at 20:00 with one day goes out on Monday at opening). Same guard as
-    /// `next_opening`.
+    /// after it. Counted from the next opening when the desk is closed at `at`, so a wait
+    /// of one office day asked on Friday at 20:00 ends on Tuesday at 9:00 (the customer
+    /// had all of Monday) and one asked on Friday at 15:00 ends on Monday at 15:00. Same
+    /// guard as `next_opening`.
     pub fn after_office_days(&self, at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
-        let local = rome(at);
-        let Some(day) = days_from(at)
+        let start = self.next_opening(at);
+        days_from(start)
             .skip(1)
             .filter(|day| self.is_working_day(*day))
             .nth(days.saturating_sub(1) as usize)
-        else {
-            return at;
-        };
-        let time = local.time().clamp(self.opens, self.closes);
-        self.next_opening(rome_instant(day, time))
+            .map_or(at, |day| rome_instant(day, rome(start).time()))
     }
 
     /// The instant reached after `amount` of open time has passed, counting from `at`
@@ -870,5 +867,47 @@ mod tests {
             calendar.add_office_time(rome(2026, 5, 16, 11, 30, 0), hours(2)),
             rome(2026, 5, 18, 9, 30, 0)
         );
+    }
+
+    #[test]
+    fn office_days_keep_the_time_of_day_and_start_at_the_next_opening() {
+        let c = Calendar::default();
+        let rome_at = |d: u32, h: u32, m: u32| {
+            Rome.with_ymd_and_hms(2026, 11, d, h, m, 0)
+                .single()
+                .expect("valid")
+                .with_timezone(&Utc)
+        };
+        // Friday 27 November 2026.
+        assert_eq!(
+            c.after_office_days(rome_at(27, 15, 0), 1),
+            rome_at(30, 15, 0)
+        );
+        assert_eq!(
+            c.after_office_days(rome_at(27, 20, 0), 1),
+            Rome.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+                .single()
+                .expect("valid")
+                .with_timezone(&Utc)
+        );
+        assert_eq!(
+            c.after_office_days(rome_at(28, 11, 0), 1),
+            Rome.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+                .single()
+                .expect("valid")
+                .with_timezone(&Utc)
+        );
+        // Five office days from Friday 4 December skip the weekend and 8 December.
+        let friday = Rome
+            .with_ymd_and_hms(2026, 12, 4, 10, 0, 0)
+            .single()
+            .expect("valid")
+            .with_timezone(&Utc);
+        let friday_after = Rome
+            .with_ymd_and_hms(2026, 12, 14, 10, 0, 0)
+            .single()
+            .expect("valid")
+            .with_timezone(&Utc);
+        assert_eq!(c.after_office_days(friday, 5), friday_after);
     }
 }

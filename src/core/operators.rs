@@ -234,7 +234,7 @@ impl Work<'_> {
         let remind_at = calendar.after_office_days(self.msg.received_at, days);
         let close_at = calendar.after_office_days(remind_at, days);
         let detail = format!(
-            "promemoria il {}, chiusura il {}",
+            "promemoria: {}; chiusura: {}",
             templates::italian_datetime(remind_at),
             templates::italian_datetime(close_at)
         );
@@ -293,10 +293,15 @@ impl Work<'_> {
         if !added && !self.participants.contains(address) {
             return Err(Refusal::NotCopied(address.clone()));
         }
+        // The requester gets every mail of the ticket anyway: copying them again would
+        // only send them each mail twice.
+        if *address == self.ticket.requester {
+            return Ok(());
+        }
         let happened = self.moves.participants(added, address).map_err(why)?;
         self.log(happened);
         self.participants.retain(|a| a != address);
-        if added && *address != self.ticket.requester {
+        if added {
             self.participants.push(address.clone());
         }
         self.effects.push(Effect::Participant {

@@ -529,12 +529,16 @@ impl Moves {
     }
 
     /// The customer's answer to the quote in force: recorded, and a ticket that waited
-    /// for it goes back to the operator. Only on a ticket still being worked on.
+    /// for it, or for any answer of theirs, goes back to the operator. Only on a ticket
+    /// still being worked on.
     pub fn answer_quote(&mut self, accepted: bool, detail: String) -> Moved {
         if !self.found.state.is_active() {
             return Err(NotNow::NoQuote);
         }
-        if self.found.state == TicketState::AwaitingApproval {
+        if matches!(
+            self.found.state,
+            TicketState::AwaitingApproval | TicketState::Waiting
+        ) {
             self.back_to_handler();
         }
         let kind = if accepted {
@@ -1062,16 +1066,16 @@ mod tests {
                 Ok(Taken), Ok(Taken), Ok(AwaitingApproval), Ok(Waiting), Ok(Taken), Ok(Taken),
                 Ok(Merged), Ok(Taken), Ok(Taken), not_due(), not_due()]),
             ("waiting, reminder due", status(Waiting, -1, 1), [
-                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Taken),
                 Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), Ok(Waiting), not_due()]),
             ("waiting, reminder not yet due", status(Waiting, 1, 2), [
-                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Taken),
                 Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), not_due(), not_due()]),
             ("waiting, reminded, closure due", reminded(-1), [
-                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Taken),
                 Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), not_due(), Ok(Resolved)]),
             ("waiting, reminded, closure not yet due", reminded(1), [
-                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Waiting),
+                Ok(Waiting), Ok(Waiting), Ok(AwaitingApproval), Ok(Waiting), Ok(Taken),
                 Ok(Taken), Ok(Merged), Ok(Waiting), Ok(Waiting), not_due(), not_due()]),
             ("awaiting approval, reminder due", status(AwaitingApproval, -1, 1), [
                 Ok(AwaitingApproval), Ok(AwaitingApproval), Ok(AwaitingApproval), Ok(Waiting),

@@ -241,6 +241,14 @@ fn accetto_on_the_first_line_is_the_customers_decision_told_to_both_sides() {
 
     let d = customer_says("RIFIUTO\n\nInviato da iPhone", awaiting_approval());
     assert!(events(&d).contains(&EventKind::QuoteRefused));
+
+    // A quote then #attesa: the answer to the quote ends the wait as any reply would.
+    let mut waiting = awaiting_approval();
+    waiting.status.state = TicketState::Waiting;
+    waiting.status.auto_close_at = Some(rome(24, 10));
+    let d = customer_says("ACCETTO", waiting);
+    let st = new_status(&d).expect("back to the operator");
+    assert_eq!((st.state, st.auto_close_at), (TicketState::Taken, None));
 }
 
 #[test]
@@ -431,6 +439,14 @@ fn copia_adds_only_addresses_of_the_contract_and_they_get_the_answers() {
     )));
     let relay = sent(&d)[0];
     assert_eq!(relay.cc, [addr("anna@rossi.it")]);
+
+    // The requester gets every mail anyway: copying them changes nothing.
+    let d = giulia("#copia mario@rossi.it\nEcco.", ticket(TicketState::Taken));
+    assert!(!d
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Participant { .. })));
+    assert!(sent(&d)[0].cc.is_empty());
 
     let d = giulia("#copia fornitore@example.com", ticket(TicketState::Taken));
     assert_eq!(refused(&d), "not_of_contract");

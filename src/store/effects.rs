@@ -360,7 +360,8 @@ impl Tx<'_> {
         self.tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO ticket_participants (ticket_id, address, added_at)
-                 SELECT ?2, address, added_at FROM ticket_participants WHERE ticket_id = ?1
+                 SELECT ?2, p.address, p.added_at FROM ticket_participants p, tickets i
+                 WHERE p.ticket_id = ?1 AND i.id = ?2 AND p.address != i.requester
                  UNION ALL
                  SELECT ?2, f.requester, f.opened_at FROM tickets f, tickets i
                  WHERE f.id = ?1 AND i.id = ?2 AND f.requester != i.requester",
