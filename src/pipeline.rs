@@ -7,11 +7,12 @@
 //! one transaction.
 
 use anyhow::{bail, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
 use crate::core::decide;
 use crate::core::decision::{Decision, Effect, Folder, Outcome, Settings};
+use crate::core::digest;
 use crate::core::failed;
 use crate::core::inbound::Inbound;
 use crate::core::request;
@@ -274,9 +275,36 @@ impl Pipeline {
         )))
     }
 
+    /// Queues the morning digests when one is owed at `now`, and records the day, in one
+    /// transaction: a crash leaves both or neither, so a day never gets two. Returns the
+    /// day and how many mails went out for it (none when nobody had anything open), or
+    /// None when no digest was owed.
+    pub fn digest(
+        &self,
+        store: &mut Store,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(NaiveDate, usize)>> {
+        let tx = store.begin()?;
+        let Some(day) = digest::due(tx.digest_day()?, now, &self.settings) else {
+            return Ok(None);
+        };
+        let tickets = tx.open_tickets()?;
+        let effects: Vec<Effect> = digest::digests(&tickets, now, &self.settings)
+            .into_iter()
+            .map(Effect::Send)
+            .collect();
+        let cause = Cause::Digest(day);
+        let mails = self.compose(cause, &effects, now)?;
+        tx.apply(cause, &effects, &mails, now)?;
+        tx.set_digest_day(day)?;
+        tx.commit()?;
+        Ok(Some((day, effects.len())))
+    }
+
     /// Composes the mail of every `Effect::Send` among `effects`, in order, dated `now`.
-    /// Each gets a stable Message-ID from its cause (the inbound row id, or `timer`) and
-    /// its place among the effects, so the same decision always names its mail the same.
+    /// Each gets a stable Message-ID from its cause (the inbound row id, `timer`, the
+    /// digest's day) and its place among the effects, so the same decision always names
+    /// its mail the same.
     fn compose(
         &self,
         cause: Cause,
@@ -408,6 +436,52 @@ from = "assistenza@kzweb.it"
             assert_eq!(row.envelope_from, "assistenza@kzweb.it");
         }
         assert_eq!(queued[0].recipients, vec!["mario@rossi.it".to_string()]);
+    }
+
+    #[test]
+    fn the_morning_digest_goes_out_once_a_working_day_in_the_first_office_hour() {
+        let (dir, _, mut store) = desk();
+        let with_queue = format!("{CONFIG}[queue]\naddress = \"coda@kzweb.it\"\n");
+        let cfg = Config::from_toml_str(&with_queue, &dir.path().join("config.toml"), &|_| {
+            Some("pw".into())
+        })
+        .expect("config");
+        let pipeline = Pipeline::new(&cfg);
+        let raw = b"From: mario@rossi.it\r\nTo: assistenza@kzweb.it\r\nSubject: mario@rossi.it\r\n\
+                    Message-ID: <m3@rossi.it>\r\n\r\nIl sito www.rossi.it non funziona.\r\n";
+        let len = raw.len() as u64;
+        pipeline
+            .handle(&mut store, &InboundSource::File, raw, len, now(), now())
+            .expect("handled");
+        // 09:10 in Rome on Monday 7, Tuesday 8 (a holiday) and Wednesday 9 December 2026.
+        let at = |d, h, m| {
+            Utc.with_ymd_and_hms(2026, 12, d, h, m, 0)
+                .single()
+                .expect("valid")
+        };
+        let monday = NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
+        let mut run = |when| pipeline.digest(&mut store, when).expect("digest");
+        assert_eq!(run(at(7, 8, 10)), Some((monday, 1)));
+        assert_eq!(run(at(7, 8, 40)), None, "once a day");
+        assert_eq!(run(at(8, 8, 10)), None, "8 December");
+        assert_eq!(run(at(9, 14, 0)), None, "too late in the day");
+        assert_eq!(run(at(10, 7, 59)), None, "before opening");
+        let thursday = NaiveDate::from_ymd_opt(2026, 12, 10).expect("date");
+        assert_eq!(run(at(10, 8, 0)), Some((thursday, 1)));
+        let ids: Vec<String> = store
+            .due_outbox(at(11, 0, 0), 10)
+            .expect("outbox")
+            .into_iter()
+            .map(|row| row.mail.message_id)
+            .filter(|id| id.starts_with("digest."))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "digest.2026-12-07.0@kzweb.it",
+                "digest.2026-12-10.0@kzweb.it"
+            ]
+        );
     }
 
     #[test]

@@ -554,6 +554,8 @@ pub enum MailKind {
     CustomerReminder,
     /// To the customer: their request now continues under another ticket's code.
     Merged,
+    /// To each operator, and to the queue, at the first office hour: what is open.
+    Digest,
 }
 
 impl MailKind {
@@ -581,6 +583,7 @@ impl MailKind {
             MailKind::QuoteNotice => "quote-notice",
             MailKind::CustomerReminder => "customer-reminder",
             MailKind::Merged => "merged",
+            MailKind::Digest => "digest",
         }
     }
 
@@ -609,6 +612,7 @@ impl MailKind {
             MailKind::QuoteNotice => "quote_notice.j2",
             MailKind::CustomerReminder => "customer_reminder.j2",
             MailKind::Merged => "merged.j2",
+            MailKind::Digest => "digest.j2",
         }
     }
 
@@ -618,7 +622,7 @@ impl MailKind {
     }
 
     /// Every kind, in the order `templates list` shows them.
-    pub const ALL: [MailKind; 22] = [
+    pub const ALL: [MailKind; 23] = [
         MailKind::Confirmation,
         MailKind::Ack,
         MailKind::Rejection,
@@ -641,6 +645,7 @@ impl MailKind {
         MailKind::BounceNotice,
         MailKind::CommandRefused,
         MailKind::FailureNotice,
+        MailKind::Digest,
     ];
 }
 

@@ -12,7 +12,8 @@
 //! for the rule files above it. The rule files `request` (new requests, by mail or by the
 //! portal's form), `customer` (replies on a ticket), `operators` (commands and answers),
 //! `bounce` (delivery reports), `timers` (deadlines) and `failed` (a message set aside
-//! after a failure) read facts, call the state machine and return effects; `limit` (the
+//! after a failure) read facts, call the state machine and return effects; `digest` (the
+//! morning digest of open tickets) reads them and returns mail; `limit` (the
 //! reply rate limit) is applied to what they send to customers; `decide` only dispatches
 //! an inbound message to one of them. Imports run only in that order, downwards.
 
@@ -27,6 +28,7 @@ pub mod contract;
 pub mod customer;
 pub mod decide;
 pub mod decision;
+pub mod digest;
 pub mod failed;
 pub mod inbound;
 pub mod limit;

@@ -78,6 +78,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "failure_notice.j2",
         include_str!("../../templates/failure_notice.j2"),
     ),
+    ("digest.j2", include_str!("../../templates/digest.j2")),
     (
         "_signature.j2",
         include_str!("../../templates/_signature.j2"),

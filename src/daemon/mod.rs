@@ -156,8 +156,9 @@ impl Daemon {
         .context("store task panicked")?
     }
 
-    /// `run --once`: one pass over the mailbox, then deliver the outbox until it is empty
-    /// or the retry budget (`outbox.once_timeout`) is spent.
+    /// `run --once`: the morning digest when owed, one pass over the mailbox and the
+    /// deadlines, then deliver the outbox until it is empty or the retry budget
+    /// (`outbox.once_timeout`) is spent.
     pub async fn run_once(self: &Arc<Self>) -> Result<()> {
         let result = self.once().await;
         self.last_try_unrecorded().await;
@@ -165,6 +166,9 @@ impl Daemon {
     }
 
     async fn once(self: &Arc<Self>) -> Result<()> {
+        // Before the mailbox pass: the digest says what was open when the day began;
+        // what arrives now gets its own notices.
+        self.digest_due().await?;
         let mut imap = self.connect_imap().await?;
         let stats = self.intake_pass(&mut imap, &Shutdown::new()).await?;
         imap.logout().await;

@@ -1,6 +1,8 @@
 //! The scheduler task: acts on every ticket whose deadline has passed (a reminder, the
-//! end of a reopen window), each in its own transaction, and sleeps until the next one
-//! or until intake says it may have set an earlier one.
+//! end of a reopen window), each in its own transaction, queues the morning digest when
+//! it is owed, and sleeps until the next deadline or until intake says it may have set an
+//! earlier one. It never sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
+//! within that of the desk's opening.
 //!
 //! A deadline that fails says whether it will pass, as intake's messages do. One that
 //! will not (the ticket's contract deleted by hand, say) is logged once and left alone
@@ -47,6 +49,9 @@ impl Daemon {
                     false
                 }
             };
+            if let Err(e) = self.digest_due().await {
+                tracing::error!("morning digest not queued, will retry: {e:#}");
+            }
             let skip = self.stuck_tickets();
             let next = self
                 .with_store(move |_, s| s.next_deadline(&skip))
@@ -101,6 +106,23 @@ impl Daemon {
                 return Ok(Round { done, failed });
             }
         }
+    }
+
+    /// Queues the morning digests when they are owed: in the first office hour of a
+    /// working day, once. Past that hour a digest that could not be queued is not owed
+    /// any more, so a failure is retried at most until then.
+    pub async fn digest_due(self: &Arc<Self>) -> Result<()> {
+        let now = Utc::now();
+        let queued = self
+            .with_store(move |d, s| d.pipeline().digest(s, now))
+            .await?;
+        if let Some((day, mails)) = queued {
+            tracing::info!(%day, mails, "morning digest queued");
+            if mails > 0 {
+                self.outbox_wake.notify_one();
+            }
+        }
+        Ok(())
     }
 
     /// Logs a deadline that failed: a permanent failure once, after which the ticket is

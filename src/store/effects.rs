@@ -5,7 +5,7 @@
 //! same rows the same way.
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::params;
 
 use crate::core::address::Address;
@@ -26,6 +26,8 @@ pub enum Cause {
     Timer,
     /// A form submission held for confirmation (its `web_pending` row id).
     Pending(i64),
+    /// The morning digest of this day: one per day, so its mail has the day in its id.
+    Digest(NaiveDate),
 }
 
 impl Cause {
@@ -35,13 +37,14 @@ impl Cause {
             Cause::Inbound(id) => id.to_string(),
             Cause::Timer => "timer".into(),
             Cause::Pending(id) => format!("pending{id}"),
+            Cause::Digest(day) => day.format("%Y-%m-%d").to_string(),
         }
     }
 
     fn inbound_id(self) -> Option<i64> {
         match self {
             Cause::Inbound(id) => Some(id),
-            Cause::Timer | Cause::Pending(_) => None,
+            Cause::Timer | Cause::Pending(_) | Cause::Digest(_) => None,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! so that text comparison is time comparison and the file stays readable with `sqlite3`.
 
 mod contracts;
+mod digest;
 mod effects;
 mod intake;
 mod outbox;

@@ -31,8 +31,8 @@ pub use customer::{
     Examined, RejectionContext,
 };
 pub use operator::{
-    assignment, bounce_notice, command_refused, escalation, failure_notice, forward, oncall_notice,
-    queue_notice, quote_notice, reminder, reopen_notice,
+    assignment, bounce_notice, command_refused, digest, escalation, failure_notice, forward,
+    oncall_notice, queue_notice, quote_notice, reminder, reopen_notice, DigestLine,
 };
 
 /// What texts about a new ticket need (queue notice, on-call alert).
@@ -255,6 +255,11 @@ const WEEKDAYS: [&str; 7] = [
 
 fn weekday_name(d: Weekday) -> &'static str {
     WEEKDAYS[d.num_days_from_monday() as usize]
+}
+
+/// `lunedì 7 dicembre 2026`: a day with its weekday, as the morning digest names it.
+pub fn italian_day(d: NaiveDate) -> String {
+    format!("{} {}", weekday_name(d.weekday()), italian_date(d))
 }
 
 /// `lunedì 7 dicembre 2026 alle 9:00`, in Europe/Rome: the weekday tells a customer at a

@@ -1,9 +1,9 @@
 //! What operators read: the notice of a new ticket with a short help of the commands,
 //! the on-call alert, customers' replies forwarded, assignments, escalations with the
-//! whole thread, reminders, and why a message of theirs was not applied. Each function
-//! gives its template the values it may use.
+//! whole thread, reminders, why a message of theirs was not applied, and the morning
+//! digest of what is open. Each function gives its template the values it may use.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value as Json};
 
 use super::super::address::Address;
@@ -11,11 +11,13 @@ use super::super::commands::{CommandError, MAX_REOPEN_HOURS};
 use super::super::decision::{MailKind, Refusal, Settings};
 use super::super::inbound::Channel;
 use super::super::texts::Text;
-use super::super::ticket::{NotNow, PendingQuote, TicketCode, TicketFacts};
+use super::super::ticket::{
+    Deadline, NotNow, PendingQuote, TicketCode, TicketFacts, TicketState, TicketStatus,
+};
 use super::customer::{operator_values, reply_values};
 use super::{
-    address_list, attachment_list, italian_datetime, italian_when, mail, new_ticket, printable,
-    ticket, CustomerReplyText, OperatorText, TicketBrief,
+    address_list, attachment_list, duration, italian_datetime, italian_day, italian_when, mail,
+    new_ticket, printable, ticket, CustomerReplyText, OperatorText, TicketBrief,
 };
 
 /// To the first-level queue: a new ticket, what it asks, and how to act on it.
@@ -301,4 +303,92 @@ pub(super) fn failure_values(
         "reason": reason.replace(char::is_control, " "),
         "folder": printable(folder),
     })
+}
+
+/// One ticket as the morning digest shows it. `core::digest` decides which tickets go to
+/// whom, in which order, and which are late; this module only puts that in words.
+pub struct DigestLine<'a> {
+    pub code: &'a TicketCode,
+    pub customer: &'a str,
+    pub summary: &'a str,
+    pub status: &'a TicketStatus,
+    pub opened_at: DateTime<Utc>,
+    /// Time recorded on it, in minutes.
+    pub time_minutes: i64,
+    /// Nobody took it by when they should have.
+    pub late: bool,
+    /// The deadline it is ordered by, if it has one.
+    pub deadline: Option<Deadline>,
+}
+
+/// The morning digest of `day`: to operator `operator` the tickets in their charge, or
+/// (`None`) to the first-level queue the ones nobody has taken.
+pub fn digest(
+    operator: Option<&str>,
+    lines: &[DigestLine<'_>],
+    day: NaiveDate,
+    settings: &Settings,
+) -> Text {
+    let values = digest_values(operator, lines, day);
+    mail(settings, MailKind::Digest, values)
+}
+
+pub(super) fn digest_values(
+    operator: Option<&str>,
+    lines: &[DigestLine<'_>],
+    day: NaiveDate,
+) -> Json {
+    json!({
+        "operator": operator,
+        "day": italian_day(day),
+        "tickets": lines.iter().map(digest_line).collect::<Vec<_>>(),
+    })
+}
+
+fn digest_line(line: &DigestLine<'_>) -> Json {
+    let st = line.status;
+    let mark = match st.state {
+        _ if line.late => Some("presa in carico in ritardo"),
+        TicketState::Waiting => Some("in attesa del cliente"),
+        TicketState::AwaitingApproval => Some("preventivo in attesa di approvazione"),
+        _ => None,
+    };
+    let (deadline, due) = match line.deadline {
+        Some(Deadline::FirstContact(at)) if line.late => {
+            ("Doveva essere preso in carico entro", Some(at))
+        }
+        Some(Deadline::FirstContact(at)) => ("Da prendere in carico entro", Some(at)),
+        Some(Deadline::CustomerReminder(at)) => ("Sollecito al cliente:", Some(at)),
+        Some(Deadline::AutoClose(at)) => ("Chiusura se il cliente non risponde:", Some(at)),
+        Some(Deadline::ReopenWindow(at)) => ("Chiusura definitiva:", Some(at)),
+        None => ("", None),
+    };
+    json!({
+        "code": line.code.to_string(),
+        "customer": printable(line.customer),
+        "summary": printable(line.summary),
+        "state": st.state.as_str(),
+        "state_label": state_label(st.state),
+        "mark": mark,
+        "deadline": due.map(|_| deadline),
+        "due": due.map(italian_when),
+        "operator": st.operator,
+        "team": st.team,
+        "urgent": st.urgent,
+        "opened_at": italian_datetime(line.opened_at),
+        "time": (line.time_minutes != 0).then(|| duration(line.time_minutes)),
+    })
+}
+
+/// A ticket's state in a few words, for operators.
+fn state_label(state: TicketState) -> &'static str {
+    match state {
+        TicketState::Open => "da prendere in carico",
+        TicketState::Taken => "in carico",
+        TicketState::Waiting => "in attesa del cliente",
+        TicketState::AwaitingApproval => "preventivo in attesa di approvazione",
+        TicketState::Resolved => "chiuso, riapribile dal cliente",
+        TicketState::Closed => "chiuso definitivamente",
+        TicketState::Merged => "unito a un altro ticket",
+    }
 }

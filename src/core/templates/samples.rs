@@ -14,7 +14,7 @@ use super::super::decision::{MailKind, Refusal, Rejection, Settings};
 use super::super::inbound::{Attachment, Bounce, Channel, FormFields};
 use super::super::texts::{is_page, names, TextProblem, Texts};
 use super::super::ticket::{
-    NotNow, PendingQuote, ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus,
+    Deadline, NotNow, PendingQuote, ThreadEntry, TicketCode, TicketFacts, TicketState, TicketStatus,
 };
 use super::customer::{
     ack_values, closure_values, confirmation_values, merged_values, operator_values,
@@ -22,8 +22,8 @@ use super::customer::{
     ConfirmationText, Examined, RejectionContext,
 };
 use super::operator::{
-    assignment_values, bounce_values, brief_values, escalation_values, failure_values,
-    forward_values, refusal_values,
+    assignment_values, bounce_values, brief_values, digest_values, escalation_values,
+    failure_values, forward_values, refusal_values, DigestLine,
 };
 pub use super::variables_of;
 use super::{context, CustomerReplyText, OperatorText, TicketBrief};
@@ -158,6 +158,9 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
     }
     for (kind, label, values) in notices(ticket) {
         push(kind, label, values);
+    }
+    for (label, values) in digests(ticket) {
+        push(MailKind::Digest, label, values);
     }
     all
 }
@@ -674,6 +677,79 @@ fn notices(t: &TicketFacts) -> Vec<(MailKind, &'static str, Json)> {
             failure(Some(&sender)),
         ),
         (MailKind::FailureNotice, "unknown sender", failure(None)),
+    ]
+}
+
+/// One ticket of the sample digests, about the sample ticket's customer and request.
+fn sample_line<'a>(
+    t: &'a TicketFacts,
+    code: &'a TicketCode,
+    status: &'a TicketStatus,
+    late: bool,
+    deadline: Option<Deadline>,
+) -> DigestLine<'a> {
+    DigestLine {
+        code,
+        customer: &t.contract.customer,
+        summary: &t.summary,
+        status,
+        opened_at: t.opened_at,
+        time_minutes: if status.operator.is_some() { 90 } else { 0 },
+        late,
+        deadline,
+    }
+}
+
+/// The morning digest of Wednesday 11 March 2026: an operator's, with a ticket waiting for
+/// a quote's answer, one waiting for the customer and one simply taken; and the queue's,
+/// with a ticket taken late, one still in time and one whose customer wrote template
+/// syntax.
+fn digests(t: &TicketFacts) -> Vec<(&'static str, Json)> {
+    let day = NaiveDate::from_ymd_opt(2026, 3, 11).unwrap_or_default();
+    let code = |number| TicketCode {
+        number,
+        ..t.code.clone()
+    };
+    let codes = [code(40), code(41), code(42), code(43), code(44), code(45)];
+    let mut taken = t.status.clone();
+    taken.state = TicketState::Taken;
+    taken.operator = Some("Giulia".into());
+    taken.first_contact_at = Some(open());
+    let mut waiting = taken.clone();
+    waiting.state = TicketState::Waiting;
+    waiting.customer_reminded_at = Some(open() + chrono::Duration::days(1));
+    waiting.auto_close_at = Some(open() + chrono::Duration::days(3));
+    let mut quote = taken.clone();
+    quote.state = TicketState::AwaitingApproval;
+    quote.customer_reminder_at = Some(open() + chrono::Duration::days(2));
+    quote.urgent = true;
+    let untaken = t.status.clone();
+    let due = |s: &TicketStatus| s.first_contact_due_at.map(Deadline::FirstContact);
+    let operator = [
+        sample_line(t, &codes[0], &quote, false, quote.next_deadline()),
+        sample_line(t, &codes[1], &waiting, false, waiting.next_deadline()),
+        sample_line(t, &codes[2], &taken, false, None),
+    ];
+    let hostile = DigestLine {
+        customer: HOSTILE,
+        summary: HOSTILE,
+        ..sample_line(t, &codes[5], &untaken, false, due(&untaken))
+    };
+    let queue = [
+        sample_line(t, &codes[3], &untaken, true, due(&untaken)),
+        sample_line(t, &codes[4], &untaken, false, due(&untaken)),
+        hostile,
+    ];
+    vec![
+        (
+            "an operator with three tickets",
+            digest_values(Some("Giulia"), &operator, day),
+        ),
+        ("the queue", digest_values(None, &queue, day)),
+        (
+            "the queue, one ticket",
+            digest_values(None, &queue[..1], day),
+        ),
     ]
 }
 
