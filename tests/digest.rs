@@ -12,62 +12,17 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use assistenza::core::calendar::{italian_holiday, Calendar};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Rome;
 
+use support::clock::{faketime, run_once_at};
 use support::*;
-
-const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 const REQUEST: &str = "Buongiorno, sono Mario Rossi.\r\nSito: https://www.rossi-impianti.it\r\n\
 Il modulo contatti non invia più i messaggi.";
-
-/// libfaketime, installed from Debian's packages when missing (as `scripts/mailstack`
-/// installs the mail servers).
-fn faketime() -> &'static Path {
-    let lib = Path::new(FAKETIME_LIB);
-    if !lib.exists() {
-        let install = "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime \
-                       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-                       apt-get install -y -qq faketime; }";
-        let out = Command::new("sh")
-            .args(["-c", install])
-            .output()
-            .expect("running apt-get");
-        assert!(
-            lib.exists(),
-            "libfaketime is missing and could not be installed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    lib
-}
-
-/// `run --once` with the daemon's wall clock starting at `at`; returns its log.
-fn run_once_at(desk: &Desk, at: DateTime<Utc>) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_assistenza"))
-        .arg("--config")
-        .arg(&desk.config)
-        .args(["run", "--once"])
-        .env("RUST_LOG", "info")
-        .env("TZ", "UTC")
-        .env("LD_PRELOAD", faketime())
-        .env("FAKETIME", at.format("@%Y-%m-%d %H:%M:%S").to_string())
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .output()
-        .expect("running assistenza under faketime");
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "run --once at {at} failed ({:?}):\n{log}",
-        out.status
-    );
-    log
-}
 
 /// The instant a Rome wall-clock time of `day` is.
 fn rome(day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {

@@ -342,17 +342,25 @@ fn a_wait_reminds_the_customer_once_then_closes_the_ticket() {
     giulia_at(&desk, &staff, &code, QUESTION, ten_days_ago);
     desk.ok(&["run", "--once"]);
 
+    // The reminder was owed nine days ago: it goes now, and gives the customer the time
+    // to answer it promised rather than a date already gone.
     let subject = |what: &str| format!("[{code}] {what}");
     let question = mail_with_subject(&mario, "INBOX", &subject("Risposta"));
     assert!(subject_and_text(&question).1.contains("credenziali FTP"));
     let reminder = subject("Promemoria: attendiamo una sua risposta");
-    mail_with_subject(&mario, "INBOX", &reminder);
+    let (_, text) = subject_and_text(&mail_with_subject(&mario, "INBOX", &reminder));
+    assert!(text.contains("Se non la riceviamo entro"), "{text}");
+    assert_eq!(state_of(&desk, &code), "waiting");
     let closure = subject("Chiusura della richiesta di assistenza");
+    assert_eq!(counted(&settled(&mario), &closure), 0, "not yet closed");
+
+    // A week later, still no answer: the closure, once.
+    let week_later = Utc::now() + Duration::days(7);
+    support::clock::run_once_at(&desk, week_later);
     let (_, text) = subject_and_text(&mail_with_subject(&mario, "INBOX", &closure));
     assert!(text.contains("non avendo ricevuto risposta"), "{text}");
     assert!(text.contains("rispondendo a questa email entro"), "{text}");
     assert_eq!(state_of(&desk, &code), "resolved");
-
     let seen = settled(&mario);
     for what in [
         &subject("Richiesta di assistenza presa"),
@@ -362,7 +370,7 @@ fn a_wait_reminds_the_customer_once_then_closes_the_ticket() {
         assert_eq!(counted(&seen, what), 1, "{what}: {seen:?}");
     }
     assert_eq!(seen.len(), 4, "ack, question, reminder, closure: {seen:?}");
-    desk.ok(&["run", "--once"]);
+    support::clock::run_once_at(&desk, week_later + Duration::minutes(5));
     assert_eq!(settled(&mario), seen, "a second pass sends nothing more");
     let shown = desk.ok(&["tickets", "show", &code]);
     for event in ["waiting", "customer_reminded", "closed"] {
