@@ -153,24 +153,35 @@ fn parse_line(rest: &str, line: &str) -> Result<Command, CommandError> {
         "secondo-livello" | "secondolivello" | "secondo_livello" => {
             Ok(Command::Escalate(arg.to_string()))
         }
+        "chiudi" if arg.is_empty() => Ok(Command::Close { hours: None }),
+        "chiudi" => match reopen_hours(arg) {
+            Some(h) => Ok(Command::Close { hours: Some(h) }),
+            None => Err(CommandError::BadArgument(line.to_string())),
+        },
+        _ => {
+            tool(&word, arg, line).unwrap_or_else(|| Err(CommandError::Unknown(format!("#{word}"))))
+        }
+    }
+}
+
+/// The operators' working tools (time, extra, quote, waiting, merge, copies); None for a
+/// word that is none of them.
+fn tool(word: &str, arg: &str, line: &str) -> Option<Result<Command, CommandError>> {
+    let bad = || CommandError::BadArgument(line.to_string());
+    let no_arg = |c: Command| if arg.is_empty() { Ok(c) } else { Err(bad()) };
+    Some(match word {
         "tempo" if arg.is_empty() => Err(CommandError::MissingArgument("#tempo")),
-        "tempo" => minutes(arg)
-            .map(Command::Time)
-            .ok_or_else(|| CommandError::BadArgument(line.to_string())),
+        "tempo" => minutes(arg).map(Command::Time).ok_or_else(bad),
         "extra" => no_arg(Command::Extra),
         "non-extra" | "nonextra" | "non_extra" => no_arg(Command::NotExtra),
         "preventivo" if arg.is_empty() => Err(CommandError::MissingArgument("#preventivo")),
-        "preventivo" => cents(arg)
-            .map(Command::Quote)
-            .ok_or_else(|| CommandError::BadArgument(line.to_string())),
+        "preventivo" => cents(arg).map(Command::Quote).ok_or_else(bad),
         "attesa" if arg.is_empty() => Ok(Command::Wait(None)),
         "attesa" => wait_days(arg)
             .map(|d| Command::Wait(Some(d)))
-            .ok_or_else(|| CommandError::BadArgument(line.to_string())),
+            .ok_or_else(bad),
         "unisci" if arg.is_empty() => Err(CommandError::MissingArgument("#unisci")),
-        "unisci" if arg.contains(char::is_whitespace) => {
-            Err(CommandError::BadArgument(line.to_string()))
-        }
+        "unisci" if arg.contains(char::is_whitespace) => Err(bad()),
         "unisci" => Ok(Command::Merge(arg.trim_matches(['[', ']']).to_string())),
         "copia" | "nocopia" | "no-copia" if arg.is_empty() => {
             Err(CommandError::MissingArgument(if word == "copia" {
@@ -179,22 +190,13 @@ fn parse_line(rest: &str, line: &str) -> Result<Command, CommandError> {
                 "#nocopia"
             }))
         }
-        "copia" | "nocopia" | "no-copia" => {
-            let address = Address::parse(arg.trim_matches(['<', '>']))
-                .ok_or_else(|| CommandError::BadArgument(line.to_string()))?;
-            Ok(if word == "copia" {
-                Command::Copy(address)
-            } else {
-                Command::NoCopy(address)
-            })
-        }
-        "chiudi" if arg.is_empty() => Ok(Command::Close { hours: None }),
-        "chiudi" => match reopen_hours(arg) {
-            Some(h) => Ok(Command::Close { hours: Some(h) }),
-            None => Err(CommandError::BadArgument(line.to_string())),
+        "copia" | "nocopia" | "no-copia" => match Address::parse(arg.trim_matches(['<', '>'])) {
+            Some(address) if word == "copia" => Ok(Command::Copy(address)),
+            Some(address) => Ok(Command::NoCopy(address)),
+            None => Err(bad()),
         },
-        _ => Err(CommandError::Unknown(format!("#{word}"))),
-    }
+        _ => return None,
+    })
 }
 
 /// `72h`, `72 h`, `72 ore`, `72`: whole hours from 1 to `MAX_REOPEN_HOURS`.

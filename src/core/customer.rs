@@ -10,6 +10,7 @@ use super::decision::{Decision, Effect, MailKind, Outcome, OutgoingMail, Setting
 use super::inbound::Inbound;
 use super::participants;
 use super::templates::{self, CustomerReplyText};
+use super::texts::Text;
 use super::ticket::{Event, EventKind, Happened, Moves, TicketFacts};
 
 /// Decides on a reply from `sender`, an address of the ticket's contract.
@@ -21,15 +22,6 @@ pub fn reply(
 ) -> Decision {
     let at = msg.received_at;
     let own = body::own_text(&msg.text);
-    let log = |h: Happened| {
-        Effect::Log(Event {
-            code: ticket.code.clone(),
-            at,
-            actor: sender.to_string(),
-            kind: h.kind,
-            detail: h.detail,
-        })
-    };
     let ctx = CustomerReplyText {
         ticket,
         sender,
@@ -37,10 +29,7 @@ pub fn reply(
         received_at: at,
         settings,
     };
-    let to_handlers = |kind, text| {
-        let to = settings.handlers(ticket);
-        Effect::Send(OutgoingMail::new(kind, Some(&ticket.code), to, text).with_attachments_of(msg))
-    };
+    let log = |h: Happened| logged(ticket, &ctx, h);
     let to_sender = |kind, text| {
         let to = vec![sender.clone()];
         Effect::Send(OutgoingMail::new(kind, Some(&ticket.code), to, text).answering(msg))
@@ -51,18 +40,7 @@ pub fn reply(
     }];
     effects.extend(copied_colleagues(msg, ticket, settings, sender, at));
     if ticket.status.state.is_active() {
-        let mut moves = Moves::new(&ticket.status, at);
-        if let Some(answered) = quote_answer(msg, ticket, &ctx, &mut moves) {
-            effects.extend(answered);
-            return Decision::new(Outcome::TicketUpdate(ticket.code.clone()), effects);
-        }
-        if let Ok(happened) = moves.customer_writes() {
-            effects.extend(update(ticket, &moves));
-            effects.extend(happened.into_iter().map(log));
-        }
-        let not_copied = participants::strangers(msg, &ticket.contract, settings);
-        let text = templates::forward(&ctx, &not_copied);
-        effects.push(to_handlers(MailKind::Forward, text));
+        effects.extend(on_active_ticket(msg, &ctx));
         return Decision::new(Outcome::TicketUpdate(ticket.code.clone()), effects);
     }
     let mut moves = Moves::new(&ticket.status, at);
@@ -70,10 +48,8 @@ pub fn reply(
         Ok(happened) => {
             effects.extend(update(ticket, &moves));
             effects.extend(happened.into_iter().map(log));
-            effects.push(to_handlers(
-                MailKind::ReopenNotice,
-                templates::reopen_notice(&ctx),
-            ));
+            let notice = templates::reopen_notice(&ctx);
+            effects.push(to_handlers(msg, &ctx, MailKind::ReopenNotice, notice));
             effects.push(to_sender(MailKind::Reopened, templates::reopened(&ctx)));
             Decision::new(Outcome::Reopened(ticket.code.clone()), effects)
         }
@@ -86,6 +62,43 @@ pub fn reply(
             Decision::new(Outcome::ReopenRefused(ticket.code.clone()), effects)
         }
     }
+}
+
+/// A reply on a ticket being worked on: the answer to a quote, or an ordinary reply
+/// forwarded to whoever handles it (which ends a wait for the customer).
+fn on_active_ticket(msg: &Inbound, ctx: &CustomerReplyText<'_>) -> Vec<Effect> {
+    let ticket = ctx.ticket;
+    let mut moves = Moves::new(&ticket.status, msg.received_at);
+    if let Some(answered) = quote_answer(msg, ticket, ctx, &mut moves) {
+        return answered;
+    }
+    let mut effects = vec![];
+    if let Ok(happened) = moves.customer_writes() {
+        effects.extend(update(ticket, &moves));
+        effects.extend(happened.into_iter().map(|h| logged(ticket, ctx, h)));
+    }
+    let not_copied = participants::strangers(msg, &ticket.contract, ctx.settings);
+    let text = templates::forward(ctx, &not_copied);
+    effects.push(to_handlers(msg, ctx, MailKind::Forward, text));
+    effects
+}
+
+/// A history line of the ticket, written by the customer who replied.
+fn logged(ticket: &TicketFacts, ctx: &CustomerReplyText<'_>, h: Happened) -> Effect {
+    Effect::Log(Event {
+        code: ticket.code.clone(),
+        at: ctx.received_at,
+        actor: ctx.sender.to_string(),
+        kind: h.kind,
+        detail: h.detail,
+    })
+}
+
+/// A mail to whoever handles the ticket, with the reply's attachments.
+fn to_handlers(msg: &Inbound, ctx: &CustomerReplyText<'_>, kind: MailKind, text: Text) -> Effect {
+    let ticket = ctx.ticket;
+    let to = ctx.settings.handlers(ticket);
+    Effect::Send(OutgoingMail::new(kind, Some(&ticket.code), to, text).with_attachments_of(msg))
 }
 
 /// The ticket's new status, when the moves changed it.
@@ -116,16 +129,7 @@ fn quote_answer(
         at: msg.received_at,
     }];
     effects.extend(update(ticket, moves));
-    effects.extend(happened.into_iter().map(|h| {
-        Effect::Log(Event {
-            code: ticket.code.clone(),
-            at: msg.received_at,
-            actor: ctx.sender.to_string(),
-            kind: h.kind,
-            detail: h.detail,
-        })
-    }));
-    let settings = ctx.settings;
+    effects.extend(happened.into_iter().map(|h| logged(ticket, ctx, h)));
     let answered = templates::quote_answered(ctx, quote, accepted);
     let to = vec![ctx.sender.clone()];
     let cc = everyone_else(ticket, ctx.sender);
@@ -135,9 +139,7 @@ fn quote_answer(
     };
     effects.push(Effect::Send(mail.answering(msg)));
     let notice = templates::quote_notice(ctx, quote, accepted);
-    let to = settings.handlers(ticket);
-    let mail = OutgoingMail::new(MailKind::QuoteNotice, Some(&ticket.code), to, notice);
-    effects.push(Effect::Send(mail.with_attachments_of(msg)));
+    effects.push(to_handlers(msg, ctx, MailKind::QuoteNotice, notice));
     Some(effects)
 }
 

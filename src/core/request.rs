@@ -124,17 +124,12 @@ fn open_ticket(
         Channel::Email => is_urgent(own_text),
         Channel::Web(fields) => fields.urgent,
     };
-    let mut copied = participants::colleagues(msg, contract, settings);
-    if sender != requester && !copied.contains(&sender) {
-        copied.insert(0, sender.clone());
-    }
-    copied.retain(|a| *a != requester);
     let o = Opening {
         msg,
         settings,
         contract,
         not_copied: participants::strangers(msg, contract, settings),
-        copied,
+        copied: copied(msg, contract, settings, &requester, &sender),
         code: facts.next_code.clone(),
         requester,
         sender,
@@ -174,6 +169,23 @@ fn open_ticket(
     effects.push(Effect::Send(o.ack()));
     effects.extend(o.notices());
     Decision::new(Outcome::NewTicket(o.code), effects)
+}
+
+/// Who is copied on a new ticket: the colleague who wrote for the requester, then the
+/// colleagues of the contract the request was also addressed to.
+fn copied(
+    msg: &Inbound,
+    contract: &Contract,
+    settings: &Settings,
+    requester: &Address,
+    sender: &Address,
+) -> Vec<Address> {
+    let mut copied = participants::colleagues(msg, contract, settings);
+    if sender != requester && !copied.contains(sender) {
+        copied.insert(0, sender.clone());
+    }
+    copied.retain(|a| a != requester);
+    copied
 }
 
 /// A ticket being opened, with what its mails say about it.

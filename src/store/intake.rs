@@ -138,8 +138,26 @@ impl Tx<'_> {
             year,
             number: last.unwrap_or(0) + 1,
         };
+        let replies_last_hour = self.replies_last_hour(wanted, ticket.as_ref(), now)?;
+        Ok(Facts {
+            contracts,
+            ticket,
+            merge_target,
+            next_code,
+            replies_last_hour,
+        })
+    }
+
+    /// For the reply rate limit: mails queued in the hour before `now` to each customer
+    /// address in play (the message's and the ticket's requester).
+    fn replies_last_hour(
+        &self,
+        wanted: &Wanted,
+        ticket: Option<&TicketFacts>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Address, u32)>> {
         let mut in_play: Vec<&Address> = wanted.addresses.iter().collect();
-        if let Some(t) = &ticket {
+        if let Some(t) = ticket {
             if !in_play.contains(&&t.requester) {
                 in_play.push(&t.requester);
             }
@@ -153,13 +171,7 @@ impl Tx<'_> {
             let n: u32 = stmt.query_row(params![a.as_str(), since], |r| r.get(0))?;
             replies_last_hour.push((a.clone(), n));
         }
-        Ok(Facts {
-            contracts,
-            ticket,
-            merge_target,
-            next_code,
-            replies_last_hour,
-        })
+        Ok(replies_last_hour)
     }
 
     /// The ticket with this code, with its status, contract and thread; for a ticket

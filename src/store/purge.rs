@@ -214,6 +214,17 @@ fn choose_messages(tx: &rusqlite::Connection, cutoff: &str) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the time, quotes and copies of the tickets that go.
+fn delete_records(tx: &rusqlite::Connection) -> Result<()> {
+    for table in ["time_entries", "quotes", "ticket_participants"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE ticket_id IN temp.purge_tickets"),
+            [],
+        )?;
+    }
+    Ok(())
+}
+
 /// Deletes what was chosen, children first, and counts it.
 fn delete_chosen(
     tx: &rusqlite::Connection,
@@ -221,14 +232,9 @@ fn delete_chosen(
     tickets: Vec<String>,
     kept: Vec<String>,
 ) -> Result<PurgeReport> {
-    // Children first: time, quotes, who is copied, history, mail sent, mail received, then
-    // the tickets.
-    for table in ["time_entries", "quotes", "ticket_participants"] {
-        tx.execute(
-            &format!("DELETE FROM {table} WHERE ticket_id IN temp.purge_tickets"),
-            [],
-        )?;
-    }
+    // Children first: the operators' records, history, mail sent, mail received, then the
+    // tickets.
+    delete_records(tx)?;
     let ticket_events = tx.execute(
         "DELETE FROM ticket_events WHERE ticket_id IN temp.purge_tickets",
         [],
