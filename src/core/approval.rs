@@ -134,9 +134,9 @@ mod tests {
     }
 
     #[test]
-    fn nothing_typed_above_a_header_own_text_keeps_is_not_a_decision() {
-        // `body::own_text` does not recognise these headers and keeps them as the
-        // customer's text; what comes first is then the header, never the quoted ACCETTO.
+    fn nothing_typed_above_a_phones_sign_off_or_a_reply_header_is_not_a_decision() {
+        // `body::own_text` stops at these: what the quoted mail says is never the
+        // customer's answer.
         let iphone = "\n\nInviato da iPhone\n\n> Il giorno 7 dic 2026, alle ore 10:15, \
             Assistenza <a@kzweb.it> ha scritto:\n> \n> ACCETTO";
         let outlook_without_separator = "\r\n\r\nDa: Assistenza <a@kzweb.it>\r\n\

@@ -18,16 +18,19 @@ pub enum BodyProblem {
 pub const MIN_REQUEST_WORDS: usize = 3;
 
 /// The customer's own text: quoted lines (`>`), the "Il giorno … ha scritto:" /
-/// "On … wrote:" / Outlook "-----Messaggio originale-----" headers and everything after a
-/// `-- ` signature separator are dropped; white space is tidied.
+/// "On … wrote:" / Outlook "-----Messaggio originale-----" headers (also Gmail's wrapped
+/// over two lines, and Outlook's "Da: … / Inviato: …" block without a separator line),
+/// a phone's "Inviato da iPhone" and everything after a `-- ` signature separator are
+/// dropped; white space is tidied.
 pub fn own_text(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
     let mut kept: Vec<&str> = Vec::new();
-    for line in text.lines() {
+    for (i, line) in lines.iter().enumerate() {
         let trimmed_end = line.trim_end_matches(['\r', ' ', '\t']);
         if trimmed_end == "--" || line.trim_end_matches('\r') == "-- " {
             break;
         }
-        if QUOTE_HEADER.is_match(line.trim()) {
+        if ends_own_text(line.trim(), lines.get(i + 1).map_or("", |l| l.trim())) {
             break;
         }
         if line.trim_start().starts_with('>') {
@@ -44,6 +47,18 @@ pub fn own_text(text: &str) -> String {
         .rposition(|l| !blank(l))
         .map_or(start, |i| i + 1);
     kept[start..end].join("\n")
+}
+
+/// Whether `line` (with `next` after it) starts what the customer did not write: a quote
+/// header, one wrapped over two lines, an Outlook header block, or a phone's sign-off.
+fn ends_own_text(line: &str, next: &str) -> bool {
+    if QUOTE_HEADER.is_match(line) || SENT_FROM_PHONE.is_match(line) {
+        return true;
+    }
+    let wrapped = (line.len() < 200 && !line.is_empty())
+        && QUOTE_HEADER.is_match(&format!("{line} {next}"))
+        && (line.to_lowercase().starts_with("il ") || line.to_lowercase().starts_with("on "));
+    wrapped || (OUTLOOK_FROM.is_match(line) && OUTLOOK_NEXT.is_match(next))
 }
 
 /// Checks the body rule on the customer's own text against the contract's references.
@@ -136,6 +151,22 @@ static QUOTE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(il giorno .+ ha scritto:?|.+ ha scritto:$|on .+ wrote:$|-{2,}\s*(messaggio originale|original message)\s*-{2,}|_{10,})$",
     )
     .expect("static regex")
+});
+
+/// "Inviato da iPhone", "Inviato dal mio smartphone Samsung Galaxy.", "Sent from my
+/// iPhone", "Inviato da Outlook per Android": a phone's automatic sign-off.
+static SENT_FROM_PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(inviato|inviata|sent|get)\s+(da|dal|dalla|from|outlook)\s+(il\s+)?(mio\s+|my\s+)?(iphone|ipad|android|samsung|galaxy|outlook|huawei|xiaomi|mobile|smartphone|cellulare|tablet|dispositivo|tim|libero|yahoo|gmail|posta)\b.{0,60}$",
+    )
+    .expect("static regex")
+});
+
+/// The first line of Outlook's header block of the mail replied to, and the one after.
+static OUTLOOK_FROM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(da|from):\s+\S").expect("static regex"));
+static OUTLOOK_NEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(inviato|data|sent|date|a|to|oggetto|subject):\s+\S").expect("static regex")
 });
 
 static EMAIL: LazyLock<Regex> =
@@ -272,5 +303,34 @@ mod tests {
         let s = summary("prima riga\nseconda riga molto lunga", 15);
         assert_eq!(s, "prima riga\nseco…");
         assert_eq!(summary("breve", 100), "breve");
+    }
+
+    #[test]
+    fn a_phones_sign_off_an_outlook_block_and_a_wrapped_attribution_are_not_the_customers() {
+        for (text, own) in [
+            ("Il modulo non va.\n\nInviato da iPhone", "Il modulo non va."),
+            (
+                "Il modulo non va.\nInviato dal mio smartphone Samsung Galaxy.",
+                "Il modulo non va.",
+            ),
+            ("ACCETTO\r\n\r\nSent from my iPhone\r\n", "ACCETTO"),
+            (
+                "Ok, procedete.\n\nDa: Assistenza <assistenza@kzweb.it>\nInviato: lunedì 7 dicembre 2026 10:15\nA: mario@rossi.it\nOggetto: preventivo\n\nRisponda ACCETTO",
+                "Ok, procedete.",
+            ),
+            (
+                "Grazie.\n\nIl giorno lun 7 dic 2026 alle ore 10:15 Assistenza KZweb <\nassistenza@kzweb.it> ha scritto:\n\nTesto",
+                "Grazie.",
+            ),
+        ] {
+            assert_eq!(own_text(text), own, "{text:?}");
+        }
+        // A customer's own sentences that merely look alike stay.
+        for text in [
+            "Da: domani il sito deve essere online.\nGrazie",
+            "Il sito è stato inviato da noi al vostro server ieri.",
+        ] {
+            assert_eq!(own_text(text), text, "{text:?}");
+        }
     }
 }
