@@ -64,9 +64,12 @@ fn dovecot_restarting_mid_run_is_survived_and_mail_sent_meanwhile_is_handled() {
     assert_eq!(desk.tickets_json().as_array().map(Vec::len), Some(2));
     let (status, _, log) = daemon.stop();
     assert!(status.success(), "{log}");
-    // One line per change of state, not one per attempt.
+    // One line per change of state, not one per attempt, and the return said as plainly
+    // as the loss.
+    assert_eq!(log.matches("IMAP session lost").count(), 1, "{log}");
     assert_eq!(log.matches("IMAP connection failed").count(), 1, "{log}");
-    assert_eq!(log.matches("IMAP connected").count(), 2, "{log}");
+    assert_eq!(log.matches("IMAP session back").count(), 1, "{log}");
+    assert_eq!(log.matches("IMAP connected").count(), 1, "{log}");
 }
 
 #[test]

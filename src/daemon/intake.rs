@@ -94,18 +94,27 @@ impl Daemon {
     pub(super) async fn intake_loop(self: Arc<Self>, shutdown: Shutdown) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         let mut connected_once = false;
+        // When the last session was lost, so that its return is said as plainly.
+        let mut lost_at: Option<std::time::Instant> = None;
         while !shutdown.is_requested() {
             beat(&self.beats.intake);
             match self.connect_imap().await {
                 Ok(imap) => {
-                    if backoff.failures > 0 || !connected_once {
+                    if let Some(at) = lost_at.take() {
+                        tracing::info!(
+                            host = %self.cfg.imap.host,
+                            after = ?at.elapsed(),
+                            "IMAP session back"
+                        );
+                    } else if backoff.failures > 0 || !connected_once {
                         tracing::info!(host = %self.cfg.imap.host, "IMAP connected");
                     }
                     connected_once = true;
                     backoff.reset();
                     self.imap_connected.notify_one();
-                    if let SessionEnd::Stopped = self.session(imap, &shutdown).await {
-                        return;
+                    match self.session(imap, &shutdown).await {
+                        SessionEnd::Stopped => return,
+                        SessionEnd::Lost => lost_at = Some(std::time::Instant::now()),
                     }
                 }
                 Err(e) => {
