@@ -154,7 +154,12 @@ fn two_customers() -> (Desk, String, String, String) {
         "r1",
         "Mario Rossi <mario@rossi.it>",
         "",
-        &format!("Su www.rossi.it {MARIO_SAYS}."),
+        // Long enough to fill overflow pages, which a delete without secure_delete
+        // leaves on the free list as they were.
+        &format!(
+            "Su www.rossi.it {MARIO_SAYS}.\n\n{}",
+            "Dettagli del problema, riga per riga. ".repeat(300)
+        ),
     );
     desk.giulia(
         "o1",
