@@ -304,6 +304,15 @@ fn erase_leaves_no_trace_in_the_file_and_nothing_else_changes() {
     // Luca's is exactly as it was.
     assert_eq!(desk.ok(&["tickets", "show", &luca]), luca_before);
     assert!(desk.ok(&["tickets", "list"]).contains(&mario));
+    // The daemon still loads the erased tickets (the pseudonym parses as an address, as
+    // requester and as a colleague in copy) and acts on them.
+    desk.giulia("o3", &mario, "#tempo 15m\n#chiudi\nChiudiamo il ticket.");
+    desk.giulia("o4", &anna, "#prendo");
+    let closed = desk.ok(&["tickets", "show", &mario]);
+    assert!(
+        closed.contains("State      resolved") && closed.contains("total   1h45"),
+        "{closed}"
+    );
 
     let db = desk.db();
     let audit: (String, String) = db
