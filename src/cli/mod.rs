@@ -4,6 +4,7 @@
 
 mod check;
 pub mod contracts;
+mod gdpr;
 mod purge;
 mod status;
 mod templates;
@@ -81,6 +82,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// One person's data on request (GDPR): export it, or erase it.
+    #[command(subcommand)]
+    Gdpr(GdprCommand),
     /// Support contracts (the administration's list).
     #[command(subcommand)]
     Contracts(ContractsCommand),
@@ -90,6 +94,28 @@ pub enum Command {
     /// The texts of the mails: export them to edit, see which are in force, render one.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GdprCommand {
+    /// Write to DIR every message received from or sent to ADDRESS (.eml, as stored), the
+    /// history and time of its tickets (CSV) and a LEGGIMI.txt that says what is there.
+    Export {
+        address: String,
+        /// A new or empty folder.
+        dir: PathBuf,
+        /// Say what would be written, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Erase the mail to and from ADDRESS and replace the address with a pseudonym
+    /// everywhere; ticket codes, dates, time and amounts stay (SECURITY.md).
+    Erase {
+        address: String,
+        /// Report what would be erased, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +212,7 @@ pub async fn execute(cli: Cli) -> Result<()> {
             older_than,
             dry_run,
         } => purge::command(&cfg, older_than, dry_run),
+        Command::Gdpr(g) => gdpr::command(&cfg, g),
         Command::Contracts(c) => contracts_command(&cfg, c),
         Command::Tickets(t) => tickets::command(&cfg, t),
         Command::Templates(t) => templates::command(&cfg, t),

@@ -8,6 +8,7 @@
 mod contracts;
 mod digest;
 mod effects;
+mod gdpr;
 mod intake;
 mod outbox;
 mod portal;
@@ -25,6 +26,7 @@ use rusqlite::Connection;
 
 pub use contracts::{ContractInput, ImportSummary};
 pub use effects::Cause;
+pub use gdpr::{Erasure, Export, ExportMail};
 pub use intake::{Duplicate, InboundSource, Tx, FAILED};
 pub use outbox::OutboxRow;
 pub use portal::{Held, NewPending, Pending};
@@ -42,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_intake_failures.sql"),
     include_str!("migrations/006_portal.sql"),
     include_str!("migrations/007_operator_tools.sql"),
+    include_str!("migrations/009_audit.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.
