@@ -44,7 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_intake_failures.sql"),
     include_str!("migrations/006_portal.sql"),
     include_str!("migrations/007_operator_tools.sql"),
-    include_str!("migrations/009_audit.sql"),
+    include_str!("migrations/008_audit.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.
