@@ -11,9 +11,11 @@
 //! Everything happens in one `BEGIN IMMEDIATE` transaction, so the daemon (which waits on
 //! the busy timeout) sees either all of it or none of it; a dry run is the same
 //! transaction rolled back, so it reports exactly what a real run would delete. The
-//! connection deletes with `secure_delete` on, so the freed pages are overwritten with
-//! zeros instead of keeping the deleted text; the file does not shrink (no `VACUUM`, which
-//! would lock out the daemon while it rewrites the whole file): SQLite reuses the pages.
+//! connection deletes with `secure_delete` on, so the rows it deletes are overwritten with
+//! zeros; but copies a page left behind when it was rewritten before (in free space of
+//! other pages) can still hold old text, which only a `VACUUM` removes, and that locks out
+//! the daemon while it rewrites the whole file: `purge` does not run it (`gdpr erase`
+//! does, for one person's data). The file does not shrink: SQLite reuses the pages.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
