@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::core::decide;
 use crate::core::decision::{Decision, Effect, Folder, Outcome, Settings};
 use crate::core::digest;
+use crate::core::expiry::{self, Notice, Notify};
 use crate::core::failed;
 use crate::core::inbound::Inbound;
 use crate::core::request;
@@ -78,6 +79,8 @@ pub enum Confirmation {
 /// The settings and composer every pass needs, built once from the config.
 pub struct Pipeline {
     pub settings: Settings,
+    /// `[contracts] notify_to`: None, no expiry notices.
+    expiry: Option<Notify>,
     composer: Composer,
 }
 
@@ -86,6 +89,7 @@ impl Pipeline {
     pub fn new(cfg: &Config) -> Pipeline {
         Pipeline {
             settings: cfg.settings.clone(),
+            expiry: cfg.contracts.notify.clone(),
             composer: Composer::new(&cfg.smtp.from_name, &cfg.smtp.from),
         }
     }
@@ -299,6 +303,31 @@ impl Pipeline {
         tx.set_digest_day(day)?;
         tx.commit()?;
         Ok(Some((day, effects.len())))
+    }
+
+    /// Queues every contract expiry notice owed at `now`, each recorded with its mail, in
+    /// one transaction: a crash leaves both or neither, so a notice never goes twice.
+    /// Returns the notices queued (none without `[contracts] notify_to`).
+    pub fn contract_notices(&self, store: &mut Store, now: DateTime<Utc>) -> Result<Vec<Notice>> {
+        let Some(notify) = &self.expiry else {
+            return Ok(vec![]);
+        };
+        let tx = store.begin()?;
+        let contracts = tx.all_contracts()?;
+        let sent = tx.contract_notices()?;
+        let owed = expiry::owed(&contracts, &sent, now, notify, &self.settings.calendar);
+        let since = expiry::usage_since(now);
+        for (contract, notice) in &owed {
+            let usage = tx.contract_usage(contract.id, since)?;
+            let mail = expiry::mail(contract, *notice, usage, now, notify, &self.settings);
+            let effects = [Effect::Send(mail)];
+            let cause = Cause::ContractNotice(*notice);
+            let mails = self.compose(cause, &effects, now)?;
+            tx.apply(cause, &effects, &mails, now)?;
+            tx.record_contract_notice(notice, now)?;
+        }
+        tx.commit()?;
+        Ok(owed.into_iter().map(|(_, notice)| notice).collect())
     }
 
     /// Composes the mail of every `Effect::Send` among `effects`, in order, dated `now`.

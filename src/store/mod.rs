@@ -8,6 +8,7 @@
 mod contracts;
 mod digest;
 mod effects;
+mod expiry;
 mod intake;
 mod outbox;
 mod portal;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_intake_failures.sql"),
     include_str!("migrations/006_portal.sql"),
     include_str!("migrations/007_operator_tools.sql"),
+    include_str!("migrations/008_contract_notices.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.
