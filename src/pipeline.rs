@@ -514,6 +514,61 @@ from = "assistenza@kzweb.it"
     }
 
     #[test]
+    fn an_expiry_notice_is_queued_once_per_contract_and_end_date() {
+        let (dir, plain, mut store) = desk();
+        let at = |d| {
+            Utc.with_ymd_and_hms(2026, 12, d, 9, 0, 0)
+                .single()
+                .expect("valid")
+        };
+        assert_eq!(
+            plain.contract_notices(&mut store, at(2)).expect("run"),
+            vec![]
+        );
+        let text = format!("{CONFIG}[contracts]\nnotify_to = \"amministrazione@kzweb.it\"\n");
+        let cfg = Config::from_toml_str(&text, &dir.path().join("config.toml"), &|_| {
+            Some("pw".into())
+        })
+        .expect("config");
+        let pipeline = Pipeline::new(&cfg);
+        let mut row = ContractInput {
+            customer: "Rossi".into(),
+            addresses: vec![Address::parse("mario@rossi.it").expect("address")],
+            valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            valid_until: NaiveDate::from_ymd_opt(2026, 12, 20).expect("date"),
+            references: vec![],
+        };
+        store
+            .import_contracts(&[row.clone()], at(2))
+            .expect("import");
+        let run = |store: &mut Store, when| {
+            pipeline
+                .contract_notices(store, when)
+                .expect("notices")
+                .len()
+        };
+        assert_eq!(run(&mut store, at(2)), 1);
+        assert_eq!(run(&mut store, at(2)), 0, "never twice");
+        assert_eq!(run(&mut store, at(3)), 0, "nor the next day");
+        row.valid_until = NaiveDate::from_ymd_opt(2026, 12, 31).expect("date");
+        store.import_contracts(&[row], at(3)).expect("renewal");
+        assert_eq!(run(&mut store, at(3)), 1, "the renewal arms the next");
+        let ids: Vec<String> = store
+            .due_outbox(at(4), 10)
+            .expect("outbox")
+            .into_iter()
+            .map(|row| row.mail.message_id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "contract-expiry.1.before.2026-12-20.0@kzweb.it",
+                "contract-expiry.1.before.2026-12-31.0@kzweb.it"
+            ]
+        );
+    }
+
+    #[test]
     fn an_edited_text_that_fails_on_a_mail_sends_the_built_in_one_never_half_a_mail() {
         use crate::core::texts::{Origin, Texts};
         let (_dir, mut pipeline, mut store) = desk();
