@@ -312,6 +312,11 @@ impl Pipeline {
         let Some(notify) = &self.expiry else {
             return Ok(vec![]);
         };
+        // The core says the same, but the scheduler asks every round: no transaction for
+        // the nights and weekends.
+        if !self.settings.calendar.is_open(now) {
+            return Ok(vec![]);
+        }
         let tx = store.begin()?;
         let contracts = tx.all_contracts()?;
         let sent = tx.contract_notices()?;

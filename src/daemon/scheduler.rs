@@ -1,7 +1,7 @@
 //! The scheduler task: acts on every ticket whose deadline has passed (a reminder, the
 //! end of a reopen window), each in its own transaction, queues the morning digest and
-//! the contract expiry notices when they are owed, and sleeps until the next deadline or until intake says it may have set an
-//! earlier one. It never sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
+//! the contract expiry notices when they are owed, and sleeps until the next deadline or
+//! until intake says it may have set an earlier one. It never sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
 //! within that of the desk's opening.
 //!
 //! A deadline that fails says whether it will pass, as intake's messages do. One that
