@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::core::address::Address;
 use crate::core::calendar::{Calendar, Closure};
 use crate::core::decision::{Operator, Settings};
+use crate::core::expiry::Notify;
 use crate::core::texts::Texts;
 
 /// The validated configuration.
@@ -37,8 +38,20 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     /// `[web]`: the portal's form; None, no listener.
     pub web: Option<WebConfig>,
+    /// `[contracts]`: the expiry notices to the administration.
+    pub contracts: ContractsConfig,
     /// The file it was read from.
     pub source: PathBuf,
+}
+
+/// `[contracts]`: expiry notices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractsConfig {
+    /// Who gets them and when; None (no `notify_to`), no notices.
+    pub notify: Option<Notify>,
+    /// `notify_before_days`: also the window in which `contracts list` says a contract
+    /// ends soon.
+    pub before_days: u32,
 }
 
 /// How a connection is protected.
@@ -212,6 +225,15 @@ struct RawConfig {
     #[serde(default)]
     templates: RawTemplates,
     web: Option<web::RawWeb>,
+    #[serde(default)]
+    contracts: RawContracts,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawContracts {
+    notify_to: Option<String>,
+    notify_before_days: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -510,6 +532,7 @@ impl Validator<'_> {
         let trusted = self.trusted_authserv_ids(raw.operator_auth, !operators.is_empty());
         let calendar = self.calendar(raw.calendar);
         let templates_dir = self.directory("templates.dir", raw.templates.dir);
+        let contracts = self.contracts(raw.contracts);
         let web = raw.web.and_then(|w| {
             web::validate(w)
                 .map_err(|problems| self.problems.extend(problems))
@@ -556,8 +579,35 @@ impl Validator<'_> {
             settings,
             templates_dir,
             web,
+            contracts,
             source: source.to_path_buf(),
         })
+    }
+
+    /// `[contracts]`: notices only with `notify_to`; the window 1–365 days, 30 by default.
+    fn contracts(&mut self, r: RawContracts) -> ContractsConfig {
+        let before_days = r.notify_before_days.unwrap_or(30);
+        if !(1..=365).contains(&before_days) {
+            self.problem(
+                "contracts.notify_before_days",
+                format!("{before_days}: must be between 1 and 365 days"),
+            );
+        }
+        let to = match r.notify_to {
+            Some(text) if text.trim().is_empty() => {
+                self.problem(
+                    "contracts.notify_to",
+                    "must not be empty (leave it out for no notices)",
+                );
+                None
+            }
+            Some(text) => self.address("contracts.notify_to", &text),
+            None => None,
+        };
+        ContractsConfig {
+            notify: to.map(|to| Notify { to, before_days }),
+            before_days,
+        }
     }
 
     /// The built-in texts with those of `[templates] dir` in their place, once they render

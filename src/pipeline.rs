@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::core::decide;
 use crate::core::decision::{Decision, Effect, Folder, Outcome, Settings};
 use crate::core::digest;
+use crate::core::expiry::{self, Notice, Notify};
 use crate::core::failed;
 use crate::core::inbound::Inbound;
 use crate::core::request;
@@ -78,6 +79,8 @@ pub enum Confirmation {
 /// The settings and composer every pass needs, built once from the config.
 pub struct Pipeline {
     pub settings: Settings,
+    /// `[contracts] notify_to`: None, no expiry notices.
+    expiry: Option<Notify>,
     composer: Composer,
 }
 
@@ -86,6 +89,7 @@ impl Pipeline {
     pub fn new(cfg: &Config) -> Pipeline {
         Pipeline {
             settings: cfg.settings.clone(),
+            expiry: cfg.contracts.notify.clone(),
             composer: Composer::new(&cfg.smtp.from_name, &cfg.smtp.from),
         }
     }
@@ -301,6 +305,36 @@ impl Pipeline {
         Ok(Some((day, effects.len())))
     }
 
+    /// Queues every contract expiry notice owed at `now`, each recorded with its mail, in
+    /// one transaction: a crash leaves both or neither, so a notice never goes twice.
+    /// Returns the notices queued (none without `[contracts] notify_to`).
+    pub fn contract_notices(&self, store: &mut Store, now: DateTime<Utc>) -> Result<Vec<Notice>> {
+        let Some(notify) = &self.expiry else {
+            return Ok(vec![]);
+        };
+        // The core says the same, but the scheduler asks every round: no transaction for
+        // the nights and weekends.
+        if !self.settings.calendar.is_open(now) {
+            return Ok(vec![]);
+        }
+        let tx = store.begin()?;
+        let contracts = tx.all_contracts()?;
+        let sent = tx.contract_notices()?;
+        let owed = expiry::owed(&contracts, &sent, now, notify, &self.settings.calendar);
+        let since = expiry::usage_since(now);
+        for (contract, notice) in &owed {
+            let usage = tx.contract_usage(contract.id, since)?;
+            let mail = expiry::mail(contract, *notice, usage, now, notify, &self.settings);
+            let effects = [Effect::Send(mail)];
+            let cause = Cause::ContractNotice(*notice);
+            let mails = self.compose(cause, &effects, now)?;
+            tx.apply(cause, &effects, &mails, now)?;
+            tx.record_contract_notice(notice, now)?;
+        }
+        tx.commit()?;
+        Ok(owed.into_iter().map(|(_, notice)| notice).collect())
+    }
+
     /// Composes the mail of every `Effect::Send` among `effects`, in order, dated `now`.
     /// Each gets a stable Message-ID from its cause (the inbound row id, `timer`, the
     /// digest's day) and its place among the effects, so the same decision always names
@@ -480,6 +514,61 @@ from = "assistenza@kzweb.it"
             [
                 "digest.2026-12-07.0@kzweb.it",
                 "digest.2026-12-10.0@kzweb.it"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_expiry_notice_is_queued_once_per_contract_and_end_date() {
+        let (dir, plain, mut store) = desk();
+        let at = |d| {
+            Utc.with_ymd_and_hms(2026, 12, d, 9, 0, 0)
+                .single()
+                .expect("valid")
+        };
+        assert_eq!(
+            plain.contract_notices(&mut store, at(2)).expect("run"),
+            vec![]
+        );
+        let text = format!("{CONFIG}[contracts]\nnotify_to = \"amministrazione@kzweb.it\"\n");
+        let cfg = Config::from_toml_str(&text, &dir.path().join("config.toml"), &|_| {
+            Some("pw".into())
+        })
+        .expect("config");
+        let pipeline = Pipeline::new(&cfg);
+        let mut row = ContractInput {
+            customer: "Rossi".into(),
+            addresses: vec![Address::parse("mario@rossi.it").expect("address")],
+            valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            valid_until: NaiveDate::from_ymd_opt(2026, 12, 20).expect("date"),
+            references: vec![],
+        };
+        store
+            .import_contracts(&[row.clone()], at(2))
+            .expect("import");
+        let run = |store: &mut Store, when| {
+            pipeline
+                .contract_notices(store, when)
+                .expect("notices")
+                .len()
+        };
+        assert_eq!(run(&mut store, at(2)), 1);
+        assert_eq!(run(&mut store, at(2)), 0, "never twice");
+        assert_eq!(run(&mut store, at(3)), 0, "nor the next day");
+        row.valid_until = NaiveDate::from_ymd_opt(2026, 12, 31).expect("date");
+        store.import_contracts(&[row], at(3)).expect("renewal");
+        assert_eq!(run(&mut store, at(3)), 1, "the renewal arms the next");
+        let ids: Vec<String> = store
+            .due_outbox(at(4), 10)
+            .expect("outbox")
+            .into_iter()
+            .map(|row| row.mail.message_id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "contract-expiry.1.before.2026-12-20.0@kzweb.it",
+                "contract-expiry.1.before.2026-12-31.0@kzweb.it"
             ]
         );
     }

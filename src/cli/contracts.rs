@@ -7,10 +7,11 @@
 use std::io::{Read, Write};
 
 use anyhow::{bail, Context, Result};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::core::address::Address;
-use crate::core::contract::Contract;
+use crate::core::contract::{Contract, Standing};
+use crate::core::expiry::days_left;
 use crate::store::ContractInput;
 
 /// The header every import file must start with, and every export writes.
@@ -154,6 +155,23 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
+/// A contract's standing as `contracts list` shows it: `InForce`, `Expired`, …, and for
+/// one in force whose last day is within `window` days, when it ends (`InForce, scade tra
+/// 20 giorni`), as the administration's expiry notice counts.
+pub fn standing_text(c: &Contract, now: DateTime<Utc>, window: u32) -> String {
+    let standing = c.standing(now);
+    let days = days_left(c, now);
+    if standing != Standing::InForce || days > i64::from(window) {
+        return format!("{standing:?}");
+    }
+    let when = match days {
+        0 => "scade oggi".to_string(),
+        1 => "scade domani".to_string(),
+        n => format!("scade tra {n} giorni"),
+    };
+    format!("{standing:?}, {when}")
+}
+
 /// Writes contracts in the import format, so export → import is a round trip.
 pub fn write_csv(out: impl Write, contracts: &[Contract]) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
@@ -290,6 +308,36 @@ Rossi,m@rossi.it,2026-01-01,2026-12-31,\n";
         let mut out = Vec::new();
         write_csv(&mut out, &contracts).expect("write");
         assert_eq!(String::from_utf8(out).expect("utf-8"), csv);
+    }
+
+    #[test]
+    fn a_contract_in_the_notice_window_says_when_it_ends() {
+        use chrono::TimeZone;
+        let mut c = Contract {
+            id: 1,
+            customer: "Rossi".into(),
+            addresses: vec![],
+            valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            valid_until: NaiveDate::from_ymd_opt(2026, 12, 31).expect("date"),
+            references: vec![],
+            disabled: false,
+        };
+        // 11 December 2026, 10:00 in Rome.
+        let now = Utc
+            .with_ymd_and_hms(2026, 12, 11, 9, 0, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(standing_text(&c, now, 30), "InForce, scade tra 20 giorni");
+        assert_eq!(standing_text(&c, now, 10), "InForce");
+        c.valid_until = NaiveDate::from_ymd_opt(2026, 12, 12).expect("date");
+        assert_eq!(standing_text(&c, now, 30), "InForce, scade domani");
+        c.valid_until = NaiveDate::from_ymd_opt(2026, 12, 11).expect("date");
+        assert_eq!(standing_text(&c, now, 30), "InForce, scade oggi");
+        c.valid_until = NaiveDate::from_ymd_opt(2026, 12, 10).expect("date");
+        assert_eq!(standing_text(&c, now, 30), "Expired");
+        c.valid_until = NaiveDate::from_ymd_opt(2026, 12, 20).expect("date");
+        c.disabled = true;
+        assert_eq!(standing_text(&c, now, 30), "Disabled");
     }
 
     #[test]

@@ -346,7 +346,7 @@ fn contracts_command(cfg: &Config, cmd: ContractsCommand) -> Result<()> {
         ContractsCommand::Export => {
             contracts::write_csv(std::io::stdout().lock(), &store.contracts()?)?;
         }
-        ContractsCommand::List => list_contracts(&store, now)?,
+        ContractsCommand::List => list_contracts(&store, now, cfg.contracts.before_days)?,
         ContractsCommand::Add {
             customer,
             addresses,
@@ -404,14 +404,15 @@ fn import_contracts(store: &mut Store, file: &Path, now: chrono::DateTime<Utc>) 
     Ok(())
 }
 
-/// `contracts list`: one line a contract, with its standing today.
-fn list_contracts(store: &Store, now: chrono::DateTime<Utc>) -> Result<()> {
+/// `contracts list`: one line a contract, with its standing today (and "scade tra N
+/// giorni" within the `[contracts]` notice window).
+fn list_contracts(store: &Store, now: chrono::DateTime<Utc>, window: u32) -> Result<()> {
     println!(
         "{:<32} {:<10} {:<10} {:<12} ADDRESSES",
         "CUSTOMER", "FROM", "UNTIL", "STANDING"
     );
     for c in store.contracts()? {
-        let standing = format!("{:?}", c.standing(now));
+        let standing = contracts::standing_text(&c, now, window);
         let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
         println!(
             "{:<32} {:<10} {:<10} {:<12} {}",

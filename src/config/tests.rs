@@ -727,3 +727,37 @@ fn templates_dir_resolves_against_the_config_folder_and_must_be_a_directory() {
     let p = d.problems(&format!("{MINIMAL}\n[templates]\npath = \"testi\"\n"));
     assert_eq!(keys(&p), vec!["templates.path"]);
 }
+
+#[test]
+fn contract_notices_need_an_address_and_a_window_of_days() {
+    let d = Dir::new();
+    let none = d.load(MINIMAL).expect("valid");
+    assert_eq!(none.contracts.notify, None);
+    assert_eq!(none.contracts.before_days, 30);
+    let cfg = d
+        .load(&format!(
+            "{MINIMAL}[contracts]\nnotify_to = \"Amministrazione@KZweb.it\"\n"
+        ))
+        .expect("valid");
+    let notify = cfg.contracts.notify.expect("notices on");
+    assert_eq!(
+        (notify.to.as_str(), notify.before_days),
+        ("amministrazione@kzweb.it", 30)
+    );
+    let bad =
+        format!("{MINIMAL}[contracts]\nnotify_to = \"amministrazione\"\nnotify_before_days = 0\n");
+    let err = d.load(&bad).expect_err("invalid");
+    assert_eq!(
+        keys(&err.problems),
+        vec!["contracts.notify_before_days", "contracts.notify_to"]
+    );
+    assert!(
+        err.to_string()
+            .contains("config.toml: contracts.notify_to: \"amministrazione\""),
+        "{err}"
+    );
+    let typo = d
+        .load(&format!("{MINIMAL}[contracts]\nnotify = \"a@kzweb.it\"\n"))
+        .expect_err("unknown key");
+    assert_eq!(keys(&typo.problems), vec!["contracts.notify"]);
+}

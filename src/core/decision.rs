@@ -556,6 +556,8 @@ pub enum MailKind {
     Merged,
     /// To each operator, and to the queue, at the first office hour: what is open.
     Digest,
+    /// To the administration: a contract ends soon, or has lapsed.
+    ContractExpiry,
 }
 
 impl MailKind {
@@ -584,6 +586,7 @@ impl MailKind {
             MailKind::CustomerReminder => "customer-reminder",
             MailKind::Merged => "merged",
             MailKind::Digest => "digest",
+            MailKind::ContractExpiry => "contract-expiry",
         }
     }
 
@@ -613,6 +616,7 @@ impl MailKind {
             MailKind::CustomerReminder => "customer_reminder.j2",
             MailKind::Merged => "merged.j2",
             MailKind::Digest => "digest.j2",
+            MailKind::ContractExpiry => "contract_expiry.j2",
         }
     }
 
@@ -622,7 +626,7 @@ impl MailKind {
     }
 
     /// Every kind, in the order `templates list` shows them.
-    pub const ALL: [MailKind; 23] = [
+    pub const ALL: [MailKind; 24] = [
         MailKind::Confirmation,
         MailKind::Ack,
         MailKind::Rejection,
@@ -646,6 +650,7 @@ impl MailKind {
         MailKind::CommandRefused,
         MailKind::FailureNotice,
         MailKind::Digest,
+        MailKind::ContractExpiry,
     ];
 }
 

@@ -13,7 +13,8 @@
 //! portal's form), `customer` (replies on a ticket), `operators` (commands and answers),
 //! `bounce` (delivery reports), `timers` (deadlines) and `failed` (a message set aside
 //! after a failure) read facts, call the state machine and return effects; `digest` (the
-//! morning digest of open tickets) reads them and returns mail; `limit` (the
+//! morning digest of open tickets) and `expiry` (contract expiry notices to the
+//! administration) read them and return mail; `limit` (the
 //! reply rate limit) is applied to what they send to customers; `decide` only dispatches
 //! an inbound message to one of them. Imports run only in that order, downwards.
 
@@ -29,6 +30,7 @@ pub mod customer;
 pub mod decide;
 pub mod decision;
 pub mod digest;
+pub mod expiry;
 pub mod failed;
 pub mod inbound;
 pub mod limit;

@@ -80,6 +80,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("digest.j2", include_str!("../../templates/digest.j2")),
     (
+        "contract_expiry.j2",
+        include_str!("../../templates/contract_expiry.j2"),
+    ),
+    (
         "_signature.j2",
         include_str!("../../templates/_signature.j2"),
     ),

@@ -157,8 +157,8 @@ impl Daemon {
     }
 
     /// `run --once`: the morning digest when owed, one pass over the mailbox and the
-    /// deadlines, then deliver the outbox until it is empty or the retry budget
-    /// (`outbox.once_timeout`) is spent.
+    /// deadlines, the contract expiry notices owed, then deliver the outbox until it is
+    /// empty or the retry budget (`outbox.once_timeout`) is spent.
     pub async fn run_once(self: &Arc<Self>) -> Result<()> {
         let result = self.once().await;
         self.last_try_unrecorded().await;
@@ -175,6 +175,7 @@ impl Daemon {
         self.record_pass("once").await;
         stats.log();
         self.deadlines_due().await?;
+        self.contract_notices_due().await?;
         self.drain(self.cfg.outbox.once_timeout).await
     }
 

@@ -1,7 +1,7 @@
 //! The scheduler task: acts on every ticket whose deadline has passed (a reminder, the
-//! end of a reopen window), each in its own transaction, queues the morning digest when
-//! it is owed, and sleeps until the next deadline or until intake says it may have set an
-//! earlier one. It never sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
+//! end of a reopen window), each in its own transaction, queues the morning digest and
+//! the contract expiry notices when they are owed, and sleeps until the next deadline or
+//! until intake says it may have set an earlier one. It never sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
 //! within that of the desk's opening.
 //!
 //! A deadline that fails says whether it will pass, as intake's messages do. One that
@@ -51,6 +51,9 @@ impl Daemon {
             };
             if let Err(e) = self.digest_due().await {
                 tracing::error!("morning digest not queued, will retry: {e:#}");
+            }
+            if let Err(e) = self.contract_notices_due().await {
+                tracing::error!("contract expiry notices not queued, will retry: {e:#}");
             }
             let skip = self.stuck_tickets();
             let next = self
@@ -121,6 +124,27 @@ impl Daemon {
             if mails > 0 {
                 self.outbox_wake.notify_one();
             }
+        }
+        Ok(())
+    }
+
+    /// Queues the contract expiry notices owed now (in office hours, each once); one that
+    /// could not be queued is still owed at the next round.
+    pub async fn contract_notices_due(self: &Arc<Self>) -> Result<()> {
+        let now = Utc::now();
+        let queued = self
+            .with_store(move |d, s| d.pipeline().contract_notices(s, now))
+            .await?;
+        for notice in &queued {
+            tracing::info!(
+                contract_id = notice.contract_id,
+                kind = notice.kind.as_str(),
+                valid_until = %notice.valid_until,
+                "contract expiry notice queued"
+            );
+        }
+        if !queued.is_empty() {
+            self.outbox_wake.notify_one();
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use rusqlite::params;
 
 use crate::core::address::Address;
 use crate::core::decision::{Effect, NewTicket, OutgoingMail, QuoteSent, TimeEntry};
+use crate::core::expiry::Notice;
 use crate::core::ticket::{Event, TicketCode, TicketStatus};
 use crate::mail::compose::Composed;
 
@@ -28,6 +29,8 @@ pub enum Cause {
     Pending(i64),
     /// The morning digest of this day: one per day, so its mail has the day in its id.
     Digest(NaiveDate),
+    /// A contract expiry notice: one per contract, kind and end date, all in its id.
+    ContractNotice(Notice),
 }
 
 impl Cause {
@@ -38,13 +41,19 @@ impl Cause {
             Cause::Timer => "timer".into(),
             Cause::Pending(id) => format!("pending{id}"),
             Cause::Digest(day) => day.format("%Y-%m-%d").to_string(),
+            Cause::ContractNotice(n) => format!(
+                "{}.{}.{}",
+                n.contract_id,
+                n.kind.as_str(),
+                n.valid_until.format("%Y-%m-%d")
+            ),
         }
     }
 
     fn inbound_id(self) -> Option<i64> {
         match self {
             Cause::Inbound(id) => Some(id),
-            Cause::Timer | Cause::Pending(_) | Cause::Digest(_) => None,
+            Cause::Timer | Cause::Pending(_) | Cause::Digest(_) | Cause::ContractNotice(_) => None,
         }
     }
 }

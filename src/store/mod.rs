@@ -8,6 +8,7 @@
 mod contracts;
 mod digest;
 mod effects;
+mod expiry;
 mod gdpr;
 mod intake;
 mod outbox;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_portal.sql"),
     include_str!("migrations/007_operator_tools.sql"),
     include_str!("migrations/008_audit.sql"),
+    include_str!("migrations/009_contract_notices.sql"),
 ];
 
 /// The database handle. One per process; the daemon keeps it on a blocking thread.

@@ -31,8 +31,9 @@ pub use customer::{
     Examined, RejectionContext,
 };
 pub use operator::{
-    assignment, bounce_notice, command_refused, digest, escalation, failure_notice, forward,
-    oncall_notice, queue_notice, quote_notice, reminder, reopen_notice, DigestLine,
+    assignment, bounce_notice, command_refused, contract_expiry, digest, escalation,
+    failure_notice, forward, oncall_notice, queue_notice, quote_notice, reminder, reopen_notice,
+    DigestLine, ExpiryText,
 };
 
 /// What texts about a new ticket need (queue notice, on-call alert).

@@ -8,6 +8,7 @@ use serde_json::{json, Value as Json};
 
 use super::super::address::Address;
 use super::super::commands::{CommandError, MAX_REOPEN_HOURS};
+use super::super::contract::Contract;
 use super::super::decision::{MailKind, Refusal, Settings};
 use super::super::inbound::Channel;
 use super::super::texts::Text;
@@ -16,8 +17,9 @@ use super::super::ticket::{
 };
 use super::customer::{operator_values, reply_values};
 use super::{
-    address_list, attachment_list, duration, italian_datetime, italian_day, italian_when, mail,
-    new_ticket, printable, ticket, CustomerReplyText, OperatorText, TicketBrief,
+    address_list, attachment_list, duration, italian_date, italian_datetime, italian_day,
+    italian_when, mail, new_ticket, printable, ticket, CustomerReplyText, OperatorText,
+    TicketBrief,
 };
 
 /// To the first-level queue: a new ticket, what it asks, and how to act on it.
@@ -391,4 +393,43 @@ fn state_label(state: TicketState) -> &'static str {
         TicketState::Closed => "chiuso definitivamente",
         TicketState::Merged => "unito a un altro ticket",
     }
+}
+
+/// A contract expiry notice to the administration. `core::expiry` decides when one is
+/// owed; this puts it in words.
+pub struct ExpiryText<'a> {
+    pub contract: &'a Contract,
+    /// The contract's last day has passed (otherwise it is near).
+    pub lapsed: bool,
+    /// Days left to the last day (0 on it), or days since it passed.
+    pub days: i64,
+    /// First day of the twelve months whose use it reports.
+    pub since: NaiveDate,
+    /// Tickets opened since `since`.
+    pub tickets: i64,
+    /// Minutes recorded since `since`.
+    pub minutes: i64,
+}
+
+/// To the administration: a contract ends soon, or has lapsed.
+pub fn contract_expiry(t: &ExpiryText<'_>, settings: &Settings) -> Text {
+    mail(settings, MailKind::ContractExpiry, expiry_values(t))
+}
+
+pub(super) fn expiry_values(t: &ExpiryText<'_>) -> Json {
+    let c = t.contract;
+    json!({
+        "contract": {
+            "customer": printable(&c.customer),
+            "addresses": address_list(&c.addresses),
+            "references": c.references.iter().map(|r| printable(r)).collect::<Vec<_>>(),
+            "valid_from": italian_date(c.valid_from),
+            "valid_until": italian_date(c.valid_until),
+        },
+        "lapsed": t.lapsed,
+        "days": t.days,
+        "since": italian_date(t.since),
+        "tickets": t.tickets,
+        "time": (t.minutes != 0).then(|| duration(t.minutes)),
+    })
 }

@@ -23,7 +23,7 @@ use super::customer::{
 };
 use super::operator::{
     assignment_values, bounce_values, brief_values, digest_values, escalation_values,
-    failure_values, forward_values, refusal_values, DigestLine,
+    expiry_values, failure_values, forward_values, refusal_values, DigestLine, ExpiryText,
 };
 pub use super::variables_of;
 use super::{context, CustomerReplyText, OperatorText, TicketBrief};
@@ -161,6 +161,9 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
     }
     for (label, values) in digests(ticket) {
         push(MailKind::Digest, label, values);
+    }
+    for (label, values) in expiries(ticket) {
+        push(MailKind::ContractExpiry, label, values);
     }
     all
 }
@@ -749,6 +752,37 @@ fn digests(t: &TicketFacts) -> Vec<(&'static str, Json)> {
         (
             "the queue, one ticket",
             digest_values(None, &queue[..1], day),
+        ),
+    ]
+}
+
+/// The expiry notices of the sample ticket's contract: 18 days before its end with use
+/// recorded, on its last day, the day after with no use, a month after, and a contract
+/// whose customer's name is template syntax.
+fn expiries(t: &TicketFacts) -> Vec<(&'static str, Json)> {
+    let since = NaiveDate::from_ymd_opt(2025, 12, 13).unwrap_or_default();
+    let text = |lapsed, days, tickets, minutes| ExpiryText {
+        contract: &t.contract,
+        lapsed,
+        days,
+        since,
+        tickets,
+        minutes,
+    };
+    let mut hostile = t.contract.clone();
+    hostile.customer = HOSTILE.into();
+    hostile.references = vec![HOSTILE.into()];
+    vec![
+        ("18 days before", expiry_values(&text(false, 18, 12, 750))),
+        ("on its last day", expiry_values(&text(false, 0, 1, 45))),
+        ("the day after, unused", expiry_values(&text(true, 1, 0, 0))),
+        ("a month after", expiry_values(&text(true, 30, 3, 0))),
+        (
+            "hostile customer name",
+            expiry_values(&ExpiryText {
+                contract: &hostile,
+                ..text(false, 1, 2, 60)
+            }),
         ),
     ]
 }
