@@ -157,6 +157,12 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Not read: the config was loaded for an administration command
+    /// (`Config::load_without_secrets`). A real secret is never empty.
+    pub fn is_withheld(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -389,6 +395,18 @@ struct Intake {
 impl Config {
     /// Reads, parses and validates; reports every problem at once.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::read(path, true)
+    }
+
+    /// The same, but the IMAP and SMTP passwords are only checked to be configured, never
+    /// read: the administration commands (contracts, tickets, templates, purge, gdpr,
+    /// backup) need the store, not the mailbox, and a member of the `assistenza` group may
+    /// run them without being able to read the password files.
+    pub fn load_without_secrets(path: &Path) -> Result<Config, ConfigError> {
+        Config::read(path, false)
+    }
+
+    fn read(path: &Path, read_secrets: bool) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
             problems: vec![Problem {
@@ -396,7 +414,8 @@ impl Config {
                 message: format!("cannot read: {e}"),
             }],
         })?;
-        Config::from_toml_str(&text, path, &|name| std::env::var(name).ok())
+        let env = |name: &str| std::env::var(name).ok();
+        Config::validate(&text, path, &env, read_secrets)
     }
 
     /// Parses and validates `text` as if read from `source`; `env` reads environment
@@ -405,6 +424,15 @@ impl Config {
         text: &str,
         source: &Path,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Config::validate(text, source, env, true)
+    }
+
+    fn validate(
+        text: &str,
+        source: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        read_secrets: bool,
     ) -> Result<Config, ConfigError> {
         let fail = |problems| ConfigError {
             file: source.to_path_buf(),
@@ -416,6 +444,7 @@ impl Config {
             problems: Vec::new(),
             base,
             env,
+            read_secrets,
         };
         let config = v.config(raw, source);
         match config {
@@ -467,6 +496,8 @@ struct Validator<'a> {
     problems: Vec<Problem>,
     base: PathBuf,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// False for the administration commands: secrets are checked to be configured only.
+    read_secrets: bool,
 }
 
 impl Validator<'_> {
@@ -1171,6 +1202,7 @@ impl Validator<'_> {
                 }
                 None
             }
+            (Some(_), None) | (None, Some(_)) if !self.read_secrets => Some(Secret(String::new())),
             (Some(file), None) => {
                 self.secret_file(&format!("{section}.password_file"), &self.path(file))
             }

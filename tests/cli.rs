@@ -481,3 +481,58 @@ fn tickets_show_json_carries_the_same_facts_under_the_documented_keys() {
         (&"KZ-2026-00001".into(), &"2h15".into())
     );
 }
+
+/// `assistenza --config CONFIG ARGS` as the unprivileged user `nobody`, who can read the
+/// config and the database but not the password file.
+fn as_nobody(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_assistenza"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("running assistenza as nobody")
+}
+
+#[test]
+fn administration_commands_run_without_access_to_the_passwords() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = minimal_config(dir.path(), "");
+    add_neri(&config);
+    // The database and its folder belong to nobody; the password stays root's own.
+    let open = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    open(dir.path(), 0o755);
+    open(&config, 0o644);
+    for entry in std::fs::read_dir(dir.path()).expect("dir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with("db.sqlite") {
+            chown(entry.path(), Some(65534), Some(65534)).expect("chown");
+        }
+    }
+    chown(dir.path(), Some(65534), Some(65534)).expect("chown dir");
+    let refused = as_nobody(&config, &["run", "--once"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(78),
+        "the daemon itself still needs the password, which nobody cannot read: {}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    for args in [
+        &["contracts", "list"][..],
+        &["tickets", "list"],
+        &["templates", "list"],
+        &["purge", "--older-than", "365", "--dry-run"],
+    ] {
+        let out = as_nobody(&config, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = as_nobody(&config, &["contracts", "list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Neri"));
+}

@@ -96,6 +96,23 @@ pub enum Command {
     Templates(TemplatesCommand),
 }
 
+impl Command {
+    /// Whether the command talks to the mail servers (and so reads the passwords). `status`
+    /// logs in to measure the mailbox backlog.
+    fn needs_secrets(&self) -> bool {
+        match self {
+            Command::Run { .. } | Command::Check | Command::Status { .. } => true,
+            Command::Process { .. } => true,
+            Command::Backup { .. }
+            | Command::Purge { .. }
+            | Command::Gdpr(_)
+            | Command::Contracts(_)
+            | Command::Tickets(_)
+            | Command::Templates(_) => false,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum GdprCommand {
     /// Write to DIR every message received from or sent to ADDRESS (.eml, as stored), the
@@ -200,7 +217,12 @@ pub async fn execute(cli: Cli) -> Result<()> {
     if let Command::Templates(TemplatesCommand::Export { dir, force }) = &cli.command {
         return templates::export(dir, *force);
     }
-    let cfg = Config::load(&cli.config)?;
+    // The administration's commands work on the store: they run without the passwords.
+    let cfg = if cli.command.needs_secrets() {
+        Config::load(&cli.config)?
+    } else {
+        Config::load_without_secrets(&cli.config)?
+    };
     crate::logging::init(&cfg.log.filter, cfg.log.format);
     match cli.command {
         Command::Run { once } => run(cfg, &cli.config, once).await,
