@@ -5,6 +5,7 @@
 mod check;
 pub mod contracts;
 mod purge;
+pub mod report;
 mod status;
 mod templates;
 mod tickets;
@@ -81,6 +82,10 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The monthly report for the administration: per contract, tickets, time, extra
+    /// interventions, quotes, the promises kept, requests refused (the previous month by
+    /// default).
+    Report(report::ReportArgs),
     /// Support contracts (the administration's list).
     #[command(subcommand)]
     Contracts(ContractsCommand),
@@ -186,6 +191,7 @@ pub async fn execute(cli: Cli) -> Result<()> {
             older_than,
             dry_run,
         } => purge::command(&cfg, older_than, dry_run),
+        Command::Report(args) => report::command(&cfg, &args),
         Command::Contracts(c) => contracts_command(&cfg, c),
         Command::Tickets(t) => tickets::command(&cfg, t),
         Command::Templates(t) => templates::command(&cfg, t),

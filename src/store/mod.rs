@@ -12,6 +12,7 @@ mod intake;
 mod outbox;
 mod portal;
 mod purge;
+mod report;
 mod schedule;
 mod status;
 mod tickets;

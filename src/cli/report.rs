@@ -1,0 +1,230 @@
+//! `assistenza report`: the monthly report for the administration, as text (Italian, for
+//! reading), CSV (for its spreadsheets: UTF-8 with a BOM so Excel reads accents right,
+//! `;` and decimal commas for an Italian Excel), JSON (the same names) or one HTML file.
+//! The figures are the core's (`core::report`); this only writes them out.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::core::report::{self, rome_minute, text, Detail, Month, Report, Row};
+use crate::store::Store;
+
+/// The columns of the CSV, in this order: the administration's spreadsheets rely on them.
+pub const COLUMNS: [&str; 16] = [
+    "customer",
+    "tickets_opened",
+    "tickets_closed",
+    "reopened",
+    "minutes_worked",
+    "extra_interventions",
+    "extra_minutes",
+    "quotes_sent",
+    "quotes_accepted",
+    "quotes_accepted_eur",
+    "quotes_refused",
+    "first_contact_met",
+    "first_contact_missed",
+    "ack_within_30m",
+    "ack_late",
+    "refused_requests",
+];
+
+/// The columns of the per-ticket CSV (`--detail`).
+pub const DETAIL_COLUMNS: [&str; 8] = [
+    "code",
+    "customer",
+    "opened",
+    "closed",
+    "minutes",
+    "extra",
+    "quote_eur",
+    "quote_decision",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Csv,
+    Json,
+}
+
+/// What `report` was asked for.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The month, YYYY-MM (the previous one by default).
+    #[arg(long)]
+    pub month: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// One row per ticket instead of per contract (CSV), or added (JSON).
+    #[arg(long)]
+    pub detail: bool,
+    /// The CSV separator: `;` for an Italian Excel (amounts then get a decimal comma).
+    #[arg(long, default_value = ",")]
+    pub csv_separator: char,
+}
+
+pub fn command(cfg: &Config, args: &ReportArgs) -> Result<()> {
+    let now = Utc::now();
+    let month = match &args.month {
+        Some(m) => Month::parse(m)
+            .with_context(|| format!("--month {m:?}: expected a month as YYYY-MM"))?,
+        None => report::previous_month(now),
+    };
+    if !args.csv_separator.is_ascii() || args.csv_separator.is_ascii_alphanumeric() {
+        bail!("--csv-separator must be one punctuation character, such as , or ;");
+    }
+    let store = Store::open_existing(&cfg.store.path)?;
+    let report = report::compute(&store.report_facts(month)?, month, now);
+    let bytes = render(&report, args, now)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("writing the report to {}", path.display()))?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(&bytes)
+            .context("writing the report")?,
+    }
+    Ok(())
+}
+
+/// The report in the asked format, as the bytes to write.
+pub fn render(report: &Report, args: &ReportArgs, _now: DateTime<Utc>) -> Result<Vec<u8>> {
+    let sep = u8::try_from(args.csv_separator).context("--csv-separator")?;
+    Ok(match args.format {
+        Format::Text => text::render(report).into_bytes(),
+        Format::Json => {
+            let mut out = serde_json::to_vec_pretty(&to_json(report, args.detail))?;
+            out.push(b'\n');
+            out
+        }
+        Format::Csv if args.detail => detail_csv(&report.details, sep)?,
+        Format::Csv => csv(report, sep)?,
+    })
+}
+
+/// Cents as a number a spreadsheet reads: `1250.50`, or `1250,50` with `;` columns.
+fn eur(cents: u64, sep: u8) -> String {
+    let point = if sep == b';' { ',' } else { '.' };
+    format!("{}{point}{:02}", cents / 100, cents % 100)
+}
+
+fn cells(r: &Row, sep: u8) -> Vec<String> {
+    vec![
+        r.customer.clone(),
+        r.tickets_opened.to_string(),
+        r.tickets_closed.to_string(),
+        r.reopened.to_string(),
+        r.minutes_worked.to_string(),
+        r.extra_interventions.to_string(),
+        r.extra_minutes.to_string(),
+        r.quotes_sent.to_string(),
+        r.quotes_accepted.to_string(),
+        eur(r.quotes_accepted_cents, sep),
+        r.quotes_refused.to_string(),
+        r.first_contact_met.to_string(),
+        r.first_contact_missed.to_string(),
+        r.ack_within_30m.to_string(),
+        r.ack_late.to_string(),
+        r.refused_requests.to_string(),
+    ]
+}
+
+/// A CSV writer behind a UTF-8 byte order mark, which Excel needs to read accents.
+fn writer(sep: u8) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(sep)
+        .from_writer("\u{feff}".as_bytes().to_vec())
+}
+
+/// The CSV of the rows (one per contract, then the totals).
+pub fn csv(report: &Report, sep: u8) -> Result<Vec<u8>> {
+    let mut w = writer(sep);
+    w.write_record(COLUMNS)?;
+    for row in report.rows.iter().chain([&report.totals]) {
+        w.write_record(cells(row, sep))?;
+    }
+    w.into_inner().context("writing the CSV")
+}
+
+fn detail_cells(d: &Detail, sep: u8) -> Vec<String> {
+    let (amount, decision) = match &d.quote {
+        Some((cents, decision)) => (eur(*cents, sep), decision.clone().unwrap_or_default()),
+        None => (String::new(), String::new()),
+    };
+    vec![
+        d.code.clone(),
+        d.customer.clone(),
+        rome_minute(d.opened_at),
+        d.closed_at.map(rome_minute).unwrap_or_default(),
+        d.minutes.to_string(),
+        d.extra.clone(),
+        amount,
+        decision,
+    ]
+}
+
+/// The CSV of the tickets with activity, one a row.
+pub fn detail_csv(details: &[Detail], sep: u8) -> Result<Vec<u8>> {
+    let mut w = writer(sep);
+    w.write_record(DETAIL_COLUMNS)?;
+    for d in details {
+        w.write_record(detail_cells(d, sep))?;
+    }
+    w.into_inner().context("writing the CSV")
+}
+
+fn row_json(r: &Row) -> Value {
+    json!({
+        "customer": r.customer,
+        "tickets_opened": r.tickets_opened,
+        "tickets_closed": r.tickets_closed,
+        "reopened": r.reopened,
+        "minutes_worked": r.minutes_worked,
+        "extra_interventions": r.extra_interventions,
+        "extra_minutes": r.extra_minutes,
+        "quotes_sent": r.quotes_sent,
+        "quotes_accepted": r.quotes_accepted,
+        "quotes_accepted_eur": r.quotes_accepted_cents as f64 / 100.0,
+        "quotes_refused": r.quotes_refused,
+        "first_contact_met": r.first_contact_met,
+        "first_contact_missed": r.first_contact_missed,
+        "ack_within_30m": r.ack_within_30m,
+        "ack_late": r.ack_late,
+        "refused_requests": r.refused_requests,
+    })
+}
+
+fn detail_json(d: &Detail) -> Value {
+    json!({
+        "code": d.code,
+        "customer": d.customer,
+        "opened": d.opened_at,
+        "closed": d.closed_at,
+        "minutes": d.minutes,
+        "extra": d.extra,
+        "quote_eur": d.quote.as_ref().map(|(c, _)| *c as f64 / 100.0),
+        "quote_decision": d.quote.as_ref().and_then(|(_, decision)| decision.clone()),
+    })
+}
+
+/// `{"month", "rows", "totals"}`, and `"tickets"` with `--detail`.
+pub fn to_json(report: &Report, detail: bool) -> Value {
+    let mut out = json!({
+        "month": report.month.to_string(),
+        "rows": report.rows.iter().map(row_json).collect::<Vec<_>>(),
+        "totals": row_json(&report.totals),
+    });
+    if detail {
+        out["tickets"] = report.details.iter().map(detail_json).collect();
+    }
+    out
+}
