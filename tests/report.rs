@@ -298,3 +298,84 @@ fn the_text_report_speaks_italian_with_italian_numbers() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("YYYY-MM"));
 }
+
+/// Runs headless Chromium on `page` with `args` (`--screenshot=…`, `--print-to-pdf=…`).
+fn chromium(page: &Path, args: &[String]) {
+    let profile = tempfile::tempdir().expect("profile");
+    let out = Command::new(support::browser::CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("running chromium");
+    assert!(
+        out.status.success(),
+        "chromium {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_html_report_is_one_file_with_four_charts_that_chromium_renders_to_png_and_a4_pdf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = november_desk(dir.path());
+    let page = dir.path().join("novembre.html");
+    let args = ["report", "--month", "2026-11", "--format", "html", "--out"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.push(page.to_str().expect("path"));
+    stdout_of(&config, &args);
+    let html = std::fs::read_to_string(&page).expect("html");
+    assert_eq!(html.matches("<svg ").count(), 4, "four charts");
+    for title in [
+        "Ticket aperti per settimana",
+        "Primo contatto per settimana: nei tempi e mancati",
+        "Ore lavorate per cliente",
+        "Interventi extra per cliente",
+    ] {
+        assert!(html.contains(title), "{title}");
+    }
+    assert!(html.matches("class=\"bar\"").count() >= 5, "bars drawn");
+    assert!(html.contains("Caffè Rossi") && html.contains("1.250,00 €"));
+    assert!(html.contains("1 h 45 min"), "Italian durations");
+    for external in ["<script", "src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(external), "self-contained: found {external}");
+    }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    let png = shots.join("report-2026-11.png");
+    let pdf = shots.join("report-2026-11.pdf");
+    let _ = std::fs::remove_file(&png);
+    let _ = std::fs::remove_file(&pdf);
+    chromium(
+        &page,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=900,1400".into(),
+        ],
+    );
+    chromium(
+        &page,
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+    );
+    let png = std::fs::read(&png).expect("png written");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000,
+        "{}",
+        png.len()
+    );
+    let pdf = std::fs::read(&pdf).expect("pdf written");
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+    let text = String::from_utf8_lossy(&pdf);
+    // A4 is 595 × 842 points (Skia writes 594.95996 841.91998); all fits on one page.
+    assert!(text.contains("/MediaBox [0 0 594.9"), "A4");
+    assert!(text.contains("/Count 1"), "one page");
+}

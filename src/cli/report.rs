@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::core::report::{self, rome_minute, text, Detail, Month, Report, Row};
+use crate::core::report::{self, html, rome_minute, text, Detail, Month, Report, Row};
 use crate::store::Store;
 
 /// The columns of the CSV, in this order: the administration's spreadsheets rely on them.
@@ -51,6 +51,7 @@ pub enum Format {
     Text,
     Csv,
     Json,
+    Html,
 }
 
 /// What `report` was asked for.
@@ -97,10 +98,11 @@ pub fn command(cfg: &Config, args: &ReportArgs) -> Result<()> {
 }
 
 /// The report in the asked format, as the bytes to write.
-pub fn render(report: &Report, args: &ReportArgs, _now: DateTime<Utc>) -> Result<Vec<u8>> {
+pub fn render(report: &Report, args: &ReportArgs, now: DateTime<Utc>) -> Result<Vec<u8>> {
     let sep = u8::try_from(args.csv_separator).context("--csv-separator")?;
     Ok(match args.format {
         Format::Text => text::render(report).into_bytes(),
+        Format::Html => html::render(report, now).into_bytes(),
         Format::Json => {
             let mut out = serde_json::to_vec_pretty(&to_json(report, args.detail))?;
             out.push(b'\n');

@@ -349,3 +349,15 @@ fn the_text_says_the_month_in_italian_with_italian_numbers() {
     assert!(text.contains("Primo contatto nei tempi: 1 su 2."), "{text}");
     assert!(text.contains("\nTotale "), "{text}");
 }
+
+#[test]
+fn the_html_escapes_every_name_and_draws_four_charts() {
+    let mut facts = facts();
+    facts.tickets[1].customer = "<b>Rossi & \"figli\"</b>".into();
+    let report = compute(&facts, november(), now());
+    let page = html::render(&report, now());
+    assert!(!page.contains("<b>Rossi"), "{page}");
+    assert!(page.contains("&lt;b&gt;Rossi &amp; &quot;figli&quot;&lt;/b&gt;"));
+    assert_eq!(page.matches("<svg ").count(), 4);
+    assert!(!page.contains("<script"));
+}
