@@ -379,3 +379,19 @@ fn the_html_report_is_one_file_with_four_charts_that_chromium_renders_to_png_and
     assert!(text.contains("/MediaBox [0 0 594.9"), "A4");
     assert!(text.contains("/Count 1"), "one page");
 }
+
+#[test]
+fn a_report_recipient_that_is_no_address_is_a_config_error_naming_report_to() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = november_desk(dir.path());
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        format!("{text}[report]\nto = \"amministrazione\"\n"),
+    )
+    .expect("w");
+    let out = assistenza(&config, &["report"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("report.to"), "{err}");
+}

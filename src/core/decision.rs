@@ -74,6 +74,8 @@ pub struct Settings {
     pub quote_reminder_office_days: u32,
     /// The texts in force: the built-ins, with the agency's files in their place.
     pub texts: Texts,
+    /// Where the monthly report goes (`[report] to`); none sends no report.
+    pub report_to: Option<Address>,
 }
 
 impl Settings {
@@ -556,6 +558,8 @@ pub enum MailKind {
     Merged,
     /// To each operator, and to the queue, at the first office hour: what is open.
     Digest,
+    /// To the administration, on the first office day of a month: last month's report.
+    Report,
 }
 
 impl MailKind {
@@ -584,6 +588,7 @@ impl MailKind {
             MailKind::CustomerReminder => "customer-reminder",
             MailKind::Merged => "merged",
             MailKind::Digest => "digest",
+            MailKind::Report => "report",
         }
     }
 
@@ -613,6 +618,7 @@ impl MailKind {
             MailKind::CustomerReminder => "customer_reminder.j2",
             MailKind::Merged => "merged.j2",
             MailKind::Digest => "digest.j2",
+            MailKind::Report => "report.j2",
         }
     }
 
@@ -622,7 +628,7 @@ impl MailKind {
     }
 
     /// Every kind, in the order `templates list` shows them.
-    pub const ALL: [MailKind; 23] = [
+    pub const ALL: [MailKind; 24] = [
         MailKind::Confirmation,
         MailKind::Ack,
         MailKind::Rejection,
@@ -646,6 +652,7 @@ impl MailKind {
         MailKind::CommandRefused,
         MailKind::FailureNotice,
         MailKind::Digest,
+        MailKind::Report,
     ];
 }
 

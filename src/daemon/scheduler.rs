@@ -1,6 +1,6 @@
 //! The scheduler task: acts on every ticket whose deadline has passed (a reminder, the
-//! end of a reopen window), each in its own transaction, queues the morning digest when
-//! it is owed, and sleeps until the next deadline or until intake says it may have set an
+//! end of a reopen window), each in its own transaction, queues the morning digest and
+//! the monthly report when they are owed, and sleeps until the next deadline or until intake says it may have set an
 //! earlier one. It never sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
 //! within that of the desk's opening.
 //!
@@ -51,6 +51,9 @@ impl Daemon {
             };
             if let Err(e) = self.digest_due().await {
                 tracing::error!("morning digest not queued, will retry: {e:#}");
+            }
+            if let Err(e) = self.report_due().await {
+                tracing::error!("monthly report not queued, will retry: {e:#}");
             }
             let skip = self.stuck_tickets();
             let next = self
@@ -121,6 +124,20 @@ impl Daemon {
             if mails > 0 {
                 self.outbox_wake.notify_one();
             }
+        }
+        Ok(())
+    }
+
+    /// Queues last month's report when it is owed: in the first office hour of the
+    /// month's first working day, once. A failure is retried until that hour ends.
+    pub async fn report_due(self: &Arc<Self>) -> Result<()> {
+        let now = Utc::now();
+        let queued = self
+            .with_store(move |d, s| d.pipeline().report(s, now))
+            .await?;
+        if let Some(month) = queued {
+            tracing::info!(%month, "monthly report queued");
+            self.outbox_wake.notify_one();
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use rusqlite::params;
 
 use crate::core::address::Address;
 use crate::core::decision::{Effect, NewTicket, OutgoingMail, QuoteSent, TimeEntry};
+use crate::core::report::Month;
 use crate::core::ticket::{Event, TicketCode, TicketStatus};
 use crate::mail::compose::Composed;
 
@@ -28,6 +29,8 @@ pub enum Cause {
     Pending(i64),
     /// The morning digest of this day: one per day, so its mail has the day in its id.
     Digest(NaiveDate),
+    /// The monthly report of this month: one per month, its mail named by the month.
+    Report(Month),
 }
 
 impl Cause {
@@ -38,13 +41,14 @@ impl Cause {
             Cause::Timer => "timer".into(),
             Cause::Pending(id) => format!("pending{id}"),
             Cause::Digest(day) => day.format("%Y-%m-%d").to_string(),
+            Cause::Report(month) => month.to_string(),
         }
     }
 
     fn inbound_id(self) -> Option<i64> {
         match self {
             Cause::Inbound(id) => Some(id),
-            Cause::Timer | Cause::Pending(_) | Cause::Digest(_) => None,
+            Cause::Timer | Cause::Pending(_) | Cause::Digest(_) | Cause::Report(_) => None,
         }
     }
 }

@@ -6,14 +6,17 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::params;
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::core::report::{Month, QuoteFact, RefusedRequest, ReportFacts, TicketFact};
 
+use super::intake::{load_contract, Tx};
 use super::{parse_ts, ts, Store};
 
+/// The `daemon_state` key of the last month whose report was mailed (`2026-11`).
+const REPORT_MONTH: &str = "report_month";
+
 /// Tickets with any fact in the window: opened, a promise due, an event, time or a quote.
-/// A few days either side of the month so that the core, not SQL, decides the edges.
 const TICKETS_SQL: &str = "
     SELECT t.id, t.code, c.customer, t.extra, t.opened_at, t.first_contact_due_at,
            t.first_contact_at, t.ack_due_at,
@@ -31,135 +34,176 @@ const TICKETS_SQL: &str = "
                    AND (q.sent_at BETWEEN ?1 AND ?2 OR q.decided_at BETWEEN ?1 AND ?2)))
     ORDER BY t.id";
 
+impl Tx<'_> {
+    /// The last month whose report was mailed, if one ever was.
+    pub fn report_month(&self) -> Result<Option<Month>> {
+        let month: Option<String> = self
+            .tx
+            .prepare_cached("SELECT value FROM daemon_state WHERE key = ?1")?
+            .query_row([REPORT_MONTH], |r| r.get(0))
+            .optional()
+            .context("reading the month of the last report")?;
+        month
+            .map(|m| {
+                Month::parse(&m)
+                    .with_context(|| format!("the month of the last report is stored as {m:?}"))
+            })
+            .transpose()
+    }
+
+    /// Records that `month`'s report went out (its mail queued in this transaction).
+    pub fn set_report_month(&self, month: Month) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO daemon_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![REPORT_MONTH, month.to_string()])
+            .context("recording the month of the report")?;
+        Ok(())
+    }
+
+    /// The facts of `month`'s report, read in this transaction.
+    pub fn report_facts(&self, month: Month) -> Result<ReportFacts> {
+        report_facts(&self.tx, month)
+    }
+}
+
 impl Store {
     /// The facts of `month`'s report.
     pub fn report_facts(&self, month: Month) -> Result<ReportFacts> {
-        let (from, to) = month.bounds();
-        let (from, to) = (
-            from - chrono::Duration::days(2),
-            to + chrono::Duration::days(2),
-        );
-        let days = (month.first_day().to_string(), month.last_day().to_string());
-        let mut stmt = self.conn.prepare(TICKETS_SQL)?;
-        let rows = stmt
-            .query_map(params![ts(from), ts(to), days.0, days.1], |r| {
-                let time = |i| -> rusqlite::Result<Option<DateTime<Utc>>> {
-                    r.get::<_, Option<String>>(i)?
-                        .map(|t| parse_ts(&t))
-                        .transpose()
-                };
-                let id: i64 = r.get(0)?;
-                let fact = TicketFact {
-                    code: r.get(1)?,
-                    customer: r.get(2)?,
-                    extra: r.get(3)?,
-                    opened_at: parse_ts(&r.get::<_, String>(4)?)?,
-                    first_contact_due_at: time(5)?,
-                    first_contact_at: time(6)?,
-                    ack_due_at: parse_ts(&r.get::<_, String>(7)?)?,
-                    ack_sent_at: time(8)?,
-                    closed: vec![],
-                    reopened: vec![],
-                    time: vec![],
-                    quotes: vec![],
-                };
-                Ok((id, fact))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .context("reading the tickets of the month")?;
-        let mut tickets = Vec::with_capacity(rows.len());
-        for (id, mut fact) in rows {
-            fact.closed = self.event_times(id, "closed")?;
-            fact.reopened = self.event_times(id, "reopened")?;
-            fact.time = self.time_by_day(id)?;
-            fact.quotes = self.quote_facts(id)?;
-            tickets.push(fact);
-        }
-        Ok(ReportFacts {
-            tickets,
-            refused: self.refused_requests(month)?,
-            contracts: self.contracts()?,
+        report_facts(&self.conn, month)
+    }
+}
+
+/// A few days either side of `month`, so that the core, not SQL, decides its edges.
+fn window(month: Month) -> (String, String) {
+    let (from, to) = month.bounds();
+    let margin = chrono::Duration::days(2);
+    (ts(from - margin), ts(to + margin))
+}
+
+fn report_facts(conn: &Connection, month: Month) -> Result<ReportFacts> {
+    let (from, to) = window(month);
+    let days = (month.first_day().to_string(), month.last_day().to_string());
+    let mut stmt = conn.prepare(TICKETS_SQL)?;
+    let rows = stmt
+        .query_map(params![from, to, days.0, days.1], ticket_from)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("reading the tickets of the month")?;
+    let mut tickets = Vec::with_capacity(rows.len());
+    for (id, mut fact) in rows {
+        fact.closed = event_times(conn, id, "closed")?;
+        fact.reopened = event_times(conn, id, "reopened")?;
+        fact.time = time_by_day(conn, id)?;
+        fact.quotes = quote_facts(conn, id)?;
+        tickets.push(fact);
+    }
+    let contract_ids: Vec<i64> = conn
+        .prepare("SELECT id FROM contracts ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let contracts = contract_ids
+        .into_iter()
+        .map(|id| load_contract(conn, id))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ReportFacts {
+        tickets,
+        refused: refused_requests(conn, month)?,
+        contracts,
+    })
+}
+
+fn ticket_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, TicketFact)> {
+    let time = |i| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        r.get::<_, Option<String>>(i)?
+            .map(|t| parse_ts(&t))
+            .transpose()
+    };
+    let fact = TicketFact {
+        code: r.get(1)?,
+        customer: r.get(2)?,
+        extra: r.get(3)?,
+        opened_at: parse_ts(&r.get::<_, String>(4)?)?,
+        first_contact_due_at: time(5)?,
+        first_contact_at: time(6)?,
+        ack_due_at: parse_ts(&r.get::<_, String>(7)?)?,
+        ack_sent_at: time(8)?,
+        closed: vec![],
+        reopened: vec![],
+        time: vec![],
+        quotes: vec![],
+    };
+    Ok((r.get(0)?, fact))
+}
+
+fn event_times(conn: &Connection, ticket_id: i64, event: &str) -> Result<Vec<DateTime<Utc>>> {
+    conn.prepare_cached(
+        "SELECT at FROM ticket_events WHERE ticket_id = ?1 AND event = ?2 ORDER BY at, id",
+    )?
+    .query_map(params![ticket_id, event], |r| {
+        parse_ts(&r.get::<_, String>(0)?)
+    })?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .with_context(|| format!("reading when a ticket was {event}"))
+}
+
+fn time_by_day(conn: &Connection, ticket_id: i64) -> Result<Vec<(NaiveDate, i64)>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT day, minutes FROM time_entries WHERE ticket_id = ?1 ORDER BY day, id",
+        )?
+        .query_map([ticket_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("reading a ticket's time")?;
+    rows.into_iter()
+        .map(|(day, minutes)| {
+            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .with_context(|| format!("a time entry's day is stored as {day:?}"))?;
+            Ok((day, minutes))
         })
-    }
+        .collect()
+}
 
-    fn event_times(&self, ticket_id: i64, event: &str) -> Result<Vec<DateTime<Utc>>> {
-        self.conn
-            .prepare_cached(
-                "SELECT at FROM ticket_events WHERE ticket_id = ?1 AND event = ?2
-                 ORDER BY at, id",
-            )?
-            .query_map(params![ticket_id, event], |r| {
-                parse_ts(&r.get::<_, String>(0)?)
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .with_context(|| format!("reading when a ticket was {event}"))
-    }
+fn quote_facts(conn: &Connection, ticket_id: i64) -> Result<Vec<QuoteFact>> {
+    conn.prepare_cached(
+        "SELECT amount_cents, sent_at, decision, decided_at FROM quotes
+         WHERE ticket_id = ?1 ORDER BY sent_at, id",
+    )?
+    .query_map([ticket_id], |r| {
+        let decided: Option<String> = r.get(3)?;
+        Ok(QuoteFact {
+            amount_cents: r.get::<_, i64>(0)?.max(0).unsigned_abs(),
+            sent_at: parse_ts(&r.get::<_, String>(1)?)?,
+            decision: r.get(2)?,
+            decided_at: decided.map(|t| parse_ts(&t)).transpose()?,
+        })
+    })?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .context("reading a ticket's quotes")
+}
 
-    fn time_by_day(&self, ticket_id: i64) -> Result<Vec<(NaiveDate, i64)>> {
-        let rows = self
-            .conn
-            .prepare_cached(
-                "SELECT day, minutes FROM time_entries WHERE ticket_id = ?1 ORDER BY day, id",
-            )?
-            .query_map([ticket_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .context("reading a ticket's time")?;
-        rows.into_iter()
-            .map(|(day, minutes)| {
-                let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-                    .with_context(|| format!("a time entry's day is stored as {day:?}"))?;
-                Ok((day, minutes))
-            })
-            .collect()
-    }
-
-    fn quote_facts(&self, ticket_id: i64) -> Result<Vec<QuoteFact>> {
-        self.conn
-            .prepare_cached(
-                "SELECT amount_cents, sent_at, decision, decided_at FROM quotes
-                 WHERE ticket_id = ?1 ORDER BY sent_at, id",
-            )?
-            .query_map([ticket_id], |r| {
-                let decided: Option<String> = r.get(3)?;
-                Ok(QuoteFact {
-                    amount_cents: r.get::<_, i64>(0)?.max(0).unsigned_abs(),
-                    sent_at: parse_ts(&r.get::<_, String>(1)?)?,
-                    decision: r.get(2)?,
-                    decided_at: decided.map(|t| parse_ts(&t)).transpose()?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .context("reading a ticket's quotes")
-    }
-
-    /// Requests refused because the contract was expired or disabled, received around
-    /// `month` (the core keeps the month's).
-    fn refused_requests(&self, month: Month) -> Result<Vec<RefusedRequest>> {
-        let (from, to) = month.bounds();
-        let (from, to) = (
-            from - chrono::Duration::days(2),
-            to + chrono::Duration::days(2),
-        );
-        self.conn
-            .prepare(
-                "SELECT received_at, subject, sender FROM inbound
-                 WHERE outcome = 'rejected'
-                   AND reason IN ('contract_expired', 'contract_disabled')
-                   AND received_at BETWEEN ?1 AND ?2
-                 ORDER BY received_at, id",
-            )?
-            .query_map(params![ts(from), ts(to)], |r| {
-                Ok(RefusedRequest {
-                    received_at: parse_ts(&r.get::<_, String>(0)?)?,
-                    subject: r.get(1)?,
-                    sender: r.get(2)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .context("reading the requests refused for the contract")
-    }
+/// Requests refused because the contract was expired or disabled, received around
+/// `month` (the core keeps the month's).
+fn refused_requests(conn: &Connection, month: Month) -> Result<Vec<RefusedRequest>> {
+    let (from, to) = window(month);
+    conn.prepare(
+        "SELECT received_at, subject, sender FROM inbound
+         WHERE outcome = 'rejected' AND reason IN ('contract_expired', 'contract_disabled')
+           AND received_at BETWEEN ?1 AND ?2
+         ORDER BY received_at, id",
+    )?
+    .query_map(params![from, to], |r| {
+        Ok(RefusedRequest {
+            received_at: parse_ts(&r.get::<_, String>(0)?)?,
+            subject: r.get(1)?,
+            sender: r.get(2)?,
+        })
+    })?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .context("reading the requests refused for the contract")
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@
 //! store moved its rows (time, quotes, history) to the ticket it was merged into, and
 //! hands over only that one. `text` and `html` render the report for people to read.
 
+pub mod csv;
 pub mod html;
+pub mod mail;
 pub mod text;
 
 use std::collections::BTreeMap;

@@ -30,18 +30,25 @@ pub fn kept(met: u32, missed: u32) -> String {
     }
 }
 
-/// The summary of the month, as sentences.
+/// The summary of the month: its title, then its figures.
 pub fn summary(report: &Report) -> String {
+    format!(
+        "Rapporto di assistenza di {}.\n\n{}",
+        month_name(report.month),
+        figures(report)
+    )
+}
+
+/// The month's figures, one sentence a line (the monthly mail's body).
+pub fn figures(report: &Report) -> String {
     let t = &report.totals;
     let mut s = format!(
-        "Rapporto di assistenza di {}.\n\n\
-         Ticket: {} aperti, {} chiusi, {} riaperti.\n\
+        "Ticket: {} aperti, {} chiusi, {} riaperti.\n\
          Tempo lavorato: {}, di cui {} in {} interventi extra.\n\
          Preventivi: {} inviati, {} accettati per {}, {} rifiutati.\n\
          Primo contatto nei tempi: {}.\n\
          Presa in carico entro 30 minuti: {}.\n\
          Richieste rifiutate per contratto scaduto o disattivato: {}.\n",
-        month_name(report.month),
         t.tickets_opened,
         t.tickets_closed,
         t.reopened,

@@ -32,7 +32,7 @@ pub use customer::{
 };
 pub use operator::{
     assignment, bounce_notice, command_refused, digest, escalation, failure_notice, forward,
-    oncall_notice, queue_notice, quote_notice, reminder, reopen_notice, DigestLine,
+    oncall_notice, queue_notice, quote_notice, reminder, reopen_notice, report, DigestLine,
 };
 
 /// What texts about a new ticket need (queue notice, on-call alert).
