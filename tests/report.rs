@@ -1,6 +1,9 @@
 //! `assistenza report` on a desk whose November 2026 is known: the CSV read back with the
-//! `csv` crate column by column, the Italian CSV, the JSON, the per-ticket detail and
-//! the text.
+//! `csv` crate column by column, the Italian CSV, the JSON, the per-ticket detail, the
+//! text, and the HTML rendered by headless Chromium. Then the monthly mail on the real
+//! Dovecot and Postfix, with the daemon's clock moved by libfaketime (as tests/digest.rs
+//! does): once on the first office day of a month, not the day before, not again after a
+//! restart, not the next day.
 
 mod support;
 
@@ -394,4 +397,133 @@ fn a_report_recipient_that_is_no_address_is_a_config_error_naming_report_to() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("report.to"), "{err}");
+}
+
+/// The mails in `who`'s inbox whose subject starts with `prefix`, once Postfix has
+/// delivered all it holds.
+fn inbox(who: &str, prefix: &str) -> Vec<Vec<u8>> {
+    let start = std::time::Instant::now();
+    while !support::postfix_queue_empty() && start.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    support::fetch_all(who, "INBOX")
+        .into_iter()
+        .filter(|m| support::subject_and_text(m).0.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn the_monthly_report_reaches_the_administration_once_with_both_attachments() {
+    use assistenza::core::calendar::Calendar;
+    use chrono::{Datelike, TimeZone};
+    use mail_parser::MimeHeaders;
+    use support::clock::{faketime, run_once_at};
+
+    faketime();
+    let admin = format!("{}@kzweb.it", support::unique("admin-report"));
+    let extra = format!("[report]\nto = \"{admin}\"\n");
+    let desk = support::Desk::with_users(
+        "report",
+        support::ImapTls::Implicit,
+        &extra,
+        std::slice::from_ref(&admin),
+    );
+    let customers = desk.customers(&["gino"]);
+    let gino = &customers[0];
+    desk.contracts(&support::contract_row(
+        "Caffè Rossi",
+        &[gino],
+        "www.caffe-rossi.it",
+    ));
+    desk.send_request(
+        gino,
+        gino,
+        "Sito: www.caffe-rossi.it\r\nIl carrello non funziona.",
+    );
+    desk.handle(1);
+    let before = inbox(&admin, "Rapporto di assistenza").len();
+
+    // The first working day of next month, and the report of this one.
+    let calendar = Calendar::default();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Rome)
+        .date_naive();
+    let first = today
+        .iter_days()
+        .skip(1)
+        .find(|d| d.month() != today.month() && calendar.is_working_day(*d))
+        .expect("a working day next month");
+    let rome = |day: chrono::NaiveDate, h, m| {
+        chrono_tz::Europe::Rome
+            .with_ymd_and_hms(day.year(), day.month(), day.day(), h, m, 0)
+            .single()
+            .expect("a time that happens once")
+            .with_timezone(&chrono::Utc)
+    };
+    let eve = first.pred_opt().expect("a day before");
+    let next = first.succ_opt().expect("a day after");
+    let runs = [
+        ("the day before", rome(eve, 9, 10), 0),
+        ("the first office day", rome(first, 9, 10), 1),
+        ("after a restart", rome(first, 9, 40), 0),
+        ("the next day", rome(next, 9, 10), 0),
+    ];
+    let mut seen = before;
+    for (what, at, expected) in runs {
+        let log = run_once_at(&desk, at);
+        let now = inbox(&admin, "Rapporto di assistenza").len();
+        assert_eq!(now - seen, expected, "{what} ({at}):\n{log}");
+        assert_eq!(
+            log.contains("monthly report queued"),
+            expected > 0,
+            "{what}:\n{log}"
+        );
+        seen = now;
+    }
+    let month = format!("{:04}-{:02}", today.year(), today.month());
+    let mails: Vec<Vec<u8>> = inbox(&admin, "Rapporto di assistenza")
+        .into_iter()
+        .filter(|m| {
+            support::message_id(m)
+                == format!(
+                    "report.{month}.0@{}",
+                    desk.support.split('@').nth(1).unwrap_or("")
+                )
+        })
+        .collect();
+    assert_eq!(mails.len(), 1, "once, at the administration's address");
+    let raw = &mails[0];
+    let (subject, body) = support::subject_and_text(raw);
+    let name = assistenza::core::report::month_name(
+        assistenza::core::report::Month::parse(&month).expect("month"),
+    );
+    assert_eq!(subject, format!("Rapporto di assistenza di {name}"));
+    assert!(body.contains("Ticket: 1 aperti"), "{body}");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("mime");
+    let files: Vec<(String, Vec<u8>)> = parsed
+        .attachments()
+        .map(|a| {
+            let name = a.attachment_name().unwrap_or("").to_string();
+            (name, a.contents().to_vec())
+        })
+        .collect();
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("rapporto-{month}.html"),
+            format!("rapporto-{month}.csv")
+        ]
+    );
+    let (_, rows) = read_csv(&files[1].1, b',');
+    assert_eq!(rows[0][0], "Caffè Rossi");
+    assert_eq!(rows[0][1], "1", "one ticket opened");
+    let html = String::from_utf8_lossy(&files[0].1);
+    assert_eq!(html.matches("<svg ").count(), 4);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report");
+    std::fs::create_dir_all(&dir).expect("target/tmp/report");
+    std::fs::write(dir.join("report.eml"), raw).expect("saving the mail");
+    println!("--- to {admin}: {subject}\n{}", body.replace("\r\n", "\n"));
 }
