@@ -248,7 +248,12 @@ fn rows_svg(items: &[(String, i64, String)], color: &str) -> String {
     for (i, (name, value, label)) in items.iter().enumerate() {
         let y = 4.0 + row * i as f64;
         let len = (*value as f64 / max * room).max(1.0);
-        let short: String = name.chars().take(16).collect();
+        // A long name is cut with an ellipsis; the whole one is the bar's tooltip.
+        let short: String = if name.chars().count() > 16 {
+            name.chars().take(15).chain(['…']).collect()
+        } else {
+            name.clone()
+        };
         let _ = write!(
             svg,
             "<text x=\"{nx}\" y=\"{ty:.1}\" text-anchor=\"end\"><title>{full}</title>{short}</text>\
