@@ -233,6 +233,8 @@ struct RawConfig {
     web: Option<web::RawWeb>,
     #[serde(default)]
     contracts: RawContracts,
+    #[serde(default)]
+    report: RawReport,
 }
 
 #[derive(Deserialize, Default)]
@@ -261,6 +263,13 @@ struct RawOperator {
     addresses: Option<Vec<String>>,
     level: Option<u8>,
     team: Option<String>,
+}
+
+/// `[report]`: who gets the monthly report (none: nobody).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    to: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -560,6 +569,7 @@ impl Validator<'_> {
         let operators = self.operators(raw.operators, support);
         let queue = self.single_address("queue.address", raw.queue);
         let oncall = self.single_address("oncall.address", raw.oncall);
+        let report_to = raw.report.to.and_then(|to| self.address("report.to", &to));
         let trusted = self.trusted_authserv_ids(raw.operator_auth, !operators.is_empty());
         let calendar = self.calendar(raw.calendar);
         let templates_dir = self.directory("templates.dir", raw.templates.dir);
@@ -595,6 +605,7 @@ impl Validator<'_> {
             ),
             max_replies_per_hour: intake.max_replies_per_hour,
             texts: Texts::builtin(),
+            report_to,
         };
         settings.texts = self.texts(templates_dir.as_deref(), &settings);
         Some(Config {

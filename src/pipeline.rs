@@ -16,6 +16,7 @@ use crate::core::digest;
 use crate::core::expiry::{self, Notice, Notify};
 use crate::core::failed;
 use crate::core::inbound::Inbound;
+use crate::core::report::{self, Month};
 use crate::core::request;
 use crate::core::texts::Trouble;
 use crate::core::ticket::code_year;
@@ -335,6 +336,28 @@ impl Pipeline {
         Ok(owed.into_iter().map(|(_, notice)| notice).collect())
     }
 
+    /// Queues last month's report to the administration when it is owed at `now` (the
+    /// first office hour of the month's first working day), and records the month, in
+    /// one transaction: a crash or a restart leaves both or neither, so a month never
+    /// gets two. Returns the month, or None when no report was owed.
+    pub fn report(&self, store: &mut Store, now: DateTime<Utc>) -> Result<Option<Month>> {
+        let tx = store.begin()?;
+        let Some(month) = report::mail::due(tx.report_month()?, now, &self.settings) else {
+            return Ok(None);
+        };
+        let figures = report::compute(&tx.report_facts(month)?, month, now);
+        let effects: Vec<Effect> = report::mail::mail(&figures, now, &self.settings)
+            .into_iter()
+            .map(Effect::Send)
+            .collect();
+        let cause = Cause::Report(month);
+        let mails = self.compose(cause, &effects, now)?;
+        tx.apply(cause, &effects, &mails, now)?;
+        tx.set_report_month(month)?;
+        tx.commit()?;
+        Ok(Some(month))
+    }
+
     /// Composes the mail of every `Effect::Send` among `effects`, in order, dated `now`.
     /// Each gets a stable Message-ID from its cause (the inbound row id, `timer`, the
     /// digest's day) and its place among the effects, so the same decision always names
@@ -571,6 +594,60 @@ from = "assistenza@kzweb.it"
                 "contract-expiry.1.before.2026-12-31.0@kzweb.it"
             ]
         );
+    }
+
+    #[test]
+    fn the_monthly_report_goes_out_once_on_the_first_office_day_even_across_a_restart() {
+        let (dir, _, mut store) = desk();
+        let with_report = format!("{CONFIG}[report]\nto = \"amministrazione@kzweb.it\"\n");
+        let cfg = Config::from_toml_str(&with_report, &dir.path().join("config.toml"), &|_| {
+            Some("pw".into())
+        })
+        .expect("config");
+        let at = |m, d, h, min| {
+            Utc.with_ymd_and_hms(2026, m, d, h, min, 0)
+                .single()
+                .expect("valid")
+        };
+        let raw = b"From: mario@rossi.it\r\nTo: assistenza@kzweb.it\r\nSubject: mario@rossi.it\r\n\
+                    Message-ID: <m4@rossi.it>\r\n\r\nIl sito www.rossi.it non funziona.\r\n";
+        let (len, opened) = (raw.len() as u64, at(11, 10, 9, 0));
+        Pipeline::new(&cfg)
+            .handle(&mut store, &InboundSource::File, raw, len, opened, opened)
+            .expect("handled");
+        let november = Month::parse("2026-11");
+        // 09:10 in Rome on Tuesday 1 December, then again after a restart.
+        let first = Pipeline::new(&cfg).report(&mut store, at(12, 1, 8, 10));
+        assert_eq!(first.expect("report"), november);
+        let restarted = Pipeline::new(&cfg);
+        assert_eq!(
+            restarted.report(&mut store, at(12, 1, 8, 20)).expect("r"),
+            None
+        );
+        assert_eq!(
+            restarted.report(&mut store, at(12, 2, 8, 10)).expect("r"),
+            None
+        );
+        let queued: Vec<_> = store
+            .due_outbox(at(12, 3, 0, 0), 10)
+            .expect("outbox")
+            .into_iter()
+            .filter(|row| row.mail.message_id.starts_with("report."))
+            .collect();
+        assert_eq!(queued.len(), 1);
+        let mail = &queued[0].mail;
+        assert_eq!(mail.message_id, "report.2026-11.0@kzweb.it");
+        assert_eq!(mail.recipients, ["amministrazione@kzweb.it"]);
+        let text = String::from_utf8_lossy(&mail.raw);
+        assert!(
+            text.contains("Subject: Rapporto di assistenza di novembre 2026"),
+            "{text}"
+        );
+        assert!(
+            text.contains("filename=\"rapporto-2026-11.html\""),
+            "{text}"
+        );
+        assert!(text.contains("filename=\"rapporto-2026-11.csv\""), "{text}");
     }
 
     #[test]

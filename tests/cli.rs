@@ -525,6 +525,7 @@ fn administration_commands_run_without_access_to_the_passwords() {
         &["tickets", "list"],
         &["templates", "list"],
         &["purge", "--older-than", "365", "--dry-run"],
+        &["report", "--month", "2026-11"],
     ] {
         let out = as_nobody(&config, args);
         assert!(

@@ -6,6 +6,7 @@ mod check;
 pub mod contracts;
 mod gdpr;
 mod purge;
+pub mod report;
 mod status;
 mod templates;
 mod tickets;
@@ -85,6 +86,10 @@ pub enum Command {
     /// One person's data on request (GDPR): export it, or erase it.
     #[command(subcommand)]
     Gdpr(GdprCommand),
+    /// The monthly report for the administration: per contract, tickets, time, extra
+    /// interventions, quotes, the promises kept, requests refused (the previous month by
+    /// default).
+    Report(report::ReportArgs),
     /// Support contracts (the administration's list).
     #[command(subcommand)]
     Contracts(ContractsCommand),
@@ -106,6 +111,7 @@ impl Command {
             Command::Backup { .. }
             | Command::Purge { .. }
             | Command::Gdpr(_)
+            | Command::Report(_)
             | Command::Contracts(_)
             | Command::Tickets(_)
             | Command::Templates(_) => false,
@@ -235,6 +241,7 @@ pub async fn execute(cli: Cli) -> Result<()> {
             dry_run,
         } => purge::command(&cfg, older_than, dry_run),
         Command::Gdpr(g) => gdpr::command(&cfg, g),
+        Command::Report(args) => report::command(&cfg, &args),
         Command::Contracts(c) => contracts_command(&cfg, c),
         Command::Tickets(t) => tickets::command(&cfg, t),
         Command::Templates(t) => templates::command(&cfg, t),

@@ -60,6 +60,7 @@ pub(super) fn settings() -> Settings {
         waiting_office_days: 5,
         quote_reminder_office_days: 3,
         texts: super::texts::Texts::builtin(),
+        report_to: None,
     }
 }
 

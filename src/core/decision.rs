@@ -74,6 +74,8 @@ pub struct Settings {
     pub quote_reminder_office_days: u32,
     /// The texts in force: the built-ins, with the agency's files in their place.
     pub texts: Texts,
+    /// Where the monthly report goes (`[report] to`); none sends no report.
+    pub report_to: Option<Address>,
 }
 
 impl Settings {
@@ -558,6 +560,8 @@ pub enum MailKind {
     Digest,
     /// To the administration: a contract ends soon, or has lapsed.
     ContractExpiry,
+    /// To the administration, on the first office day of a month: last month's report.
+    Report,
 }
 
 impl MailKind {
@@ -587,6 +591,7 @@ impl MailKind {
             MailKind::Merged => "merged",
             MailKind::Digest => "digest",
             MailKind::ContractExpiry => "contract-expiry",
+            MailKind::Report => "report",
         }
     }
 
@@ -617,6 +622,7 @@ impl MailKind {
             MailKind::Merged => "merged.j2",
             MailKind::Digest => "digest.j2",
             MailKind::ContractExpiry => "contract_expiry.j2",
+            MailKind::Report => "report.j2",
         }
     }
 
@@ -626,7 +632,7 @@ impl MailKind {
     }
 
     /// Every kind, in the order `templates list` shows them.
-    pub const ALL: [MailKind; 24] = [
+    pub const ALL: [MailKind; 25] = [
         MailKind::Confirmation,
         MailKind::Ack,
         MailKind::Rejection,
@@ -651,6 +657,7 @@ impl MailKind {
         MailKind::FailureNotice,
         MailKind::Digest,
         MailKind::ContractExpiry,
+        MailKind::Report,
     ];
 }
 

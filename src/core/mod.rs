@@ -36,6 +36,7 @@ pub mod inbound;
 pub mod limit;
 pub mod operators;
 pub mod participants;
+pub mod report;
 pub mod request;
 pub mod templates;
 pub mod texts;

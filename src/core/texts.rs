@@ -79,6 +79,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/failure_notice.j2"),
     ),
     ("digest.j2", include_str!("../../templates/digest.j2")),
+    ("report.j2", include_str!("../../templates/report.j2")),
     (
         "contract_expiry.j2",
         include_str!("../../templates/contract_expiry.j2"),

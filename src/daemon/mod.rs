@@ -167,8 +167,9 @@ impl Daemon {
 
     async fn once(self: &Arc<Self>) -> Result<()> {
         // Before the mailbox pass: the digest says what was open when the day began;
-        // what arrives now gets its own notices.
+        // what arrives now gets its own notices. Last month's report, likewise.
         self.digest_due().await?;
+        self.report_due().await?;
         let mut imap = self.connect_imap().await?;
         let stats = self.intake_pass(&mut imap, &Shutdown::new()).await?;
         imap.logout().await;

@@ -1,7 +1,8 @@
 //! The scheduler task: acts on every ticket whose deadline has passed (a reminder, the
 //! end of a reopen window), each in its own transaction, queues the morning digest and
-//! the contract expiry notices when they are owed, and sleeps until the next deadline or
-//! until intake says it may have set an earlier one. It never sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
+//! the contract expiry notices and the monthly report when they are owed, and sleeps
+//! until the next deadline or until intake says it may have set an earlier one. It never
+//! sleeps longer than `SCHEDULER_MAX_SLEEP`, so the digest goes out
 //! within that of the desk's opening.
 //!
 //! A deadline that fails says whether it will pass, as intake's messages do. One that
@@ -54,6 +55,9 @@ impl Daemon {
             }
             if let Err(e) = self.contract_notices_due().await {
                 tracing::error!("contract expiry notices not queued, will retry: {e:#}");
+            }
+            if let Err(e) = self.report_due().await {
+                tracing::error!("monthly report not queued, will retry: {e:#}");
             }
             let skip = self.stuck_tickets();
             let next = self
@@ -144,6 +148,20 @@ impl Daemon {
             );
         }
         if !queued.is_empty() {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues last month's report when it is owed: in the first office hour of the
+    /// month's first working day, once. A failure is retried until that hour ends.
+    pub async fn report_due(self: &Arc<Self>) -> Result<()> {
+        let now = Utc::now();
+        let queued = self
+            .with_store(move |d, s| d.pipeline().report(s, now))
+            .await?;
+        if let Some(month) = queued {
+            tracing::info!(%month, "monthly report queued");
             self.outbox_wake.notify_one();
         }
         Ok(())

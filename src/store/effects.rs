@@ -11,6 +11,7 @@ use rusqlite::params;
 use crate::core::address::Address;
 use crate::core::decision::{Effect, NewTicket, OutgoingMail, QuoteSent, TimeEntry};
 use crate::core::expiry::Notice;
+use crate::core::report::Month;
 use crate::core::ticket::{Event, TicketCode, TicketStatus};
 use crate::mail::compose::Composed;
 
@@ -31,6 +32,8 @@ pub enum Cause {
     Digest(NaiveDate),
     /// A contract expiry notice: one per contract, kind and end date, all in its id.
     ContractNotice(Notice),
+    /// The monthly report of this month: one per month, its mail named by the month.
+    Report(Month),
 }
 
 impl Cause {
@@ -47,13 +50,18 @@ impl Cause {
                 n.kind.as_str(),
                 n.valid_until.format("%Y-%m-%d")
             ),
+            Cause::Report(month) => month.to_string(),
         }
     }
 
     fn inbound_id(self) -> Option<i64> {
         match self {
             Cause::Inbound(id) => Some(id),
-            Cause::Timer | Cause::Pending(_) | Cause::Digest(_) | Cause::ContractNotice(_) => None,
+            Cause::Timer
+            | Cause::Pending(_)
+            | Cause::Digest(_)
+            | Cause::ContractNotice(_)
+            | Cause::Report(_) => None,
         }
     }
 }

@@ -14,6 +14,7 @@ mod intake;
 mod outbox;
 mod portal;
 mod purge;
+mod report;
 mod schedule;
 mod status;
 mod tickets;

@@ -152,6 +152,7 @@ pub fn settings() -> Settings {
         waiting_office_days: 5,
         quote_reminder_office_days: 3,
         texts: assistenza::core::texts::Texts::builtin(),
+        report_to: None,
     }
 }
 

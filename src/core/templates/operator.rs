@@ -433,3 +433,22 @@ pub(super) fn expiry_values(t: &ExpiryText<'_>) -> Json {
         "time": (t.minutes != 0).then(|| duration(t.minutes)),
     })
 }
+
+/// The monthly report's mail: `month` (`novembre 2026`), its figures as lines, and the
+/// names of the files attached. `core::report` computes and renders the report; this
+/// only puts it in the mail's words.
+pub fn report(month: &str, summary: &str, files: &[&str], settings: &Settings) -> Text {
+    mail(
+        settings,
+        MailKind::Report,
+        report_values(month, summary, files),
+    )
+}
+
+pub(super) fn report_values(month: &str, summary: &str, files: &[&str]) -> Json {
+    json!({
+        "month": month,
+        "summary": summary,
+        "files": files,
+    })
+}

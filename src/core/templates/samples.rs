@@ -23,7 +23,8 @@ use super::customer::{
 };
 use super::operator::{
     assignment_values, bounce_values, brief_values, digest_values, escalation_values,
-    expiry_values, failure_values, forward_values, refusal_values, DigestLine, ExpiryText,
+    expiry_values, failure_values, forward_values, refusal_values, report_values, DigestLine,
+    ExpiryText,
 };
 pub use super::variables_of;
 use super::{context, CustomerReplyText, OperatorText, TicketBrief};
@@ -165,6 +166,14 @@ pub fn situations(settings: &Settings, ticket: &TicketFacts) -> Vec<Situation> {
     for (label, values) in expiries(ticket) {
         push(MailKind::ContractExpiry, label, values);
     }
+    let summary = "Ticket: 12 aperti, 10 chiusi, 1 riaperti.\n\
+                   Tempo lavorato: 14 h 30 min, di cui 2 h in 1 interventi extra.";
+    let files = ["rapporto-2026-11.html", "rapporto-2026-11.csv"];
+    push(
+        MailKind::Report,
+        "November's report",
+        report_values("novembre 2026", summary, &files),
+    );
     all
 }
 
