@@ -9,9 +9,10 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use prometheus_client::encoding::prometheus_text;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::core::decision::Quarantine;
@@ -71,30 +72,67 @@ impl Snapshot {
     }
 }
 
-/// The registry being filled: one metric per call.
+/// The registry being filled: one metric per call, written in the order of the calls.
 struct Metrics(Registry);
 
 impl Metrics {
-    fn gauge(&mut self, name: &str, help: &str, value: i64) {
-        let gauge = Gauge::<i64>::default();
-        gauge.set(value);
-        self.0.register(name, help, gauge);
+    fn gauge(&mut self, name: &'static str, help: &str, value: i64) {
+        self.0.register_collector(Box::new(Const {
+            name,
+            help: format!("{help}."),
+            label: None,
+            series: vec![(String::new(), value)],
+        }));
     }
 
     fn by_label<'v>(
         &mut self,
-        name: &str,
+        name: &'static str,
         help: &str,
         label: &'static str,
         values: impl IntoIterator<Item = (&'v str, u64)>,
     ) {
-        let family = Family::<[(&'static str, String); 1], Gauge>::default();
-        for (value, n) in values {
-            family
-                .get_or_create(&[(label, value.to_string())])
-                .set(int(n));
+        self.0.register_collector(Box::new(Const {
+            name,
+            help: format!("{help}."),
+            label: Some(label),
+            series: values
+                .into_iter()
+                .map(|(v, n)| (v.to_string(), int(n)))
+                .collect(),
+        }));
+    }
+}
+
+/// A gauge of values known when it is made, with at most one label, its series in the
+/// order given (a `Family` writes them in hash order, another at every run: harder to
+/// read and to compare; and collectors are written after registered metrics, so every
+/// metric is one, to keep the order of the calls).
+#[derive(Debug)]
+struct Const {
+    name: &'static str,
+    help: String,
+    label: Option<&'static str>,
+    series: Vec<(String, i64)>,
+}
+
+impl Collector for Const {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut metric =
+            encoder.encode_descriptor(self.name, &self.help, None, MetricType::Gauge)?;
+        for (value, n) in &self.series {
+            match self.label {
+                Some(label) => {
+                    let labels = [(label, value.as_str())];
+                    ConstGauge::new(*n).encode(metric.encode_family(&labels)?)?;
+                }
+                None => {
+                    let labels: [(&str, &str); 0] = [];
+                    ConstGauge::new(*n).encode(metric.encode_family(&labels)?)?;
+                }
+            }
         }
-        self.0.register(name, help, family);
+        Ok(())
     }
 }
 
@@ -110,11 +148,12 @@ fn age(since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> i64 {
 /// The snapshot in the Prometheus text format.
 pub fn render(s: &Snapshot) -> Result<String> {
     let mut m = Metrics(Registry::with_prefix("assistenza"));
-    let family = Family::<[(&'static str, &'static str); 1], Gauge>::default();
-    family
-        .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
-        .set(1);
-    m.0.register("build_info", "The running version, always 1", family);
+    m.by_label(
+        "build_info",
+        "The running version, always 1",
+        "version",
+        [(env!("CARGO_PKG_VERSION"), 1)],
+    );
     mailbox(&mut m, s);
     outbox(&mut m, s);
     tickets(&mut m, s);
@@ -230,7 +269,42 @@ fn quarantine(m: &mut Metrics, t: &Totals) {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
+
+    use crate::store::test_support::temp_store;
+
     use super::*;
+
+    #[test]
+    fn a_measured_mailbox_adds_its_backlog_and_every_state_is_written_in_order() {
+        let (_dir, store) = temp_store();
+        let now = Utc::now();
+        let mut snapshot = Snapshot::of_store(&store, now).expect("snapshot");
+        let unmeasured = render(&snapshot).expect("render");
+        assert!(unmeasured.contains("\nassistenza_mailbox_measured 0\n"));
+        assert!(!unmeasured.contains("assistenza_mailbox_backlog_messages"));
+        snapshot.mailbox = Some(Backlog {
+            waiting: 3,
+            oldest_received_at: Some(now - Duration::minutes(5)),
+        });
+        let text = render(&snapshot).expect("render");
+        for line in [
+            "assistenza_mailbox_measured 1",
+            "assistenza_mailbox_backlog_messages 3",
+            "assistenza_mailbox_oldest_message_age_seconds 300",
+            "# TYPE assistenza_mailbox_backlog_messages gauge",
+        ] {
+            assert!(text.contains(&format!("\n{line}\n")), "{line} in:\n{text}");
+        }
+        let states: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("assistenza_tickets{state=\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        let all: Vec<&str> = TicketState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(states, all);
+        assert!(text.contains("\nassistenza_tickets{state=\"merged\"} 0\n"));
+    }
 
     /// Fails to compile when a reason is added to the core and not to the list.
     #[test]
