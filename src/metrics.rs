@@ -237,8 +237,8 @@ fn tickets(m: &mut Metrics, s: &Snapshot) {
     );
     m.gauge(
         "first_contacts_missed",
-        "Tickets whose first contact came after its deadline or has not come past it, in \
-         the whole database",
+        "Tickets not taken within their first-contact time (the queue reminded, taken late, \
+         or open past it), in the whole database",
         int(s.totals.first_contacts_missed),
     );
     m.gauge(

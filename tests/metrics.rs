@@ -60,10 +60,12 @@ fn desk(dir: &Path) -> std::path::PathBuf {
 
 /// Tickets, mail and messages as the daemon leaves them, at times relative to now:
 /// 1 open, its ack unsent and 40 minutes past the promise, its first contact missed;
-/// 2 taken, its ack sent 5 minutes late; 3 waiting, its ack on time; 4 awaiting approval,
-/// its ack due in 10 minutes; 5 merged. In the outbox, besides the acks, a reply queued 10 minutes ago, one
-/// given up and one held by the rate limit. Two loops, an automated reply and a message
-/// whose handling failed in Quarantine. The daemon last looked at the mailbox at `look`.
+/// 2 taken half an hour late, after the queue was reminded, its ack sent 5 minutes late;
+/// 3 waiting, its ack on time; 4 awaiting approval, its ack due in 10 minutes; 5 merged
+/// before anyone took it (no first contact missed for it). In the outbox, besides the
+/// acks, a reply queued 10 minutes ago, one given up and one held by the rate limit. Two
+/// loops, an automated reply and a message whose handling failed in Quarantine. The
+/// daemon last looked at the mailbox at `look`.
 fn fill(dir: &Path, look: chrono::DateTime<Utc>) {
     let now = Utc::now();
     let t = |minutes: i64| {
@@ -88,7 +90,8 @@ fn fill(dir: &Path, look: chrono::DateTime<Utc>) {
     db.execute_batch(&format!(
         "INSERT INTO tickets (id, code, contract_id, requester, sender, state, summary,
                               opened_at, ack_due_at, first_contact_due_at) VALUES {};
-         UPDATE tickets SET first_contact_at = opened_at WHERE id <> 1;
+         UPDATE tickets SET first_contact_at = opened_at WHERE id NOT IN (1, 5);
+         UPDATE tickets SET reminded_at = '{m240}', first_contact_at = '{m210}' WHERE id = 2;
          INSERT INTO outbox (message_id, kind, ticket_id, envelope_from, recipients, subject,
                              raw, created_at, next_attempt_at, sent_at, failed_at, held) VALUES
            ('a1', 'ack', 1, 'a@kzweb.it', 'luca@neri.it', 's', x'00', '{m70}', '{m70}', NULL, NULL, NULL),
@@ -111,6 +114,8 @@ fn fill(dir: &Path, look: chrono::DateTime<Utc>) {
         m299 = t(-299),
         m265 = t(-265),
         m200 = t(-200),
+        m210 = t(-210),
+        m240 = t(-240),
         m70 = t(-70),
         m20 = t(-20),
         m10 = t(-10),
@@ -181,7 +186,7 @@ fn status_format_prometheus_exports_the_desk_as_gauges_a_parser_reads() {
         ("assistenza_acks_missed", 2.0),
         ("assistenza_acks_overdue", 1.0),
         ("assistenza_acks_at_risk", 1.0),
-        ("assistenza_first_contacts_missed", 1.0),
+        ("assistenza_first_contacts_missed", 2.0),
         ("assistenza_quarantined_messages{reason=\"loop\"}", 2.0),
         ("assistenza_quarantined_messages{reason=\"automated\"}", 1.0),
         ("assistenza_quarantined_messages{reason=\"no_sender\"}", 0.0),

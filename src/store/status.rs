@@ -69,7 +69,9 @@ pub struct AckPromise {
 pub struct Totals {
     /// Acknowledgements sent after the 30-minute promise, or not sent and past it.
     pub acks_missed: u64,
-    /// Tickets whose first contact came after its deadline, or has not come and is past it.
+    /// Tickets not taken in their first-contact time: the queue was reminded (the
+    /// deadline fired), the first contact came late, or an open ticket is past it without
+    /// one (a ticket merged or closed before anyone took it is not counted).
     pub first_contacts_missed: u64,
     /// Mail given up: refused for good or out of retries.
     pub outbox_given_up: u64,
@@ -179,8 +181,10 @@ impl Store {
                 &[&now_s],
             )?,
             first_contacts_missed: count(
-                "SELECT COUNT(*) FROM tickets WHERE first_contact_at > first_contact_due_at
-                    OR (first_contact_at IS NULL AND first_contact_due_at <= ?1)",
+                "SELECT COUNT(*) FROM tickets WHERE first_contact_due_at IS NOT NULL
+                   AND (reminded_at IS NOT NULL OR first_contact_at > first_contact_due_at
+                        OR (first_contact_at IS NULL AND state = 'open'
+                            AND first_contact_due_at <= ?1))",
                 &[&now_s],
             )?,
             outbox_given_up: count(
