@@ -960,6 +960,10 @@ fn healthz_answers_ok_and_an_unknown_path_gets_the_italian_404() {
     let css = browser.get("style.css");
     assert_eq!(css.status, 200);
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    // Without web.metrics_allow, /metrics is for no one, not even loopback.
+    let metrics = browser.get("metrics");
+    assert_eq!(metrics.status, 404, "{}", metrics.shown());
+    assert!(metrics.body.contains("Pagina non trovata"));
     let (status, _, log) = daemon.stop();
     assert!(status.success(), "{log}");
 }
