@@ -7,6 +7,7 @@
 //! - `mail`: MIME parsing and composing, IMAP intake, SMTP delivery, TLS.
 //! - `pipeline`: one message through parse → facts → decide → record.
 //! - `daemon`: the intake and outbox tasks and their shutdown.
+//! - `metrics`: the desk's state in the Prometheus text format.
 //! - `web`: the portal's form, a second way in to the same pipeline.
 //! - `failure`: whether an error will pass (transient) or not (permanent).
 //! - `config`: the TOML file, validated with errors that name the file and key.
@@ -19,6 +20,7 @@ pub mod daemon;
 pub mod failure;
 pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod pipeline;
 pub mod signals;
 pub mod store;

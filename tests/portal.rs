@@ -960,6 +960,10 @@ fn healthz_answers_ok_and_an_unknown_path_gets_the_italian_404() {
     let css = browser.get("style.css");
     assert_eq!(css.status, 200);
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    // Without web.metrics_allow, /metrics is for no one, not even loopback.
+    let metrics = browser.get("metrics");
+    assert_eq!(metrics.status, 404, "{}", metrics.shown());
+    assert!(metrics.body.contains("Pagina non trovata"));
     let (status, _, log) = daemon.stop();
     assert!(status.success(), "{log}");
 }
@@ -1101,4 +1105,56 @@ fn the_daemon_stops_at_once_though_a_browser_keeps_its_connection_open() {
         took < Duration::from_secs(2),
         "stopped {took:?} after SIGTERM"
     );
+}
+
+// ---- metrics -----------------------------------------------------------------------------
+
+#[test]
+fn metrics_answer_an_allowed_client_and_are_a_404_to_any_other() {
+    let desk = Desk::with_web(
+        "web-metrics",
+        "metrics_allow = [\"127.0.0.1\", \"10.9.0.0/16\"]",
+    );
+    let daemon = desk.start();
+    let mut browser = desk.browser();
+    let metrics = browser.get("metrics");
+    assert_eq!(metrics.status, 200, "{}", metrics.shown());
+    assert_eq!(
+        metrics.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(metrics.header("cache-control"), Some("no-store"));
+    let scrape = prometheus_parse::Scrape::parse(metrics.body.lines().map(|l| Ok(l.to_string())))
+        .expect("the Prometheus text format");
+    let value = |name: &str, label: Option<(&str, &str)>| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && label.map_or(true, |(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| s.value.clone())
+    };
+    use prometheus_parse::Value::Gauge;
+    // The portal does not log in to IMAP for a scrape.
+    assert_eq!(value("assistenza_mailbox_measured", None), Some(Gauge(0.0)));
+    assert_eq!(value("assistenza_mailbox_backlog_messages", None), None);
+    assert_eq!(
+        value("assistenza_tickets", Some(("state", "merged"))),
+        Some(Gauge(0.0))
+    );
+    assert!(value("assistenza_last_mailbox_look_timestamp_seconds", None).is_some());
+
+    // Through the proxy (loopback is trusted) for an allowed client, and for another.
+    browser.forwarded_for = Some("10.9.1.2".into());
+    assert_eq!(browser.get("metrics").status, 200);
+    browser.forwarded_for = Some("203.0.113.9".into());
+    let refused = browser.get("metrics");
+    assert_eq!(refused.status, 404, "{}", refused.shown());
+    assert!(
+        refused.body.contains("Pagina non trovata"),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.body.contains("assistenza_"), "{}", refused.body);
+    let (status, _, log) = daemon.stop();
+    assert!(status.success(), "{log}");
 }

@@ -7,7 +7,7 @@ pub mod contracts;
 mod gdpr;
 mod purge;
 pub mod report;
-mod status;
+pub mod status;
 mod templates;
 mod tickets;
 
@@ -53,10 +53,7 @@ pub enum Command {
     Check,
     /// What the desk is doing: mailbox backlog, outbox, tickets, deadlines, the
     /// 30-minute promise, the daemon's last look at the mailbox.
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
+    Status(status::StatusArgs),
     /// A consistent copy of the database, taken while the daemon runs.
     Backup {
         /// The file to write (replaced whole), or a directory to write a dated file in.
@@ -233,7 +230,7 @@ pub async fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run { once } => run(cfg, &cli.config, once).await,
         Command::Check => unreachable!("handled above"),
-        Command::Status { json } => status::status(&cfg, json).await,
+        Command::Status(args) => status::status(&cfg, args).await,
         Command::Backup { path } => backup(&cfg, &path),
         Command::Process { file, dry_run } => process(cfg, &file, dry_run).await,
         Command::Purge {

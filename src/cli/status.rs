@@ -1,18 +1,45 @@
-//! `assistenza status [--json]`: what a sysadmin or a monitoring system wants to know
-//! about a running desk: the mailbox backlog, the outbox, tickets by state, deadlines
-//! coming up, the 30-minute acknowledgement promise, and the daemon's last look at the
-//! mailbox. Read from the database and, read-only, from IMAP; nothing is changed.
+//! `assistenza status [--format text|json|prometheus] [--out FILE]`: what a sysadmin or
+//! a monitoring system wants to know about a running desk: the mailbox backlog, the
+//! outbox, tickets by state, deadlines coming up, the 30-minute acknowledgement promise,
+//! and the daemon's last look at the mailbox. Read from the database and, read-only,
+//! from IMAP; nothing is changed. `--out` replaces a file whole (a temporary file renamed
+//! over it), so node_exporter's textfile collector never reads half of one.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::core::calendar::rome_stamp;
 use crate::mail::imap::Imap;
+use crate::metrics::{self, Backlog, Snapshot};
 use crate::store::{Store, StoreStatus};
+
+/// `assistenza status`'s options.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+    /// `text` for people, `json`, or `prometheus` (the text format of node_exporter's
+    /// textfile collector).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write to this file (replaced whole, atomically) instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Prometheus,
+}
 
 /// How long `status` waits for the IMAP server before reporting it unreachable.
 const IMAP_WAIT: Duration = Duration::from_secs(15);
@@ -38,7 +65,8 @@ struct Mailbox {
     error: Option<String>,
 }
 
-pub async fn status(cfg: &Config, json: bool) -> Result<()> {
+pub async fn status(cfg: &Config, args: StatusArgs) -> Result<()> {
+    let format = if args.json { Format::Json } else { args.format };
     let store = Store::open_existing(&cfg.store.path)?;
     let (version, latest) = store.schema_version()?;
     if version != latest {
@@ -48,8 +76,25 @@ pub async fn status(cfg: &Config, json: bool) -> Result<()> {
         );
     }
     let now = Utc::now();
-    let store = store.status(now)?;
+    let report = store.status(now)?;
+    let totals = (format == Format::Prometheus)
+        .then(|| store.totals(now))
+        .transpose()?;
+    drop(store);
     let mailbox = mailbox(cfg).await;
+    if let Some(totals) = totals {
+        let snapshot = Snapshot {
+            at: now,
+            store: report,
+            totals,
+            mailbox: mailbox.waiting.map(|waiting| Backlog {
+                waiting,
+                oldest_received_at: mailbox.oldest_received_at,
+            }),
+        };
+        return emit(args.out.as_deref(), &metrics::render(&snapshot)?);
+    }
+    let store = report;
     let problems = problems(&store, &mailbox, cfg, now);
     let status = Status {
         at: now,
@@ -58,10 +103,41 @@ pub async fn status(cfg: &Config, json: bool) -> Result<()> {
         mailbox,
         store,
     };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        print_text(&status, now);
+    let text = match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&status)?),
+        _ => text(&status, now),
+    };
+    emit(args.out.as_deref(), &text)
+}
+
+/// `text` on standard output, or in `out` replaced whole: written beside it under a
+/// temporary name, flushed to disk, then renamed over it.
+fn emit(out: Option<&Path>, text: &str) -> Result<()> {
+    let Some(out) = out else {
+        print!("{text}");
+        return Ok(());
+    };
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = out
+        .file_name()
+        .with_context(|| format!("{}: not a file name", out.display()))?;
+    // A name node_exporter ignores (it reads `*.prom` only) while it is being written.
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&temp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    })();
+    if let Err(e) = written.and_then(|()| std::fs::rename(&temp, out)) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e).with_context(|| format!("writing {}", out.display()));
     }
     Ok(())
 }
@@ -172,18 +248,28 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{} ({span} ago)", rome_stamp(at))
 }
 
+/// `println!` into a `String`.
+macro_rules! say {
+    ($out:expr, $($t:tt)*) => {{
+        $out.push_str(&format!($($t)*));
+        $out.push('\n');
+    }};
+}
+
 /// The messages set aside after a failure, latest first, with why.
-fn print_set_aside(st: &StoreStatus, now: DateTime<Utc>) {
+fn print_set_aside(out: &mut String, st: &StoreStatus, now: DateTime<Utc>) {
     if st.intake_failed_7d == 0 {
-        println!("set aside    none after a failure in 7 days");
+        say!(out, "set aside    none after a failure in 7 days");
         return;
     }
-    println!(
+    say!(
+        out,
         "set aside    {} in Quarantine after a failure in 7 days; latest:",
         st.intake_failed_7d
     );
     for m in &st.intake_failed_latest {
-        println!(
+        say!(
+            out,
             "  - {} from {} «{}»: {}",
             ago(m.at, now),
             m.sender.as_deref().unwrap_or("?"),
@@ -193,38 +279,47 @@ fn print_set_aside(st: &StoreStatus, now: DateTime<Utc>) {
     }
 }
 
-fn print_text(s: &Status, now: DateTime<Utc>) {
-    let m = &s.mailbox;
+fn print_mailbox(out: &mut String, m: &Mailbox, now: DateTime<Utc>) {
     match (&m.error, m.waiting) {
-        (Some(e), _) => println!("mailbox      {}: unreachable: {e}", m.name),
+        (Some(e), _) => say!(out, "mailbox      {}: unreachable: {e}", m.name),
         (None, Some(n)) => match m.oldest_received_at {
-            Some(oldest) => println!(
+            Some(oldest) => say!(
+                out,
                 "mailbox      {}: {n} waiting, oldest received {}",
                 m.name,
                 ago(oldest, now)
             ),
-            None => println!("mailbox      {}: empty", m.name),
+            None => say!(out, "mailbox      {}: empty", m.name),
         },
-        (None, None) => println!("mailbox      {}: unknown", m.name),
+        (None, None) => say!(out, "mailbox      {}: unknown", m.name),
     }
+}
+
+fn text(s: &Status, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let out = &mut out;
+    print_mailbox(out, &s.mailbox, now);
     let st = &s.store;
     match st.last_poll_at {
-        Some(at) => println!(
+        Some(at) => say!(
+            out,
             "last look    {} by {}",
             ago(at, now),
             st.intake_mode.as_deref().unwrap_or("?")
         ),
-        None => println!("last look    never"),
+        None => say!(out, "last look    never"),
     }
     match st.outbox_oldest_pending_at {
-        Some(at) => println!(
+        Some(at) => say!(
+            out,
             "outbox       {} pending, oldest queued {}; in 7 days {} given up, {} held by the rate limit",
             st.outbox_pending,
             ago(at, now),
             st.outbox_failed_7d,
             st.outbox_held_7d
         ),
-        None => println!(
+        None => say!(
+            out,
             "outbox       empty; in 7 days {} given up, {} held by the rate limit",
             st.outbox_failed_7d, st.outbox_held_7d
         ),
@@ -233,24 +328,28 @@ fn print_text(s: &Status, now: DateTime<Utc>) {
         .iter()
         .map(|k| format!("{k} {}", st.tickets_by_state.get(*k).copied().unwrap_or(0)))
         .collect();
-    println!("tickets      {}", states.join(", "));
-    println!(
+    say!(out, "tickets      {}", states.join(", "));
+    say!(
+        out,
         "deadlines    {} overdue, {} in the next hour",
-        st.deadlines_overdue, st.deadlines_next_hour
+        st.deadlines_overdue,
+        st.deadlines_next_hour
     );
-    println!(
+    say!(
+        out,
         "ack promise  {} missed and unsent, {} sent late in 24 h, {} at risk",
         st.acks.missed_unsent.len(),
         st.acks.missed_sent_24h,
         st.acks.at_risk.len()
     );
-    print_set_aside(st, now);
+    print_set_aside(out, st, now);
     if s.problems.is_empty() {
-        println!("healthy      yes");
+        say!(out, "healthy      yes");
     } else {
-        println!("healthy      no");
+        say!(out, "healthy      no");
         for p in &s.problems {
-            println!("  - {p}");
+            say!(out, "  - {p}");
         }
     }
+    std::mem::take(out)
 }

@@ -18,6 +18,9 @@ pub struct WebConfig {
     pub public_url: String,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<Network>,
+    /// Clients (as `trusted_proxies` make them out) that may read `/metrics`; empty, the
+    /// default, answers 404 to everyone.
+    pub metrics_allow: Vec<Network>,
     pub privacy_url: String,
     /// The whole submission, attachments included.
     pub max_upload_bytes: u64,
@@ -110,6 +113,7 @@ pub(super) struct RawWeb {
     listen: Option<String>,
     public_url: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    metrics_allow: Option<Vec<String>>,
     privacy_url: Option<String>,
     max_upload_bytes: Option<u64>,
     require_confirmation: Option<bool>,
@@ -176,7 +180,12 @@ pub(super) fn validate(raw: RawWeb) -> Result<WebConfig, Vec<Problem>> {
         );
     }
     let privacy_url = c.url("privacy_url", raw.privacy_url);
-    let trusted_proxies = c.networks(raw.trusted_proxies);
+    let trusted_proxies = c.networks(
+        "trusted_proxies",
+        raw.trusted_proxies
+            .unwrap_or_else(|| vec!["127.0.0.1".into(), "::1".into()]),
+    );
+    let metrics_allow = c.networks("metrics_allow", raw.metrics_allow.unwrap_or_default());
     let per_ip = c.limit(
         "per_ip",
         raw.per_ip_limit,
@@ -194,6 +203,7 @@ pub(super) fn validate(raw: RawWeb) -> Result<WebConfig, Vec<Problem>> {
         listen,
         public_url,
         trusted_proxies,
+        metrics_allow,
         privacy_url,
         max_upload_bytes: c.within("max_upload_bytes", raw.max_upload_bytes, 10 * MIB, upload),
         require_confirmation: raw.require_confirmation.unwrap_or(false),
@@ -221,14 +231,13 @@ impl Checks {
         })
     }
 
-    /// `trusted_proxies`, loopback when not given.
-    fn networks(&mut self, value: Option<Vec<String>>) -> Vec<Network> {
-        let proxies = value.unwrap_or_else(|| vec!["127.0.0.1".into(), "::1".into()]);
+    /// A list of networks at `key` (`trusted_proxies`, `metrics_allow`).
+    fn networks(&mut self, key: &str, value: Vec<String>) -> Vec<Network> {
         let mut networks = vec![];
-        for (i, p) in proxies.iter().enumerate() {
+        for (i, p) in value.iter().enumerate() {
             match Network::parse(p) {
                 Ok(n) => networks.push(n),
-                Err(e) => self.problem(&format!("trusted_proxies[{i}]"), e),
+                Err(e) => self.problem(&format!("{key}[{i}]"), e),
             }
         }
         networks
@@ -288,6 +297,27 @@ privacy_url = "https://www.kzweb.it/privacy/"
         assert_eq!(w.min_fill, Duration::from_secs(3));
         assert!(w.trusted_proxies[0].contains("127.0.0.1".parse().expect("ip")));
         assert!(w.trusted_proxies[1].contains("::1".parse().expect("ip")));
+        assert!(
+            w.metrics_allow.is_empty(),
+            "/metrics is for no one unless told"
+        );
+    }
+
+    #[test]
+    fn metrics_allow_takes_addresses_and_networks_and_names_a_bad_one() {
+        let w = web(&format!(
+            "{MINIMAL}metrics_allow = [\"127.0.0.1\", \"10.20.0.0/16\"]\n"
+        ))
+        .expect("valid");
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert!(w.metrics_allow[0].contains(ip("127.0.0.1")));
+        assert!(w.metrics_allow[1].contains(ip("10.20.3.4")));
+        assert!(!w.metrics_allow[1].contains(ip("10.21.0.1")));
+        let problems = web(&format!(
+            "{MINIMAL}metrics_allow = [\"::1\", \"prometheus\"]\n"
+        ))
+        .expect_err("invalid");
+        assert_eq!(problems[0].key, "web.metrics_allow[1]");
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use intake::{Duplicate, InboundSource, Tx, FAILED};
 pub use outbox::OutboxRow;
 pub use portal::{Held, NewPending, Pending};
 pub use purge::PurgeReport;
-pub use status::{AckPromise, SetAside, StoreStatus};
+pub use status::{AckPromise, SetAside, StoreStatus, Totals};
 pub use tickets::{TicketDetail, TicketEvent, TicketMessage, TicketQuote, TicketRow, TicketTime};
 
 /// The ordered migrations; index + 1 is the schema version they bring the database to.

@@ -1,6 +1,7 @@
 //! What `assistenza status` reports from the database: the outbox, tickets by state,
 //! deadlines coming up, the acknowledgement promise, and the daemon's last look at the
-//! mailbox (which the daemon records here on every pass).
+//! mailbox (which the daemon records here on every pass); and, for the metrics, totals
+//! over everything the database still holds.
 
 use std::collections::BTreeMap;
 
@@ -60,6 +61,26 @@ pub struct AckPromise {
     pub missed_sent_24h: u64,
     /// Not sent yet, due within 15 minutes.
     pub at_risk: Vec<String>,
+}
+
+/// Totals over everything the database holds (so `purge` lowers them): what the metrics
+/// export besides the report's current values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Acknowledgements sent after the 30-minute promise, or not sent and past it.
+    pub acks_missed: u64,
+    /// Tickets not taken in their first-contact time: the queue was reminded (the
+    /// deadline fired), the first contact came late, or an open ticket is past it without
+    /// one (a ticket merged or closed before anyone took it is not counted).
+    pub first_contacts_missed: u64,
+    /// Mail given up: refused for good or out of retries.
+    pub outbox_given_up: u64,
+    /// Mail held by the reply rate limit (recorded, never sent).
+    pub outbox_held: u64,
+    /// Messages set aside in Quarantine by the rules, by reason (`no_sender`, `loop` …).
+    pub quarantined: BTreeMap<String, u64>,
+    /// Messages set aside in Quarantine because handling them failed.
+    pub failed: u64,
 }
 
 impl Store {
@@ -134,6 +155,45 @@ impl Store {
                 &[&ts(now - Duration::days(7))],
             )?,
             intake_failed_latest: self.set_aside(now - Duration::days(7))?,
+        })
+    }
+
+    /// The totals as of `now` (the promise and the first contact are missed once past).
+    pub fn totals(&self, now: DateTime<Utc>) -> Result<Totals> {
+        let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u64> {
+            let n: i64 = self.conn.query_row(sql, p, |r| r.get(0))?;
+            Ok(n as u64)
+        };
+        let now_s = ts(now);
+        let mut quarantined = BTreeMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT reason, COUNT(*) FROM inbound WHERE outcome = 'quarantine' GROUP BY reason",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (reason, n) = row?;
+            quarantined.insert(reason, n as u64);
+        }
+        Ok(Totals {
+            acks_missed: count(
+                "SELECT COUNT(*) FROM tickets t JOIN outbox o ON o.ticket_id = t.id AND o.kind = 'ack'
+                 WHERE o.sent_at > t.ack_due_at
+                    OR (o.sent_at IS NULL AND o.held IS NULL AND t.ack_due_at <= ?1)",
+                &[&now_s],
+            )?,
+            first_contacts_missed: count(
+                "SELECT COUNT(*) FROM tickets WHERE first_contact_due_at IS NOT NULL
+                   AND (reminded_at IS NOT NULL OR first_contact_at > first_contact_due_at
+                        OR (first_contact_at IS NULL AND state = 'open'
+                            AND first_contact_due_at <= ?1))",
+                &[&now_s],
+            )?,
+            outbox_given_up: count(
+                "SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL AND held IS NULL",
+                &[],
+            )?,
+            outbox_held: count("SELECT COUNT(*) FROM outbox WHERE held IS NOT NULL", &[])?,
+            quarantined,
+            failed: count("SELECT COUNT(*) FROM inbound WHERE outcome = 'failed'", &[])?,
         })
     }
 

@@ -1,5 +1,5 @@
-//! The portal's answers: the form, a submission, a confirmation link, the stylesheet and
-//! the health check. A submission's outcome never shows: every well-formed one, and
+//! The portal's answers: the form, a submission, a confirmation link, the stylesheet,
+//! the health check and, for the clients of `web.metrics_allow`, the metrics. A submission's outcome never shows: every well-formed one, and
 //! every one a bot sent, gets the same redirect to the same neutral page; only what the
 //! customer can correct (a field, an old form) comes back to them.
 
@@ -19,6 +19,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::core::decision::Settings;
 use crate::core::templates::pages::{self, ErrorPage, FormValues, FormView, Page};
 use crate::mail::submission;
+use crate::metrics::{self as desk_metrics, Snapshot};
 use crate::pipeline::{Confirmation, Handled};
 use crate::store::NewPending;
 
@@ -44,6 +45,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/confermata", get(confirmed))
         .route("/style.css", get(style))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
@@ -171,6 +173,49 @@ async fn healthz(State(p): State<Arc<Portal>>) -> Response {
     match ok {
         Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response(),
+    }
+}
+
+/// The desk's metrics in the Prometheus text format, computed from the store now, for
+/// the clients of `web.metrics_allow`; any other gets the 404 of an unknown path, so the
+/// page does not tell it is there. The mailbox is not measured here (no IMAP login per
+/// scrape): `assistenza_mailbox_measured` is 0.
+async fn metrics(
+    State(p): State<Arc<Portal>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    request: Request,
+) -> Response {
+    let ip = client(&p, peer.ip(), request.headers());
+    if !p.cfg.metrics_allow.iter().any(|n| n.contains(ip)) {
+        tracing::debug!(client = %ip, "portal: /metrics asked by a client not in web.metrics_allow");
+        return not_found(State(p), request).await;
+    }
+    let Ok(_slot) = p.store_slots.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
+    };
+    let store = p.desk.store();
+    let text = tokio::task::spawn_blocking(move || -> Result<String> {
+        let store = store.lock().map_err(|_| anyhow!("store lock poisoned"))?;
+        desk_metrics::render(&Snapshot::of_store(&store, Utc::now())?)
+    })
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|r| r);
+    match text {
+        Ok(text) => {
+            let mut response = (StatusCode::OK, text).into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(desk_metrics::CONTENT_TYPE),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => {
+            tracing::error!("portal: /metrics: {e:#}");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
     }
 }
 
