@@ -536,4 +536,16 @@ fn administration_commands_run_without_access_to_the_passwords() {
     }
     let out = as_nobody(&config, &["contracts", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Neri"));
+    // status reports what the store knows and says the mailbox was not measured.
+    let out = as_nobody(&config, &["status", "--format", "prometheus"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("assistenza_mailbox_measured 0"), "{text}");
+    let out = as_nobody(&config, &["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cannot read the IMAP password"), "{text}");
 }

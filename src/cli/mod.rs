@@ -221,10 +221,10 @@ pub async fn execute(cli: Cli) -> Result<()> {
         return templates::export(dir, *force);
     }
     // The administration's commands work on the store: they run without the passwords.
-    let cfg = if cli.command.needs_secrets() {
-        Config::load(&cli.config)?
-    } else {
-        Config::load_without_secrets(&cli.config)?
+    let cfg = match &cli.command {
+        Command::Status { .. } => status_config(&cli.config)?,
+        command if command.needs_secrets() => Config::load(&cli.config)?,
+        _ => Config::load_without_secrets(&cli.config)?,
     };
     crate::logging::init(&cfg.log.filter, cfg.log.format);
     match cli.command {
@@ -242,6 +242,21 @@ pub async fn execute(cli: Cli) -> Result<()> {
         Command::Contracts(c) => contracts_command(&cfg, c),
         Command::Tickets(t) => tickets::command(&cfg, t),
         Command::Templates(t) => templates::command(&cfg, t),
+    }
+}
+
+/// `status` measures the mailbox when it may read the IMAP password, and reports the rest
+/// when only the password files are out of its reach (a member of the `assistenza` group).
+fn status_config(path: &Path) -> Result<Config, crate::config::ConfigError> {
+    match Config::load(path) {
+        Err(e)
+            if e.problems
+                .iter()
+                .all(|p| p.key.ends_with(".password_file") || p.key.ends_with(".password_env")) =>
+        {
+            Config::load_without_secrets(path)
+        }
+        loaded => loaded,
     }
 }
 

@@ -144,6 +144,16 @@ fn emit(out: Option<&Path>, text: &str) -> Result<()> {
 
 async fn mailbox(cfg: &Config) -> Mailbox {
     let name = cfg.imap.mailbox.clone();
+    if cfg.imap.password.is_withheld() {
+        return Mailbox {
+            name,
+            waiting: None,
+            oldest_received_at: None,
+            error: Some(
+                "not measured: this user cannot read the IMAP password (imap.password_file)".into(),
+            ),
+        };
+    }
     let look = async {
         let mut imap = Imap::connect(&cfg.imap).await?;
         let backlog = imap.backlog(&cfg.imap.mailbox).await;
