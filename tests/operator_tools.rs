@@ -361,6 +361,11 @@ fn a_wait_reminds_the_customer_once_then_closes_the_ticket() {
     assert!(text.contains("non avendo ricevuto risposta"), "{text}");
     assert!(text.contains("rispondendo a questa email entro"), "{text}");
     assert_eq!(state_of(&desk, &code), "resolved");
+    mail_with_subject(
+        &staff.giulia,
+        "INBOX",
+        &subject("Chiuso senza risposta del cliente"),
+    );
     let seen = settled(&mario);
     for what in [
         &subject("Richiesta di assistenza presa"),

@@ -536,6 +536,8 @@ pub enum MailKind {
     Reopened,
     /// To the operator in charge (or queue): the customer reopened the ticket.
     ReopenNotice,
+    /// To whoever handled it: the ticket waited for the customer in vain and was closed.
+    UnansweredNotice,
     /// To the customer: the ticket is closed for good; open a new request.
     ReopenRefused,
     /// To an operator: the message was not applied, and why.
@@ -579,6 +581,7 @@ impl MailKind {
             MailKind::Closure => "closure",
             MailKind::Reopened => "reopened",
             MailKind::ReopenNotice => "reopen-notice",
+            MailKind::UnansweredNotice => "unanswered-notice",
             MailKind::ReopenRefused => "reopen-refused",
             MailKind::CommandRefused => "refused",
             MailKind::Reminder => "reminder",
@@ -610,6 +613,7 @@ impl MailKind {
             MailKind::Closure => "closure.j2",
             MailKind::Reopened => "reopened.j2",
             MailKind::ReopenNotice => "reopen_notice.j2",
+            MailKind::UnansweredNotice => "unanswered_notice.j2",
             MailKind::ReopenRefused => "reopen_refused.j2",
             MailKind::CommandRefused => "command_refused.j2",
             MailKind::Reminder => "reminder.j2",
@@ -632,7 +636,7 @@ impl MailKind {
     }
 
     /// Every kind, in the order `templates list` shows them.
-    pub const ALL: [MailKind; 25] = [
+    pub const ALL: [MailKind; 26] = [
         MailKind::Confirmation,
         MailKind::Ack,
         MailKind::Rejection,
@@ -648,6 +652,7 @@ impl MailKind {
         MailKind::OnCall,
         MailKind::Forward,
         MailKind::ReopenNotice,
+        MailKind::UnansweredNotice,
         MailKind::Assignment,
         MailKind::Escalation,
         MailKind::Reminder,

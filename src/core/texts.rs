@@ -63,6 +63,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("reminder.j2", include_str!("../../templates/reminder.j2")),
     (
+        "unanswered_notice.j2",
+        include_str!("../../templates/unanswered_notice.j2"),
+    ),
+    (
         "quote_notice.j2",
         include_str!("../../templates/quote_notice.j2"),
     ),

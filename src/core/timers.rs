@@ -51,7 +51,7 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
     };
     let (happened, at, mail) = match ticket.status.next_deadline() {
         // Closed for good when the window ran out, whenever the scheduler gets to it.
-        Some(Deadline::ReopenWindow(until)) => (moves.close_for_good(), until, None),
+        Some(Deadline::ReopenWindow(until)) => (moves.close_for_good(), until, vec![]),
         Some(Deadline::FirstContact(due_at)) => {
             let to = settings.handlers(ticket);
             let who: Vec<String> = to.iter().map(|a| a.to_string()).collect();
@@ -59,7 +59,11 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
                 let text = templates::reminder(ticket, due_at, settings);
                 OutgoingMail::new(MailKind::Reminder, Some(&ticket.code), to, text)
             });
-            (moves.remind(who.join(", ")), now, mail)
+            (
+                moves.remind(who.join(", ")),
+                now,
+                mail.into_iter().collect(),
+            )
         }
         Some(Deadline::CustomerReminder(due_at)) => {
             let close_at = later_closure(ticket, due_at, now, settings);
@@ -72,18 +76,17 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
             (
                 moves.remind_customer(detail.into(), close_at),
                 now,
-                Some(mail),
+                vec![mail],
             )
         }
         Some(Deadline::AutoClose(_)) => {
             let until = now + settings.reopen_window;
-            let text = templates::closure_unanswered(ticket, settings, until);
-            let mail = to_customer(ticket, MailKind::Closure, text);
             let detail = format!(
                 "senza risposta del cliente; riapribile fino al {}",
                 templates::italian_datetime(until)
             );
-            (moves.close_unanswered(until, detail), now, Some(mail))
+            let moved = moves.close_unanswered(until, detail);
+            (moved, now, closed_unanswered(ticket, until, settings))
         }
         None => return vec![],
     };
@@ -95,6 +98,24 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
         status: status.clone(),
     }];
     effects.extend(happened.into_iter().map(|h| log(at, h)));
-    effects.extend(mail.map(Effect::Send));
+    effects.extend(mail.into_iter().map(Effect::Send));
     effects
+}
+
+/// The closure to the customer who never answered, and the notice to whoever handled the
+/// ticket: it left their list without anyone closing it.
+fn closed_unanswered(
+    ticket: &TicketFacts,
+    reopen_until: DateTime<Utc>,
+    settings: &Settings,
+) -> Vec<OutgoingMail> {
+    let text = templates::closure_unanswered(ticket, settings, reopen_until);
+    let mut mails = vec![to_customer(ticket, MailKind::Closure, text)];
+    let to = settings.handlers(ticket);
+    if !to.is_empty() {
+        let text = templates::unanswered_notice(ticket, reopen_until, settings);
+        let notice = OutgoingMail::new(MailKind::UnansweredNotice, Some(&ticket.code), to, text);
+        mails.push(notice);
+    }
+    mails
 }

@@ -311,6 +311,18 @@ fn attesa_reminds_once_then_closes_with_the_usual_reopen_window() {
     let effects = timers::due(&t, rome(24, 11), &settings());
     let mail = reminder_mail(&effects).expect("the closure");
     assert_eq!(mail.kind, MailKind::Closure);
+    let told: Vec<(MailKind, Vec<Address>)> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(m) if m.kind == MailKind::UnansweredNotice => Some((m.kind, m.to.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [(MailKind::UnansweredNotice, vec![addr("giulia@kzweb.it")])],
+        "the operator learns it left their list"
+    );
     assert!(
         mail.body.contains("non avendo ricevuto risposta"),
         "{}",

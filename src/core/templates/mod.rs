@@ -33,7 +33,7 @@ pub use customer::{
 pub use operator::{
     assignment, bounce_notice, command_refused, contract_expiry, digest, escalation,
     failure_notice, forward, oncall_notice, queue_notice, quote_notice, reminder, reopen_notice,
-    report, DigestLine, ExpiryText,
+    report, unanswered_notice, DigestLine, ExpiryText,
 };
 
 /// What texts about a new ticket need (queue notice, on-call alert).

@@ -85,6 +85,25 @@ pub fn quote_notice(t: &CustomerReplyText<'_>, quote: &PendingQuote, accepted: b
     mail(t.settings, MailKind::QuoteNotice, values)
 }
 
+/// To whoever handled the ticket: it waited for the customer, who was reminded and never
+/// answered, so it was closed; they may still reopen it until `reopen_until`.
+pub fn unanswered_notice(
+    t: &TicketFacts,
+    reopen_until: DateTime<Utc>,
+    settings: &Settings,
+) -> Text {
+    let values = unanswered_values(t, reopen_until);
+    mail(settings, MailKind::UnansweredNotice, values)
+}
+
+pub(super) fn unanswered_values(t: &TicketFacts, reopen_until: DateTime<Utc>) -> Json {
+    json!({
+        "ticket": ticket(t),
+        "reminded_at": t.status.customer_reminded_at.map(italian_datetime),
+        "reopen_until": italian_when(reopen_until),
+    })
+}
+
 /// To an operator a ticket was assigned to, with the thread.
 pub fn assignment(t: &OperatorText<'_>, to: &str) -> Text {
     mail(t.settings, MailKind::Assignment, assignment_values(t, to))

@@ -23,8 +23,8 @@ use super::customer::{
 };
 use super::operator::{
     assignment_values, bounce_values, brief_values, digest_values, escalation_values,
-    expiry_values, failure_values, forward_values, refusal_values, report_values, DigestLine,
-    ExpiryText,
+    expiry_values, failure_values, forward_values, refusal_values, report_values,
+    unanswered_values, DigestLine, ExpiryText,
 };
 pub use super::variables_of;
 use super::{context, CustomerReplyText, OperatorText, TicketBrief};
@@ -550,6 +550,13 @@ fn quotes_and_waiting(settings: &Settings, t: &TicketFacts) -> Vec<(MailKind, &'
         MailKind::CustomerReminder,
         "waiting",
         reminder_values(&waiting, waiting.status.auto_close_at),
+    ));
+    let mut reminded = waiting.clone();
+    reminded.status.customer_reminded_at = Some(open());
+    out.push((
+        MailKind::UnansweredNotice,
+        "reminded, no answer",
+        unanswered_values(&reminded, closed()),
     ));
     out
 }
