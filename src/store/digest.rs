@@ -5,7 +5,6 @@
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use rusqlite::{params, OptionalExtension};
 
 use crate::core::digest::OpenTicket;
 
@@ -35,29 +34,17 @@ impl Tx<'_> {
 
     /// The last day a digest went out, if one ever did.
     pub fn digest_day(&self) -> Result<Option<NaiveDate>> {
-        let day: Option<String> = self
-            .tx
-            .prepare_cached("SELECT value FROM daemon_state WHERE key = ?1")?
-            .query_row([DIGEST_DAY], |r| r.get(0))
-            .optional()
-            .context("reading the day of the last digest")?;
-        day.map(|d| {
-            NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                .with_context(|| format!("the day of the last digest is stored as {d:?}"))
-        })
-        .transpose()
+        self.state(DIGEST_DAY)?
+            .map(|d| {
+                NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .with_context(|| format!("the day of the last digest is stored as {d:?}"))
+            })
+            .transpose()
     }
 
     /// Records that `day`'s digest went out (its mail queued in this transaction).
     pub fn set_digest_day(&self, day: NaiveDate) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO daemon_state (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute(params![DIGEST_DAY, day.format("%Y-%m-%d").to_string()])
-            .context("recording the day of the digest")?;
-        Ok(())
+        self.set_state(DIGEST_DAY, &day.format("%Y-%m-%d").to_string())
     }
 }
 

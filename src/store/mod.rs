@@ -16,6 +16,7 @@ mod portal;
 mod purge;
 mod report;
 mod schedule;
+mod state;
 mod status;
 mod tickets;
 

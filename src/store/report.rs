@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::core::report::{Month, QuoteFact, RefusedRequest, ReportFacts, TicketFact};
 
@@ -37,13 +37,7 @@ const TICKETS_SQL: &str = "
 impl Tx<'_> {
     /// The last month whose report was mailed, if one ever was.
     pub fn report_month(&self) -> Result<Option<Month>> {
-        let month: Option<String> = self
-            .tx
-            .prepare_cached("SELECT value FROM daemon_state WHERE key = ?1")?
-            .query_row([REPORT_MONTH], |r| r.get(0))
-            .optional()
-            .context("reading the month of the last report")?;
-        month
+        self.state(REPORT_MONTH)?
             .map(|m| {
                 Month::parse(&m)
                     .with_context(|| format!("the month of the last report is stored as {m:?}"))
@@ -53,14 +47,7 @@ impl Tx<'_> {
 
     /// Records that `month`'s report went out (its mail queued in this transaction).
     pub fn set_report_month(&self, month: Month) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO daemon_state (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute(params![REPORT_MONTH, month.to_string()])
-            .context("recording the month of the report")?;
-        Ok(())
+        self.set_state(REPORT_MONTH, &month.to_string())
     }
 
     /// The facts of `month`'s report, read in this transaction.
