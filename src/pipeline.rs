@@ -289,6 +289,11 @@ impl Pipeline {
         store: &mut Store,
         now: DateTime<Utc>,
     ) -> Result<Option<(NaiveDate, usize)>> {
+        // The scheduler asks every round: outside the first office hour of a working day
+        // none is owed, whatever the store says, and no write transaction is taken.
+        if digest::due(None, now, &self.settings).is_none() {
+            return Ok(None);
+        }
         let tx = store.begin()?;
         let Some(day) = digest::due(tx.digest_day()?, now, &self.settings) else {
             return Ok(None);
@@ -313,9 +318,8 @@ impl Pipeline {
         let Some(notify) = &self.expiry else {
             return Ok(vec![]);
         };
-        // The core says the same, but the scheduler asks every round: no transaction for
-        // the nights and weekends.
-        if !self.settings.calendar.is_open(now) {
+        // The scheduler asks every round: no write transaction when none can be owed.
+        if !expiry::may_notify(now, &self.settings.calendar) {
             return Ok(vec![]);
         }
         let tx = store.begin()?;
@@ -341,6 +345,10 @@ impl Pipeline {
     /// one transaction: a crash or a restart leaves both or neither, so a month never
     /// gets two. Returns the month, or None when no report was owed.
     pub fn report(&self, store: &mut Store, now: DateTime<Utc>) -> Result<Option<Month>> {
+        // As for the digest: no write transaction on the hours none can be owed.
+        if report::mail::due(None, now, &self.settings).is_none() {
+            return Ok(None);
+        }
         let tx = store.begin()?;
         let Some(month) = report::mail::due(tx.report_month()?, now, &self.settings) else {
             return Ok(None);

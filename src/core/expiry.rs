@@ -92,6 +92,11 @@ pub fn window(contract: &Contract, now: DateTime<Utc>, before_days: u32) -> Opti
     }
 }
 
+/// Whether any notice may go at `now`: only while the desk is open, so it is read.
+pub fn may_notify(now: DateTime<Utc>, calendar: &Calendar) -> bool {
+    calendar.is_open(now)
+}
+
 /// The notices owed at `now`: none outside office hours; otherwise one for each enabled
 /// contract in a window whose notice for its present end date has not gone out.
 pub fn owed<'a>(
@@ -101,7 +106,7 @@ pub fn owed<'a>(
     notify: &Notify,
     calendar: &Calendar,
 ) -> Vec<(&'a Contract, Notice)> {
-    if !calendar.is_open(now) {
+    if !may_notify(now, calendar) {
         return vec![];
     }
     contracts

@@ -177,12 +177,17 @@ impl Tx<'_> {
     /// The ticket with this code, with its status, contract and thread; for a ticket
     /// merged into another, that other one, which its mail reaches from then on.
     pub fn ticket_by_code(&self, code: &str) -> Result<Option<TicketFacts>> {
-        let id: Option<i64> = self
+        let found: Option<(i64, Option<i64>)> = self
             .tx
-            .prepare_cached("SELECT id FROM tickets WHERE code = ?1")?
-            .query_row([code], |r| r.get(0))
+            .prepare_cached("SELECT id, merged_into FROM tickets WHERE code = ?1")?
+            .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        id.map(|id| self.ticket(self.survivor(id)?)).transpose()
+        let id = match found {
+            None => return Ok(None),
+            Some((id, None)) => id,
+            Some((_, Some(into))) => self.survivor(into)?,
+        };
+        self.ticket(id).map(Some)
     }
 
     /// The ticket that carries on `id`'s correspondence: itself, or the end of its merges.
