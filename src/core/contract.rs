@@ -55,6 +55,20 @@ impl Contract {
     }
 }
 
+/// The contract `address` makes a request on at `at`. An address may sit on several
+/// contracts (an expired one and its renewal): the best standing wins, and among equals
+/// the first (lowest id) one.
+pub fn contract_for<'c>(
+    contracts: &'c [Contract],
+    address: &Address,
+    at: DateTime<Utc>,
+) -> Option<&'c Contract> {
+    contracts
+        .iter()
+        .filter(|c| c.enables(address))
+        .min_by_key(|c| (c.standing(at), c.id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

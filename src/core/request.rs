@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::address::{subject_address, Address};
 use super::body::{self, BodyProblem};
-use super::contract::{Contract, Standing};
+use super::contract::{contract_for, Contract, Standing};
 use super::decision::{
     Decision, Effect, Facts, MailKind, NewTicket, Outcome, OutgoingMail, Rejection, Settings,
     SYSTEM,
@@ -68,16 +68,11 @@ fn contract_of<'f>(
     facts: &'f Facts,
     settings: &Settings,
 ) -> Result<&'f Contract, Rejection> {
-    // An address may sit on several contracts (an expired one and its renewal): the best
-    // standing wins, and among equals the first (lowest id) one.
-    let contract = facts
-        .contracts
-        .iter()
-        .filter(|c| c.enables(requester))
-        .min_by_key(|c| (c.standing(msg.received_at), c.id))
-        .ok_or_else(|| Rejection::AddressNotEnabled {
+    let contract = contract_for(&facts.contracts, requester, msg.received_at).ok_or_else(|| {
+        Rejection::AddressNotEnabled {
             requester: requester.clone(),
-        })?;
+        }
+    })?;
     if sender != requester && !(settings.allow_colleagues && contract.enables(sender)) {
         return Err(Rejection::SenderNotEnabled {
             sender: sender.clone(),

@@ -575,15 +575,7 @@ impl Moves {
     /// The other side of `#unisci`: this ticket takes in `from`; it must be one still
     /// being worked on.
     pub fn absorb(&mut self, from: &TicketCode) -> Moved {
-        if !self.found.state.is_active() {
-            return Err(match self.found.state {
-                TicketState::Merged => NotNow::Merged(self.found.merged_into.clone()),
-                TicketState::Resolved => NotNow::Resolved {
-                    reopen_until: self.found.reopen_until,
-                },
-                _ => NotNow::ClosedForGood,
-            });
-        }
+        self.workable(false)?;
         Ok(vec![Happened::new(EventKind::MergedFrom, from.to_string())])
     }
 

@@ -22,7 +22,7 @@ use chrono_tz::Europe::Rome;
 
 use super::address::{subject_address, Address};
 use super::calendar::{rome, rome_day};
-use super::contract::Contract;
+use super::contract::{contract_for, Contract};
 
 /// A calendar month in Europe/Rome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -337,11 +337,7 @@ pub fn refused_customer(r: &RefusedRequest, contracts: &[Contract]) -> Option<St
     let requester = subject_address(&r.subject)
         .ok()
         .or_else(|| r.sender.as_deref().and_then(Address::parse))?;
-    contracts
-        .iter()
-        .filter(|c| c.enables(&requester))
-        .min_by_key(|c| (c.standing(r.received_at), c.id))
-        .map(|c| c.customer.clone())
+    contract_for(contracts, &requester, r.received_at).map(|c| c.customer.clone())
 }
 
 /// The report of `month` from `facts`, as of `now`.
