@@ -285,6 +285,15 @@ impl Calendar {
             .unwrap_or(at)
     }
 
+    /// Within the first office hour of `at`'s day (or, with hours shorter than that,
+    /// while open): when the desk's scheduled mails (the digest, the monthly report) go,
+    /// never later. Whether the day is a working day is the caller's question.
+    pub fn in_first_office_hour(&self, at: DateTime<Utc>) -> bool {
+        let since_opening = rome(at).time().signed_duration_since(self.opens);
+        let window = Duration::hours(1).min(self.closes.signed_duration_since(self.opens));
+        since_opening >= Duration::zero() && since_opening < window
+    }
+
     /// `days` office days after `at`: the same time of day on the `days`-th working day
     /// after it. Counted from the next opening when the desk is closed at `at`, so a wait
     /// of one office day asked on Friday at 20:00 ends on Tuesday at 9:00 (the customer

@@ -9,16 +9,13 @@
 //! sent in the afternoon or the next day: by then it would say what the operators have
 //! already seen for themselves.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::address::Address;
 use super::calendar::rome;
 use super::decision::{MailKind, Operator, OutgoingMail, Settings};
 use super::templates::{self, DigestLine};
 use super::ticket::{Deadline, TicketCode, TicketFacts, TicketState, TicketStatus};
-
-/// How long after the desk opens a digest still goes out.
-const FIRST_HOUR: Duration = Duration::hours(1);
 
 /// A ticket still being worked on (open, taken, waiting for the customer or for a quote's
 /// answer), with what the digest says of it.
@@ -110,9 +107,7 @@ pub fn due(
     if !calendar.is_working_day(today) || last_sent.is_some_and(|day| day >= today) {
         return None;
     }
-    let since_opening = local.time().signed_duration_since(calendar.opens);
-    let window = FIRST_HOUR.min(calendar.closes.signed_duration_since(calendar.opens));
-    (since_opening >= Duration::zero() && since_opening < window).then_some(today)
+    calendar.in_first_office_hour(now).then_some(today)
 }
 
 /// The digests of `now`'s day: one to each operator with something in hand, in config
@@ -198,6 +193,7 @@ fn mail(
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
     use chrono::TimeZone;
     use chrono_tz::Europe::Rome;
 

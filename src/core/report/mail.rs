@@ -6,16 +6,13 @@
 //! desk is closed, never late. The shell records the month last sent in the transaction
 //! that queues the mail; `due` reads it with the clock, so a restart never sends it twice.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::super::calendar::rome;
 use super::super::decision::{MailKind, OutgoingMail, Settings};
 use super::super::inbound::Attachment;
 use super::super::templates;
 use super::{csv, html, month_name, text, Month, Report};
-
-/// How long after the desk opens the report still goes out.
-const FIRST_HOUR: Duration = Duration::hours(1);
 
 /// The month whose report is owed at `now`, given the last one sent: the previous month,
 /// when a recipient is configured, today is the first working day of this month, the
@@ -39,9 +36,7 @@ pub fn due(last_sent: Option<Month>, now: DateTime<Utc>, settings: &Settings) ->
     if first_working {
         return None;
     }
-    let since_opening = local.time().signed_duration_since(calendar.opens);
-    let window = FIRST_HOUR.min(calendar.closes.signed_duration_since(calendar.opens));
-    (since_opening >= Duration::zero() && since_opening < window).then_some(owed)
+    calendar.in_first_office_hour(now).then_some(owed)
 }
 
 /// The report's mail to the administration, with `rapporto-YYYY-MM.html` and `.csv`
