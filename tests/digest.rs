@@ -110,7 +110,10 @@ fn a_digest_on_a_monday_morning_and_none_on_a_sunday_on_8_december_twice_or_late
     let calendar = Calendar::default();
     let monday = next_day(|d| d.weekday() == Weekday::Mon && calendar.is_working_day(d));
     let sunday = next_day(|d| d.weekday() == Weekday::Sun);
-    let immacolata = next_day(|d| d.month() == 12 && d.day() == 8);
+    // On a weekday: on a Saturday or Sunday none would go anyway, proving nothing.
+    let immacolata = next_day(|d| {
+        d.month() == 12 && d.day() == 8 && !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+    });
     assert_eq!(italian_holiday(immacolata), Some("Immacolata Concezione"));
     let afternoon = next_day(|d| d > monday && calendar.is_working_day(d));
     let mut runs = vec![
@@ -118,10 +121,8 @@ fn a_digest_on_a_monday_morning_and_none_on_a_sunday_on_8_december_twice_or_late
         ("Monday morning", rome(monday, 9, 10), 2),
         ("Monday morning again", rome(monday, 9, 40), 0),
         ("a working day's afternoon", rome(afternoon, 15, 0), 0),
+        ("8 December", rome(immacolata, 9, 10), 0),
     ];
-    if immacolata.weekday() != Weekday::Sun {
-        runs.push(("8 December", rome(immacolata, 9, 10), 0));
-    }
     // In the order the days come: the daemon's clock never goes back.
     runs.sort_by_key(|(_, at, _)| *at);
 
