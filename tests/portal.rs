@@ -1130,7 +1130,7 @@ fn metrics_answer_an_allowed_client_and_are_a_404_to_any_other() {
         scrape
             .samples
             .iter()
-            .find(|s| s.metric == name && label.map_or(true, |(k, v)| s.labels.get(k) == Some(v)))
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
             .map(|s| s.value.clone())
     };
     use prometheus_parse::Value::Gauge;

@@ -600,7 +600,7 @@ impl Moves {
             TicketState::Merged => return Err(NotNow::Merged(self.found.merged_into.clone())),
             _ => return Err(NotNow::NotClosed),
         }
-        if !until.is_some_and(|until| self.at < until) {
+        if until.is_none_or(|until| self.at >= until) {
             return Err(NotNow::WindowPassed {
                 reopen_until: until,
             });

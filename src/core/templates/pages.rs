@@ -302,7 +302,7 @@ pub fn check(texts: &Texts, settings: &Settings) -> Vec<TextProblem> {
     let given = |page: Option<Page>| -> Vec<String> {
         let mut keys: Vec<String> = situations
             .iter()
-            .filter(|(p, _, _)| page.map_or(true, |page| page == *p))
+            .filter(|(p, _, _)| page.is_none_or(|page| page == *p))
             .flat_map(|(_, _, values)| variables_of(values))
             .collect();
         keys.sort();

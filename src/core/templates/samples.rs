@@ -838,7 +838,7 @@ fn unknown_variables(texts: &Texts, situations: &[Situation]) -> Vec<TextProblem
     let given = |kind: Option<MailKind>| -> Vec<String> {
         let mut keys: Vec<String> = situations
             .iter()
-            .filter(|s| kind.map_or(true, |k| k == s.kind))
+            .filter(|s| kind.is_none_or(|k| k == s.kind))
             .flat_map(|s| variables_of(&s.values))
             .collect();
         keys.sort();
