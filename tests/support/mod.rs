@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod clock;
+pub mod container;
 pub mod forward;
 pub mod oracle;
 pub mod portal;
