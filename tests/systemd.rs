@@ -335,21 +335,29 @@ fn ticket_count(d: &Desk) -> usize {
 }
 
 fn kill_loses_nothing(d: &Desk) {
-    const N: usize = 150;
+    const N: usize = 300;
     let before_tickets = ticket_count(d);
     let before_acks = acks(d).len();
-    let pid = d.ct.property(UNIT, "MainPID");
+    // The backlog waits in the mailbox while the daemon is stopped, so that the kill falls
+    // in the middle of the drain, not after it.
+    d.ct.ok("systemctl stop assistenza");
     append_many(
         &d.support,
         "INBOX",
         (0..N).map(|_| request(&d.customer, &d.support, &d.customer, BODY)),
     );
+    d.ct.ok("systemctl start assistenza");
+    let pid = d.ct.property(UNIT, "MainPID");
     let start = Instant::now();
-    while acks(d).len() == before_acks && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(20));
+    while ticket_count(d) < before_tickets + 20 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
     }
     d.ct.ok("systemctl kill -s KILL assistenza");
     let killed_at = ticket_count(d) - before_tickets;
+    assert!(
+        killed_at < N,
+        "the kill came after the whole backlog was handled"
+    );
     let back = d.ct.until(
         &format!("[ \"$(systemctl show -p MainPID --value assistenza)\" != {pid} ] && systemctl is-active -q assistenza"),
         Duration::from_secs(30),
