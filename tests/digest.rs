@@ -12,7 +12,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use assistenza::core::calendar::{italian_holiday, Calendar};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc, Weekday};
@@ -44,10 +44,7 @@ fn next_day(wanted: impl Fn(NaiveDate) -> bool) -> NaiveDate {
 
 /// The digests in the mailboxes of `people`, once Postfix has delivered all it holds.
 fn digests(people: &[&str]) -> Vec<(String, Vec<u8>)> {
-    let start = Instant::now();
-    while !postfix_queue_empty() && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    postfix_drained();
     people
         .iter()
         .flat_map(|who| {

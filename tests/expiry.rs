@@ -10,7 +10,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assistenza::core::calendar::Calendar;
 use assistenza::core::templates::italian_date;
@@ -50,10 +50,7 @@ fn row(mario: &str, until: NaiveDate) -> String {
 /// The expiry notices in the administration's mailbox (subject, text, raw), once Postfix
 /// has delivered all it holds.
 fn notices(admin: &str) -> Vec<(String, String, Vec<u8>)> {
-    let start = Instant::now();
-    while !postfix_queue_empty() && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    postfix_drained();
     fetch_all(admin, "INBOX")
         .into_iter()
         .map(|m| {

@@ -115,14 +115,7 @@ fn history<'a>(shown: &'a str, event: &str) -> Vec<&'a str> {
 /// The subjects in `user`'s inbox once Postfix has delivered all it holds: what a person
 /// finally sees, a late or duplicate mail included.
 fn settled(user: &str) -> Vec<String> {
-    let start = Instant::now();
-    while !postfix_queue_empty() {
-        assert!(
-            start.elapsed() < Wait::from_secs(60),
-            "Postfix's queue never drained"
-        );
-        std::thread::sleep(Wait::from_millis(200));
-    }
+    postfix_drained();
     fetch_all(user, "INBOX")
         .iter()
         .map(|m| subject_and_text(m).0)

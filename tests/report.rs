@@ -304,6 +304,7 @@ fn the_text_report_speaks_italian_with_italian_numbers() {
 
 /// Runs headless Chromium on `page` with `args` (`--screenshot=…`, `--print-to-pdf=…`).
 fn chromium(page: &Path, args: &[String]) {
+    support::browser::install();
     let profile = tempfile::tempdir().expect("profile");
     let out = Command::new(support::browser::CHROMIUM)
         .args([
@@ -402,10 +403,7 @@ fn a_report_recipient_that_is_no_address_is_a_config_error_naming_report_to() {
 /// The mails in `who`'s inbox whose subject starts with `prefix`, once Postfix has
 /// delivered all it holds.
 fn inbox(who: &str, prefix: &str) -> Vec<Vec<u8>> {
-    let start = std::time::Instant::now();
-    while !support::postfix_queue_empty() && start.elapsed() < std::time::Duration::from_secs(20) {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    support::postfix_drained();
     support::fetch_all(who, "INBOX")
         .into_iter()
         .filter(|m| support::subject_and_text(m).0.starts_with(prefix))

@@ -345,7 +345,7 @@ fn capabilities(profile: &Path) -> Capabilities {
 
 /// Installs chromium and its driver unless both are there. `flock` makes parallel test
 /// binaries wait for one apt-get instead of running their own.
-fn install() {
+pub fn install() {
     if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
         return;
     }

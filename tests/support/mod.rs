@@ -543,6 +543,19 @@ pub fn postfix_queue_empty() -> bool {
         .success()
 }
 
+/// Waits until the stack's Postfix holds no mail, so what a mailbox shows is final (a late
+/// or duplicate mail included); fails the test if it never drains within a minute.
+pub fn postfix_drained() {
+    let start = Instant::now();
+    while !postfix_queue_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "Postfix's queue never drained"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The count of messages in a mailbox (0 when it does not exist).
 pub fn count(user: &str, mailbox: &str) -> usize {
     fetch_all(user, mailbox).len()
