@@ -14,7 +14,7 @@ use super::decision::{
 };
 use super::inbound::Inbound;
 use super::templates::{self, OperatorText};
-use super::texts::Text;
+use super::texts::{self, Text};
 use super::ticket::{Event, Extra, Happened, Moves, NotNow, TicketCode, TicketFacts};
 
 /// Decides on a message from `op`, whose server vouched for them.
@@ -167,7 +167,10 @@ impl Work<'_> {
             .map(|h| chrono::Duration::hours(i64::from(h)))
             .unwrap_or(self.settings.reopen_window);
         let until = self.msg.received_at + window;
-        let detail = format!("riapribile fino al {}", templates::italian_datetime(until));
+        let detail = format!(
+            "riapribile fino {}",
+            texts::article(&templates::italian_datetime(until), "al ", "all'")
+        );
         let happened = self
             .moves
             .close(&self.op.name, until, detail)

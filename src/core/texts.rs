@@ -519,7 +519,24 @@ fn environment(edited: bool) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(edited.then_some(FUEL));
     env.add_filter("quote", quote);
+    env.add_filter("il", |date: &str| article(date, "il ", "l'"));
+    env.add_filter("del", |date: &str| article(date, "del ", "dell'"));
+    env.add_filter("al", |date: &str| article(date, "al ", "all'"));
+    env.add_filter("dal", |date: &str| article(date, "dal ", "dall'"));
     env
+}
+
+/// A date as the texts write it (`10 marzo 2026`, `10 marzo 2026 alle 10:05`) after an
+/// article or articulated preposition: `il 10 marzo`, but `l'8 marzo`, `l'11 marzo` and
+/// `l'1 marzo` (and `dall'8/12`), since otto, undici and uno start with a vowel. `full` is the form with its
+/// space (`"al "`), `elided` the one with the apostrophe (`"all'"`).
+pub fn article(date: &str, full: &str, elided: &str) -> String {
+    let digits = date.bytes().take_while(u8::is_ascii_digit).count();
+    if matches!(&date[..digits], "1" | "8" | "11") {
+        format!("{elided}{date}")
+    } else {
+        format!("{full}{date}")
+    }
 }
 
 /// `{{ text | quote }}`: every line prefixed with `> `, as mail clients quote.
@@ -621,6 +638,25 @@ mod tests {
             source.to_string(),
             Origin::File(format!("/etc/assistenza/templates/{name}")),
         )
+    }
+
+    #[test]
+    fn an_article_before_a_date_is_elided_before_otto_undici_and_uno() {
+        let ok = Texts::compile(vec![file(
+            "relay.j2",
+            "Subject: x\n\n{{ a | il }}, {{ b | del }}, {{ c | dal }} {{ d | al }}.\n",
+        )])
+        .expect("compiles");
+        let ctx = context! { a => "8 marzo 2026", b => "11 marzo 2026 alle 10:05",
+        c => "1 marzo 2026", d => "10 marzo 2026" };
+        assert_eq!(
+            ok.render("relay.j2", &ctx).expect("renders").1,
+            "l'8 marzo 2026, dell'11 marzo 2026 alle 10:05, dall'1 marzo 2026 al 10 marzo 2026.\n"
+        );
+        assert_eq!(article("18 marzo", "al ", "all'"), "al 18 marzo");
+        assert_eq!(article("81 giorni", "il ", "l'"), "il 81 giorni");
+        assert_eq!(article("8/12", "dal ", "dall'"), "dall'8/12");
+        assert_eq!(article("lunedì 8 marzo", "il ", "l'"), "il lunedì 8 marzo");
     }
 
     #[test]

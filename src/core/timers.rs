@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::decision::{Effect, MailKind, OutgoingMail, Settings, SYSTEM};
 use super::templates;
+use super::texts;
 use super::ticket::{Deadline, Event, Happened, Moves, TicketFacts, TicketState};
 
 /// When a ticket waiting for the customer closes if they still do not answer: as planned
@@ -82,8 +83,8 @@ pub fn due(ticket: &TicketFacts, now: DateTime<Utc>, settings: &Settings) -> Vec
         Some(Deadline::AutoClose(_)) => {
             let until = now + settings.reopen_window;
             let detail = format!(
-                "senza risposta del cliente; riapribile fino al {}",
-                templates::italian_datetime(until)
+                "senza risposta del cliente; riapribile fino {}",
+                texts::article(&templates::italian_datetime(until), "al ", "all'")
             );
             let moved = moves.close_unanswered(until, detail);
             (moved, now, closed_unanswered(ticket, until, settings))

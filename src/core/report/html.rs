@@ -11,6 +11,7 @@ use chrono::{DateTime, Datelike, Utc};
 use super::text::kept;
 use super::{hours, month_name, rome_minute, Report, Row};
 use crate::core::templates::euro;
+use crate::core::texts;
 
 const GREEN: &str = "#2e7d32";
 const RED: &str = "#c62828";
@@ -120,7 +121,7 @@ fn keys(t: &Row) -> String {
 
 /// `dal 2/11`.
 fn week_label(day: chrono::NaiveDate) -> String {
-    format!("dal {}/{}", day.day(), day.month())
+    texts::article(&format!("{}/{}", day.day(), day.month()), "dal ", "dall'")
 }
 
 fn weekly_opened(report: &Report) -> String {
