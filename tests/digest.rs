@@ -141,6 +141,14 @@ fn a_digest_on_a_monday_morning_and_none_on_a_sunday_on_8_december_twice_or_late
         );
         seen = now.len();
     }
+    // The sysadmin sees which morning last had its digest.
+    let status = desk.ok(&["status"]);
+    assert!(
+        status.contains(&format!(
+            "last digest for {monday}, last monthly report for none yet"
+        )),
+        "{status}"
+    );
 
     // Monday's: one to Giulia with her ticket, one to the queue with the untaken one,
     // nothing to Sergio, who has nothing open.

@@ -319,6 +319,12 @@ fn text(s: &Status, now: DateTime<Utc>) -> String {
         ),
         None => say!(out, "last look    never"),
     }
+    say!(
+        out,
+        "scheduled    last digest for {}, last monthly report for {}",
+        st.last_digest_day.as_deref().unwrap_or("none yet"),
+        st.last_report_month.as_deref().unwrap_or("none yet")
+    );
     match st.outbox_oldest_pending_at {
         Some(at) => say!(
             out,

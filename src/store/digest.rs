@@ -9,9 +9,7 @@ use chrono::NaiveDate;
 use crate::core::digest::OpenTicket;
 
 use super::intake::Tx;
-
-/// The `daemon_state` key of the last day a digest went out (`2026-12-07`).
-const DIGEST_DAY: &str = "digest_day";
+use super::state::DIGEST_DAY;
 
 impl Tx<'_> {
     /// Every ticket open, taken, or waiting for the customer or a quote's answer, oldest

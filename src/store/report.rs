@@ -11,10 +11,8 @@ use rusqlite::{params, Connection};
 use crate::core::report::{Month, QuoteFact, RefusedRequest, ReportFacts, TicketFact};
 
 use super::intake::{load_contract, Tx};
+use super::state::REPORT_MONTH;
 use super::{parse_ts, ts, Store};
-
-/// The `daemon_state` key of the last month whose report was mailed (`2026-11`).
-const REPORT_MONTH: &str = "report_month";
 
 /// Tickets with any fact in the window: opened, a promise due, an event, time or a quote.
 const TICKETS_SQL: &str = "

@@ -7,6 +7,11 @@ use rusqlite::{params, OptionalExtension};
 
 use super::intake::Tx;
 
+/// The key of the last day a digest went out (`2026-12-07`).
+pub(super) const DIGEST_DAY: &str = "digest_day";
+/// The key of the last month whose report was mailed (`2026-11`).
+pub(super) const REPORT_MONTH: &str = "report_month";
+
 impl Tx<'_> {
     /// The value stored under `key`, if any.
     pub(super) fn state(&self, key: &str) -> Result<Option<String>> {

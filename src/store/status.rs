@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use super::state::{DIGEST_DAY, REPORT_MONTH};
 use super::{parse_ts, ts, Store};
 
 /// An unsent acknowledgement this close to its deadline is reported as at risk.
@@ -33,6 +34,10 @@ pub struct StoreStatus {
     pub last_poll_at: Option<DateTime<Utc>>,
     /// `idle`, `poll` or `once`: how the daemon last looked at the mailbox.
     pub intake_mode: Option<String>,
+    /// The last office day a morning digest went out for (`2026-12-07`), and the last
+    /// month whose report was mailed (`2026-11`).
+    pub last_digest_day: Option<String>,
+    pub last_report_month: Option<String>,
     /// Messages set aside in Quarantine in the last 7 days because handling them failed
     /// (for good, or for longer than `intake.give_up_after_secs`) …
     pub intake_failed_7d: u64,
@@ -150,6 +155,8 @@ impl Store {
             acks,
             last_poll_at: self.state("last_poll_at")?.map(|t| parse_ts(&t)).transpose()?,
             intake_mode: self.state("intake_mode")?,
+            last_digest_day: self.state(DIGEST_DAY)?,
+            last_report_month: self.state(REPORT_MONTH)?,
             intake_failed_7d: count(
                 "SELECT COUNT(*) FROM inbound WHERE outcome = 'failed' AND processed_at >= ?1",
                 &[&ts(now - Duration::days(7))],
