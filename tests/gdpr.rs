@@ -245,6 +245,42 @@ fn export_writes_the_persons_mail_history_time_and_an_italian_readme() {
 }
 
 #[test]
+fn the_agencys_own_leggimi_is_used_and_a_broken_one_is_a_config_error() {
+    let (desk, ..) = two_customers();
+    let templates = desk.dir.path().join("templates");
+    std::fs::create_dir(&templates).expect("templates dir");
+    let own = "Referente privacy: dpo@kzweb.it. Ticket: {{ tickets | join(\" \") }}\n";
+    std::fs::write(templates.join("leggimi.txt.j2"), own).expect("template");
+    let config = std::fs::read_to_string(&desk.config).expect("config");
+    std::fs::write(
+        &desk.config,
+        format!("[templates]\ndir = \"templates\"\n{config}"),
+    )
+    .expect("config");
+    let out = desk.dir.path().join("own");
+    desk.ok(&["gdpr", "export", MARIO, out.to_str().expect("path")]);
+    let readme = std::fs::read_to_string(out.join("LEGGIMI.txt")).expect("leggimi");
+    assert!(
+        readme.starts_with("Referente privacy: dpo@kzweb.it. Ticket: KZ-"),
+        "{readme}"
+    );
+
+    // A broken one is a configuration error naming the file and line, as for every
+    // template: the set is rendered in its sample situations when the config is read.
+    let broken = "Per {{ address }}: {{ nessuna.variabile }}\n";
+    std::fs::write(templates.join("leggimi.txt.j2"), broken).expect("template");
+    let out = desk.dir.path().join("broken");
+    let run = desk.run(&["gdpr", "export", MARIO, out.to_str().expect("path")]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("leggimi.txt.j2:1: unknown variable"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
 fn the_agencys_own_addresses_are_refused() {
     let (desk, ..) = two_customers();
     let export = desk.dir.path().join("x");

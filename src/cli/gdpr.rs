@@ -11,6 +11,8 @@ use chrono::Utc;
 use crate::config::Config;
 use crate::core::address::Address;
 use crate::core::calendar::rome;
+use crate::core::decision::Settings;
+use crate::core::templates::pages::{self, Page};
 use crate::store::{Erasure, Export, ExportMail, Store};
 
 use super::GdprCommand;
@@ -31,7 +33,7 @@ pub fn command(cfg: &Config, cmd: GdprCommand) -> Result<()> {
     }
     let mut store = Store::open(&cfg.store.path)?;
     match cmd {
-        GdprCommand::Export { dir, .. } => export(&store, &address, &dir, dry_run),
+        GdprCommand::Export { dir, .. } => export(cfg, &store, &address, &dir, dry_run),
         GdprCommand::Erase { .. } => {
             let erasure = store.gdpr_erase(&address, Utc::now(), dry_run)?;
             print!("{}", render(&address, &erasure, dry_run));
@@ -69,7 +71,7 @@ fn customer_address(cfg: &Config, text: &str) -> Result<Address> {
     Ok(address)
 }
 
-fn export(store: &Store, address: &Address, dir: &Path, dry_run: bool) -> Result<()> {
+fn export(cfg: &Config, store: &Store, address: &Address, dir: &Path, dry_run: bool) -> Result<()> {
     let data = store.gdpr_export(address)?;
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         bail!(
@@ -93,13 +95,14 @@ fn export(store: &Store, address: &Address, dir: &Path, dry_run: bool) -> Result
         );
         return Ok(());
     }
-    write_export(&data, address, dir).with_context(|| format!("writing {}", dir.display()))?;
+    let readme = leggimi(&cfg.settings, &data, address)?;
+    write_export(&data, &readme, dir).with_context(|| format!("writing {}", dir.display()))?;
     println!("exported {address} to {}: {what}", dir.display());
     Ok(())
 }
 
 /// The folder: readable by its owner only, since it holds the person's mail.
-fn write_export(data: &Export, address: &Address, dir: &Path) -> Result<()> {
+fn write_export(data: &Export, readme: &str, dir: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     let mail_dir = dir.join("posta");
     std::fs::DirBuilder::new()
@@ -127,8 +130,8 @@ fn write_export(data: &Export, address: &Address, dir: &Path) -> Result<()> {
         time.write_record([code, &t.day, &t.operator, &t.minutes.to_string()])?;
     }
     time.flush()?;
-    let mut readme = std::fs::File::create(dir.join("LEGGIMI.txt"))?;
-    readme.write_all(leggimi(data, address).as_bytes())?;
+    let mut readme_file = std::fs::File::create(dir.join("LEGGIMI.txt"))?;
+    readme_file.write_all(readme.as_bytes())?;
     Ok(())
 }
 
@@ -150,37 +153,24 @@ fn eml_name(n: usize, mail: &ExportMail) -> String {
     )
 }
 
-/// What the folder holds, for the person who asked (in Italian).
-fn leggimi(data: &Export, address: &Address) -> String {
-    let tickets = if data.tickets.is_empty() {
-        "nessuno".to_string()
-    } else {
-        data.tickets.join(", ")
-    };
-    format!(
-        "Dati personali relativi all'indirizzo {address}\n\
-         Estratti dal sistema di assistenza il {when} (ora italiana).\n\
-         \n\
-         Questa cartella contiene:\n\
-         \n\
-         - posta/: ogni messaggio ricevuto da questo indirizzo o inviato a questo indirizzo\n\
-         \x20 ({mails} in tutto), ciascuno in un file .eml esattamente come è stato ricevuto o\n\
-         \x20 spedito (intestazioni e allegati compresi). Si apre con qualunque programma di\n\
-         \x20 posta. Il nome del file dice la data, se il messaggio è stato \"ricevuto\" o\n\
-         \x20 \"inviato\" (o è un \"modulo\" del portale in attesa di conferma) e il ticket.\n\
-         - storico.csv: la cronologia dei ticket aperti da questo indirizzo, inviati da esso\n\
-         \x20 o in cui è in copia: ticket, quando, chi, evento, dettaglio.\n\
-         - tempo.csv: il tempo di lavoro registrato su quei ticket: ticket, giorno, operatore,\n\
-         \x20 minuti (un numero negativo corregge una registrazione precedente).\n\
-         \n\
-         Ticket interessati: {tickets}.\n\
-         \n\
-         I file CSV si aprono con un foglio di calcolo (separatore: virgola, codifica UTF-8).\n\
-         Per domande su questi dati, o per chiederne la cancellazione, rispondere a chi ha\n\
-         inviato questa cartella.\n",
-        when = rome(Utc::now()).format("%d/%m/%Y %H:%M"),
-        mails = data.mails.len(),
-    )
+/// What the folder holds, for the person who asked: `leggimi.txt.j2`, the agency's own
+/// when `[templates] dir` has one (the built-in text, with a warning, if that one fails).
+fn leggimi(settings: &Settings, data: &Export, address: &Address) -> Result<String> {
+    let values = pages::leggimi(
+        settings,
+        address.as_str(),
+        Utc::now(),
+        data.mails.len(),
+        &data.tickets,
+    );
+    let (text, problem) = settings.texts.page(Page::Leggimi.template(), &values);
+    if let Some(problem) = problem {
+        eprintln!("warning: {problem}; LEGGIMI.txt is written from the built-in text");
+    }
+    if text.is_empty() {
+        bail!("LEGGIMI.txt could not be written: no text renders");
+    }
+    Ok(text)
 }
 
 /// The report for people.

@@ -59,6 +59,7 @@ fn list(cfg: &Config) {
     println!("{:<24} {:<9} IN FORCE", "TEMPLATE", "KIND");
     for (name, origin) in cfg.settings.texts.origins() {
         let kind = match (is_part(name), is_page(name)) {
+            (_, true) if name.ends_with(".txt.j2") => "document",
             (_, true) => "page",
             (true, _) => "part",
             _ => "mail",

@@ -127,6 +127,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/_page.html.j2"),
     ),
     ("style.css.j2", include_str!("../../templates/style.css.j2")),
+    (
+        "leggimi.txt.j2",
+        include_str!("../../templates/leggimi.txt.j2"),
+    ),
 ];
 
 /// Instructions one rendering of an edited set may take: far more than any built-in
@@ -464,10 +468,10 @@ pub fn is_part(name: &str) -> bool {
     name.starts_with('_')
 }
 
-/// Whether `name` is one of the portal's pages (or their layout, or their stylesheet):
-/// rendered whole, with no subject line.
+/// Whether `name` is rendered whole, with no subject line: one of the portal's pages (or
+/// their layout, or their stylesheet), or a document such as the GDPR export's LEGGIMI.txt.
 pub fn is_page(name: &str) -> bool {
-    name.ends_with(".html.j2") || name.ends_with(".css.j2")
+    name.ends_with(".html.j2") || name.ends_with(".css.j2") || name.ends_with(".txt.j2")
 }
 
 fn file_of(origin: &Origin, name: &str) -> String {

@@ -1,7 +1,8 @@
-//! The portal's pages: the values each page template receives, and the situations a set
-//! of texts must render before it is put in force (an empty form, one sent back with
-//! every error and a customer's hostile text, each state of a confirmation link, each
-//! error page). Pages are HTML: what a customer typed is escaped by the template set.
+//! The texts rendered whole, the portal's pages and the GDPR export's LEGGIMI.txt: the
+//! values each receives, and the situations a set of texts must render before it is put
+//! in force (an empty form, one sent back with every error and a customer's hostile text,
+//! each state of a confirmation link, each error page, an export with and without
+//! tickets). Pages are HTML: what a customer typed is escaped by the template set.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
@@ -19,16 +20,19 @@ pub enum Page {
     Confirmed,
     Error,
     Style,
+    /// Not served by the portal: the LEGGIMI.txt of `gdpr export`.
+    Leggimi,
 }
 
 impl Page {
-    pub const ALL: [Page; 6] = [
+    pub const ALL: [Page; 7] = [
         Page::Form,
         Page::Received,
         Page::Confirm,
         Page::Confirmed,
         Page::Error,
         Page::Style,
+        Page::Leggimi,
     ];
 
     pub fn template(self) -> &'static str {
@@ -39,6 +43,7 @@ impl Page {
             Page::Confirmed => "confirmed.html.j2",
             Page::Error => "error.html.j2",
             Page::Style => "style.css.j2",
+            Page::Leggimi => "leggimi.txt.j2",
         }
     }
 }
@@ -200,6 +205,25 @@ pub fn style(settings: &Settings) -> minijinja::Value {
     context(settings, json!({}))
 }
 
+/// The LEGGIMI.txt of a person's export: their address, when, how many mails, which tickets.
+pub fn leggimi(
+    settings: &Settings,
+    address: &str,
+    at: DateTime<Utc>,
+    mails: usize,
+    tickets: &[String],
+) -> minijinja::Value {
+    context(
+        settings,
+        json!({
+            "address": address,
+            "extracted_at": italian_datetime(at),
+            "mails": mails,
+            "tickets": tickets,
+        }),
+    )
+}
+
 /// Every page in every shape, with a label for the problems.
 pub fn situations(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> {
     let mut all = forms(settings);
@@ -212,6 +236,21 @@ pub fn situations(settings: &Settings) -> Vec<(Page, String, minijinja::Value)> 
     );
     push(Page::Confirmed, "confirmed", confirmed(settings));
     push(Page::Style, "stylesheet", style(settings));
+    let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 8, 9, 5, 0)
+        .single()
+        .unwrap_or_default();
+    let codes = ["KZ-2026-00001".to_string(), "KZ-2026-00007".to_string()];
+    let who = "mario.rossi@example.it";
+    push(
+        Page::Leggimi,
+        "export",
+        leggimi(settings, who, at, 12, &codes),
+    );
+    push(
+        Page::Leggimi,
+        "export of nothing",
+        leggimi(settings, who, at, 0, &[]),
+    );
     let until = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 11, 9, 5, 0).single();
     for state in ["ready", "used", "expired", "unknown"] {
         let valid_until = until.filter(|_| state == "ready");
@@ -375,6 +414,23 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("@example"), "{html}");
+    }
+
+    #[test]
+    fn the_leggimi_names_the_tickets_or_says_there_are_none() {
+        let text = page(Page::Leggimi, "export");
+        assert!(text.starts_with("Dati personali relativi all'indirizzo mario.rossi@example.it\n"));
+        assert!(
+            text.contains("Estratti dal sistema di assistenza l'8 marzo 2026 alle 10:05"),
+            "{text}"
+        );
+        assert!(text.contains("(12 in tutto)"), "{text}");
+        assert!(
+            text.contains("Ticket interessati: KZ-2026-00001, KZ-2026-00007.\n"),
+            "{text}"
+        );
+        let none = page(Page::Leggimi, "export of nothing");
+        assert!(none.contains("Ticket interessati: nessuno.\n"), "{none}");
     }
 
     #[test]
