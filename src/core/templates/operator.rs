@@ -12,9 +12,7 @@ use super::super::contract::Contract;
 use super::super::decision::{MailKind, Refusal, Settings};
 use super::super::inbound::Channel;
 use super::super::texts::Text;
-use super::super::ticket::{
-    Deadline, NotNow, PendingQuote, TicketCode, TicketFacts, TicketState, TicketStatus,
-};
+use super::super::ticket::{Deadline, NotNow, PendingQuote, TicketCode, TicketFacts, TicketStatus};
 use super::customer::{operator_values, reply_values};
 use super::{
     address_list, attachment_list, duration, italian_date, italian_datetime, italian_day,
@@ -368,30 +366,20 @@ pub(super) fn digest_values(
 
 fn digest_line(line: &DigestLine<'_>) -> Json {
     let st = line.status;
-    let mark = match st.state {
-        _ if line.late => Some("presa in carico in ritardo"),
-        TicketState::Waiting => Some("in attesa del cliente"),
-        TicketState::AwaitingApproval => Some("preventivo in attesa di approvazione"),
-        _ => None,
-    };
     let (deadline, due) = match line.deadline {
-        Some(Deadline::FirstContact(at)) if line.late => {
-            ("Doveva essere preso in carico entro", Some(at))
-        }
-        Some(Deadline::FirstContact(at)) => ("Da prendere in carico entro", Some(at)),
-        Some(Deadline::CustomerReminder(at)) => ("Sollecito al cliente:", Some(at)),
-        Some(Deadline::AutoClose(at)) => ("Chiusura se il cliente non risponde:", Some(at)),
-        Some(Deadline::ReopenWindow(at)) => ("Chiusura definitiva:", Some(at)),
-        None => ("", None),
+        Some(Deadline::FirstContact(at)) => (Some("first_contact"), Some(at)),
+        Some(Deadline::CustomerReminder(at)) => (Some("customer_reminder"), Some(at)),
+        Some(Deadline::AutoClose(at)) => (Some("auto_close"), Some(at)),
+        Some(Deadline::ReopenWindow(at)) => (Some("reopen_window"), Some(at)),
+        None => (None, None),
     };
     json!({
         "code": line.code.to_string(),
         "customer": printable(line.customer),
         "summary": printable(line.summary),
         "state": st.state.as_str(),
-        "state_label": state_label(st.state),
-        "mark": mark,
-        "deadline": due.map(|_| deadline),
+        "late": line.late,
+        "deadline": deadline,
         "due": due.map(italian_when),
         "operator": st.operator,
         "team": st.team,
@@ -399,19 +387,6 @@ fn digest_line(line: &DigestLine<'_>) -> Json {
         "opened_at": italian_datetime(line.opened_at),
         "time": (line.time_minutes != 0).then(|| duration(line.time_minutes)),
     })
-}
-
-/// A ticket's state in a few words, for operators.
-fn state_label(state: TicketState) -> &'static str {
-    match state {
-        TicketState::Open => "da prendere in carico",
-        TicketState::Taken => "in carico",
-        TicketState::Waiting => "in attesa del cliente",
-        TicketState::AwaitingApproval => "preventivo in attesa di approvazione",
-        TicketState::Resolved => "chiuso, riapribile dal cliente",
-        TicketState::Closed => "chiuso definitivamente",
-        TicketState::Merged => "unito a un altro ticket",
-    }
 }
 
 /// A contract expiry notice to the administration. `core::expiry` decides when one is
