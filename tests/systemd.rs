@@ -61,6 +61,7 @@ fn the_package_under_a_real_systemd() {
     reload_keeps_the_session(&desk);
     watchdog(&desk);
     kill_loses_nothing(&desk);
+    metrics(&desk);
     stop_is_clean(&desk);
     journal_priorities(&desk);
     security_score(&desk);
@@ -397,6 +398,39 @@ fn kill_loses_nothing(d: &Desk) {
     step(&format!(
         "systemctl kill -s KILL with {N} requests in the mailbox ({killed_at} done): restarted, {N} tickets, {N} acknowledgements, {duplicates} duplicated"
     ));
+}
+
+/// What node_exporter's textfile collector would read, from the installed binary.
+fn metrics(d: &Desk) {
+    let text = d.ct.ok(&format!("{AS_DAEMON} status --format prometheus"));
+    let lines: Vec<&str> = text.lines().collect();
+    let value = |name: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .to_string()
+    };
+    assert_eq!(value("assistenza_mailbox_measured"), "1");
+    assert_eq!(value("assistenza_mailbox_backlog_messages"), "0");
+    let open: u64 = value("assistenza_tickets{state=\"open\"}")
+        .parse()
+        .expect("count");
+    assert_eq!(
+        open as usize,
+        ticket_count(d),
+        "every ticket is open, none taken"
+    );
+    let sample: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    println!(
+        "systemd-test: status --format prometheus:\n{}",
+        sample.join("\n")
+    );
+    step("status --format prometheus as the daemon's user: mailbox measured over IMAP, tickets by state");
 }
 
 fn stop_is_clean(d: &Desk) {

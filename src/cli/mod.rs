@@ -30,6 +30,7 @@ use crate::systemd;
 #[command(
     name = "assistenza",
     version,
+    propagate_version = true,
     about = "Email-driven support desk: requests by email become tickets"
 )]
 pub struct Cli {
@@ -173,6 +174,8 @@ pub enum ContractsCommand {
     List,
     /// Add one contract.
     Add {
+        /// The customer's name, which names the contract (an import with the same name
+        /// replaces it).
         #[arg(long)]
         customer: String,
         /// Addresses enabled to open tickets, separated by `;`.
@@ -190,6 +193,7 @@ pub enum ContractsCommand {
     },
     /// Disable a contract (its addresses can no longer open tickets).
     Disable {
+        /// The contract's customer name, as `contracts list` shows it.
         customer: String,
         /// Enable it again instead.
         #[arg(long)]
@@ -201,12 +205,15 @@ pub enum ContractsCommand {
 pub enum TicketsCommand {
     /// List tickets, newest first.
     List {
+        /// Print them as JSON (the keys are in docs/operators.md).
         #[arg(long)]
         json: bool,
     },
     /// Show one ticket with its whole thread.
     Show {
+        /// The ticket's code, KZ-2026-00042.
         code: String,
+        /// Print it as JSON (the keys are in docs/operators.md).
         #[arg(long)]
         json: bool,
     },

@@ -29,6 +29,8 @@ pub struct ReportArgs {
     /// The month, YYYY-MM (the previous one by default).
     #[arg(long)]
     pub month: Option<String>,
+    /// text (to read), csv (one row per contract and the totals), json, or html (a
+    /// page to open or print, with charts).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Write to this file instead of standard output.
