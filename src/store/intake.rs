@@ -46,18 +46,74 @@ pub struct Duplicate {
 }
 
 /// An open intake transaction (BEGIN IMMEDIATE: the write lock is taken up front, so the
-/// facts read are still true when the effects are written).
+/// facts read are still true when the effects are written). Inside a group commit
+/// (`begin_group`) it is a savepoint of the group's transaction instead: committing it
+/// keeps its changes for the group's one commit, dropping it undoes only its own.
 pub struct Tx<'a> {
-    pub(super) tx: rusqlite::Transaction<'a>,
+    pub(super) tx: Inner<'a>,
+}
+
+/// A transaction of its own, or a savepoint of a group's.
+pub(super) enum Inner<'a> {
+    Own(rusqlite::Transaction<'a>),
+    Savepoint(rusqlite::Savepoint<'a>),
+}
+
+impl std::ops::Deref for Inner<'_> {
+    type Target = rusqlite::Connection;
+
+    fn deref(&self) -> &rusqlite::Connection {
+        match self {
+            Inner::Own(tx) => tx,
+            Inner::Savepoint(sp) => sp,
+        }
+    }
 }
 
 impl Store {
     pub fn begin(&mut self) -> Result<Tx<'_>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("starting the intake transaction")?;
+        let tx = if self.grouped {
+            if self.conn.is_autocommit() {
+                bail!("the group commit's transaction was rolled back");
+            }
+            Inner::Savepoint(self.conn.savepoint().context("starting a savepoint")?)
+        } else {
+            Inner::Own(
+                self.conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .context("starting the intake transaction")?,
+            )
+        };
         Ok(Tx { tx })
+    }
+
+    /// Starts a group commit: the intake transactions begun until `commit_group` are
+    /// savepoints of this one transaction, made durable by one commit (one fsync).
+    pub fn begin_group(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .context("starting a group commit")?;
+        self.grouped = true;
+        Ok(())
+    }
+
+    /// Whether the group's transaction is still open: SQLite rolls the whole of it back
+    /// on some errors (a full disk, an I/O error), undoing every message in it.
+    pub fn group_intact(&self) -> bool {
+        !self.grouped || !self.conn.is_autocommit()
+    }
+
+    /// Commits the group; on an error nothing of it was kept (it is rolled back).
+    pub fn commit_group(&mut self) -> Result<()> {
+        self.grouped = false;
+        if self.conn.is_autocommit() {
+            bail!("the group commit's transaction was rolled back");
+        }
+        let result = self.conn.execute_batch("COMMIT");
+        if result.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result.context("committing the group")
     }
 
     /// Records that the IMAP move of these messages succeeded.
@@ -402,9 +458,11 @@ impl Tx<'_> {
     }
 
     pub fn commit(self) -> Result<()> {
-        self.tx
-            .commit()
-            .context("committing the intake transaction")
+        match self.tx {
+            Inner::Own(tx) => tx.commit(),
+            Inner::Savepoint(sp) => sp.commit(),
+        }
+        .context("committing the intake transaction")
     }
 }
 
@@ -552,5 +610,71 @@ impl StoredStatus {
                 .with_context(|| format!("ticket {code} has unknown extra {extra:?}"))?,
             ..self.status
         })
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::core::decision::Rejection;
+    use crate::store::test_support::{message, temp_store};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 6, 1, 10, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn inbound_count(store: &Store) -> i64 {
+        store
+            .conn
+            .query_row("SELECT COUNT(*) FROM inbound", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    /// Records message `n` in its own `begin` (a savepoint inside a group); `fail` makes
+    /// it go wrong after writing, as a message whose handling fails would.
+    fn record(store: &mut Store, n: u32, fail: bool) -> Result<()> {
+        let (source, msg, raw) = message(n, "mario@rossi.it", now());
+        let tx = store.begin()?;
+        let outcome = Outcome::Rejected(Rejection::EmptyRequest);
+        tx.record_inbound(&source, &msg, &raw, &outcome, now())?;
+        if fail {
+            bail!("message {n} fails after writing");
+        }
+        tx.commit()
+    }
+
+    #[test]
+    fn one_message_failing_in_a_group_never_undoes_the_others() {
+        let (_dir, mut store) = temp_store();
+        store.begin_group().expect("group");
+        record(&mut store, 1, false).expect("first");
+        assert!(record(&mut store, 2, true).is_err());
+        record(&mut store, 3, false).expect("third");
+        assert!(store.group_intact());
+        store.commit_group().expect("commit");
+        assert_eq!(inbound_count(&store), 2, "messages 1 and 3 kept, 2 undone");
+        // Out of the group, `begin` is a transaction of its own again.
+        record(&mut store, 4, false).expect("alone");
+        assert_eq!(inbound_count(&store), 3);
+    }
+
+    #[test]
+    fn a_group_rolled_back_keeps_nothing_and_says_so() {
+        let (_dir, mut store) = temp_store();
+        store.begin_group().expect("group");
+        record(&mut store, 1, false).expect("first");
+        // As SQLite does on a full disk: the whole transaction rolled back.
+        store.conn.execute_batch("ROLLBACK").expect("rollback");
+        assert!(!store.group_intact());
+        assert!(
+            store.begin().is_err(),
+            "no savepoint outside the group's transaction"
+        );
+        assert!(store.commit_group().is_err());
+        assert_eq!(inbound_count(&store), 0);
     }
 }

@@ -54,6 +54,8 @@ const MIGRATIONS: &[&str] = &[
 /// The database handle. One per process; the daemon keeps it on a blocking thread.
 pub struct Store {
     conn: Connection,
+    /// A group commit is open (`begin_group`): `begin` makes savepoints.
+    grouped: bool,
 }
 
 impl Store {
@@ -86,7 +88,10 @@ impl Store {
                 path.display()
             );
         }
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            grouped: false,
+        };
         store
             .configure()
             .with_context(|| format!("configuring {}", path.display()))?;
@@ -108,7 +113,10 @@ impl Store {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
             .with_context(|| format!("opening the database {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            grouped: false,
+        })
     }
 
     /// A consistent copy of the whole database at `dest`, taken with SQLite's online
