@@ -311,10 +311,7 @@ fn watchdog(d: &Desk) {
 
     let stopped = Instant::now();
     d.ct.ok("systemctl kill -s STOP assistenza");
-    let restarted = d.ct.until(
-        &format!("[ \"$(systemctl show -p MainPID --value assistenza)\" != {pid} ] && systemctl is-active -q assistenza"),
-        Duration::from_secs(40),
-    );
+    let restarted = restarted_from(d, &pid, Duration::from_secs(40));
     assert!(
         restarted,
         "a hung daemon is killed by the watchdog and restarted"
@@ -327,6 +324,14 @@ fn watchdog(d: &Desk) {
     ));
     std::fs::remove_file(&dropin).expect("remove the drop-in");
     d.ct.ok("systemctl daemon-reload && systemctl restart assistenza");
+}
+
+/// Whether systemd brought the daemon back as another process than `pid`, within `within`.
+fn restarted_from(d: &Desk, pid: &str, within: Duration) -> bool {
+    let script = format!(
+        "[ \"$(systemctl show -p MainPID --value assistenza)\" != {pid} ] && systemctl is-active -q assistenza"
+    );
+    d.ct.until(&script, within)
 }
 
 fn ticket_count(d: &Desk) -> usize {
@@ -359,10 +364,7 @@ fn kill_loses_nothing(d: &Desk) {
         killed_at < N,
         "the kill came after the whole backlog was handled"
     );
-    let back = d.ct.until(
-        &format!("[ \"$(systemctl show -p MainPID --value assistenza)\" != {pid} ] && systemctl is-active -q assistenza"),
-        Duration::from_secs(30),
-    );
+    let back = restarted_from(d, &pid, Duration::from_secs(30));
     assert!(back, "restarted after SIGKILL (RestartSec=5s)");
     let start = Instant::now();
     while (ticket_count(d) < before_tickets + N || count(&d.support, "INBOX") > 0)
