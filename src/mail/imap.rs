@@ -184,6 +184,16 @@ impl Imap {
         drain_exists(|| rx.try_recv().ok())
     }
 
+    /// Asks the server with NOOP; true when it reports new messages. Dovecot answers a
+    /// NOOP from the mailbox as it is now, where its IDLE notice waits half a second
+    /// after a delivery (to report several deliveries at once).
+    pub async fn noop(&mut self) -> Result<bool> {
+        within("NOOP", self.session.noop())
+            .await?
+            .context("IMAP NOOP")?;
+        Ok(self.new_mail_reported())
+    }
+
     /// Waits with IDLE on the selected mailbox until it changes, `renew` passes, or
     /// `stop` resolves; then ends the IDLE so the session can be used again. A connection
     /// that closes or falls silent is an error: the caller reconnects.
