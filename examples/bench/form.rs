@@ -26,8 +26,8 @@ use reqwest::blocking::{Body, Client};
 use tokio::runtime::Runtime;
 
 use super::{
-    count, cpu_secs, email_samples, micros_now, proc_kib, stop, wait_count, Args, Desk, Samples,
-    Stack,
+    count, cpu_secs, email_samples, micros_now, proc_kib, stop, wait_count, Args, Desk, Gap,
+    Samples, Stack,
 };
 
 /// Client threads sending valid submissions at once.
@@ -49,6 +49,10 @@ pub(super) fn run(args: &Args, stack: &Stack, rt: &Runtime) -> Result<String> {
         args.latency, args.form
     );
     let valid = valid_forms(args, stack, rt)?;
+    if args.flood == 0 {
+        eprintln!("bench: no junk flood (--flood 0)");
+        return Ok(valid);
+    }
     eprintln!(
         "bench: junk flood phase ({} junk requests, {} emailed requests beside them)",
         args.flood, args.emails
@@ -147,15 +151,6 @@ fn post(http: &Client, base: &str, ip: &str, body: Vec<u8>) -> Result<u16> {
     Ok(status)
 }
 
-fn open_db(desk: &Desk) -> Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open_with_flags(
-        desk.dir.join("desk.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(conn)
-}
-
 fn tally(statuses: impl IntoIterator<Item = Option<u16>>) -> String {
     let mut by: BTreeMap<Option<u16>, usize> = BTreeMap::new();
     for s in statuses {
@@ -190,13 +185,17 @@ fn valid_forms(args: &Args, stack: &Stack, rt: &Runtime) -> Result<String> {
     let daemon = desk.start(&args.binary)?;
     let (one_each, shared) = desk.customers.split_at(args.latency);
     let latency = form_latency(stack, rt, &base, one_each)?;
-    let rate = form_rate(stack, rt, &base, &desk, shared, args)?;
+    let rate = if args.form > 0 {
+        format!("\n{}", form_rate(stack, rt, &base, &desk, shared, args)?)
+    } else {
+        String::new()
+    };
     stop(daemon)?;
     let _ = std::fs::remove_dir_all(&desk.dir);
     Ok(format!(
         "form      {} submissions, one at a time, each from its own customer: GET the form, \
          POST it (min_fill_secs = 0 on this desk, not the default 3), 303 → ack in the \
-         customer's mailbox: {} (target: p50 ≤ 1 s)\n{rate}",
+         customer's mailbox: {} (target: p50 ≤ 1 s){rate}",
         latency.lat.len(),
         latency.quantiles(),
     ))
@@ -262,7 +261,7 @@ fn form_rate(
     args: &Args,
 ) -> Result<String> {
     let m = args.form;
-    let db = open_db(desk)?;
+    let db = desk.open_db()?;
     let tickets_before = count(&db, "SELECT COUNT(*) FROM tickets")?;
     let sent_sql = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL";
     let sent_before = count(&db, sent_sql)?;
@@ -608,7 +607,7 @@ fn flood(args: &Args, stack: &Stack, rt: &Runtime) -> Result<String> {
     let desk = Desk::with_config("fld", EMAILERS, stack, &args.binary, &section)?;
     let daemon = desk.start(&args.binary)?;
     let pid = daemon.id();
-    let calm = rt.block_on(email_samples(stack, &desk, args.emails))?;
+    let calm = rt.block_on(email_samples(stack, &desk, args.emails, Gap::Stream))?;
     let plan = Plan {
         n: args.flood,
         desk: &desk,
@@ -636,42 +635,11 @@ fn flood(args: &Args, stack: &Stack, rt: &Runtime) -> Result<String> {
         }
     }
     let left = Leftovers::read(&desk, calm.accepted.len() + run.emails.accepted.len())?;
-    let db = open_db(&desk)?;
-    let legs = [legs(&db, &run.emails)?, legs(&db, &calm)?];
+    let db = desk.open_db()?;
+    let legs = [run.emails.legs(&db)?, calm.legs(&db)?];
     stop(daemon)?;
     let _ = std::fs::remove_dir_all(&desk.dir);
     Ok(run.report(&calm, &left, &legs))
-}
-
-/// Where emailed requests' time went, medians in seconds: from Postfix accepting the
-/// request to the daemon having recorded it (delivery, IDLE, fetch, the rules, the
-/// commit), then to Postfix accepting its ack (the outbox), then to the ack in the
-/// mailbox (delivery, and the watcher's 10 ms poll). The daemon's times have
-/// millisecond steps.
-fn legs(db: &rusqlite::Connection, samples: &Samples) -> Result<[f64; 3]> {
-    let mut query = db.prepare(
-        "SELECT i.processed_at, o.sent_at FROM inbound i JOIN outbox o ON o.inbound_id = i.id \
-         WHERE i.message_id = ?1 AND o.kind = 'ack' AND o.sent_at IS NOT NULL",
-    )?;
-    let micros = |t: &str| -> Result<f64> {
-        Ok(chrono::DateTime::parse_from_rfc3339(t)?.timestamp_micros() as f64)
-    };
-    let mut legs: [Vec<f64>; 3] = Default::default();
-    for (id, accepted) in &samples.accepted {
-        let Some(seen) = samples.seen.get(id) else {
-            continue;
-        };
-        let (recorded, sent): (String, String) =
-            query.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let (recorded, sent) = (micros(&recorded)?, micros(&sent)?);
-        legs[0].push((recorded - *accepted as f64) / 1e6);
-        legs[1].push((sent - recorded) / 1e6);
-        legs[2].push((*seen as f64 - sent) / 1e6);
-    }
-    Ok(legs.map(|mut leg| {
-        leg.sort_by(f64::total_cmp);
-        leg.get(leg.len() / 2).copied().unwrap_or(f64::NAN)
-    }))
 }
 
 /// What the flood measured.
@@ -736,7 +704,7 @@ fn flood_with_emails(
         let sampler = s.spawn(|| watch_memory(pid, &done, plan.n));
         let started = micros_now();
         go.wait();
-        let samples = rt.block_on(email_samples(stack, plan.desk, emails));
+        let samples = rt.block_on(email_samples(stack, plan.desk, emails, Gap::Stream));
         emails_done.store(true, Ordering::Relaxed);
         let (mut answers, mut more, mut first_done) = (Vec::with_capacity(plan.n), vec![], 0);
         for w in workers {
@@ -805,7 +773,7 @@ impl Leftovers {
     /// Fails the bench when junk opened a ticket or queued a mail, or when the emailed
     /// requests did not open exactly `emailed` tickets.
     fn read(desk: &Desk, emailed: usize) -> Result<Leftovers> {
-        let db = open_db(desk)?;
+        let db = desk.open_db()?;
         let web = "SELECT id FROM inbound WHERE mailbox = 'web'";
         let left = Leftovers {
             tickets: count(&db, "SELECT COUNT(*) FROM tickets")?,

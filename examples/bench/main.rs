@@ -2,10 +2,11 @@
 //! how that compares with the stack's own speed. Run it with `scripts/bench` (full run) or
 //! `scripts/bench --smoke` (small numbers, proves it works; CI runs that). Prints one table.
 //!
-//! - Latency: requests sent over SMTP by a second process (this binary with `--send`), one
-//!   every 100–300 ms; for each, the time from Postfix accepting it (the end of DATA) to its
-//!   acknowledgement being visible in the customer's mailbox, seen by a watcher that asks
-//!   Dovecot every 10 ms (NOOP). Both clocks are read outside the daemon.
+//! - Latency: requests sent over SMTP by a second process (this binary with `--send`), a
+//!   stream of them one every 100–300 ms, then lone ones 3 s apart; for each, the time
+//!   from Postfix accepting it (the end of DATA) to its acknowledgement being visible in
+//!   the customer's mailbox, seen by a watcher that asks Dovecot every 10 ms (NOOP). Both
+//!   clocks are read outside the daemon; where the time went is read from its database.
 //! - Backlog: N requests from C contracts APPENDed while the daemon is stopped, then the
 //!   daemon started: the time until every ticket is open and every acknowledgement was
 //!   accepted by Postfix. The floor, in the same run: one IMAP `UID FETCH 1:* BODY.PEEK[]`
@@ -36,6 +37,8 @@ Il modulo contatti non invia più i messaggi, potete controllare?";
 struct Args {
     binary: PathBuf,
     latency: usize,
+    /// Requests sent alone (3 s apart), after the latency stream.
+    lone: usize,
     backlog: usize,
     contracts: usize,
     /// Valid form submissions sent in parallel.
@@ -81,6 +84,7 @@ fn parse_args(argv: &[String]) -> Result<Args> {
     let mut args = Args {
         binary: PathBuf::from("target/release/assistenza"),
         latency: 200,
+        lone: 10,
         backlog: 10_000,
         contracts: 500,
         form: 2_000,
@@ -94,6 +98,7 @@ fn parse_args(argv: &[String]) -> Result<Args> {
         match a.as_str() {
             "--smoke" => {
                 args.latency = 20;
+                args.lone = 3;
                 args.backlog = 200;
                 args.contracts = 50;
                 args.form = 100;
@@ -102,6 +107,7 @@ fn parse_args(argv: &[String]) -> Result<Args> {
             }
             "--binary" => args.binary = PathBuf::from(value()?),
             "--latency" => args.latency = value()?.parse()?,
+            "--lone" => args.lone = value()?.parse()?,
             "--backlog" => args.backlog = value()?.parse()?,
             "--contracts" => args.contracts = value()?.parse()?,
             "--form" => args.form = value()?.parse()?,
@@ -273,6 +279,16 @@ impl Desk {
         Ok(())
     }
 
+    /// The desk's database, read-only, beside the running daemon.
+    fn open_db(&self) -> Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.dir.join("desk.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
     fn command(&self, binary: &Path) -> Command {
         let mut c = Command::new(binary);
         c.arg("--config").arg(&self.config);
@@ -361,16 +377,21 @@ fn micros_now() -> u128 {
 
 // ---- latency -------------------------------------------------------------------------
 
-/// `--send PORT TO N FROM...`: the second process. Sends N requests round-robin from the
-/// senders, one every 100–300 ms, and prints `MESSAGE-ID ACCEPTED-AT-µs` per request.
+/// `--send PORT TO N GAP FROM...`: the second process. Sends N requests round-robin from
+/// the senders, one every GAP ms (`stream`: every 100–300 ms), and prints
+/// `MESSAGE-ID ACCEPTED-AT-µs` per request.
 fn sender(argv: &[String]) -> Result<()> {
     use lettre::address::Envelope;
     use lettre::transport::smtp::client::Tls;
     use lettre::Transport;
-    let [port, to, n, from @ ..] = argv else {
-        bail!("--send PORT TO N FROM...");
+    let [port, to, n, every, from @ ..] = argv else {
+        bail!("--send PORT TO N GAP FROM...");
     };
     let n: usize = n.parse()?;
+    let every: Option<u64> = match every.as_str() {
+        "stream" => None,
+        ms => Some(ms.parse()?),
+    };
     let transport = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
         .port(port.parse()?)
         .tls(Tls::None)
@@ -387,7 +408,7 @@ fn sender(argv: &[String]) -> Result<()> {
         writeln!(out, "{id} {}", micros_now())?;
         out.flush()?;
         gap = 100 + (gap * 7919 + 13) % 201;
-        std::thread::sleep(Duration::from_millis(gap));
+        std::thread::sleep(Duration::from_millis(every.unwrap_or(gap)));
     }
     Ok(())
 }
@@ -440,16 +461,39 @@ async fn watch(
 async fn latency(args: &Args, stack: &Stack) -> Result<String> {
     let desk = Desk::new("lat", 10, stack, &args.binary)?;
     let daemon = desk.start(&args.binary)?;
-    let samples = email_samples(stack, &desk, args.latency).await?;
+    let stream = email_samples(stack, &desk, args.latency, Gap::Stream).await?;
+    let lone = email_samples(stack, &desk, args.lone, Gap::Millis(LONE_GAP_MS)).await?;
     stop(daemon)?;
+    let db = desk.open_db()?;
+    let (stream_legs, lone_legs) = (stream.legs(&db)?, lone.legs(&db)?);
+    drop(db);
     let _ = std::fs::remove_dir_all(&desk.dir);
     Ok(format!(
         "latency   {} requests, one every 100–300 ms, SMTP accept → ack in the customer's mailbox: \
-         {}{} (targets: p50 ≤ 1 s, p99 ≤ 3 s)",
-        samples.accepted.len(),
-        samples.quantiles(),
-        samples.missing_note(),
+         {}{} (targets: p50 ≤ 1 s, p99 ≤ 3 s)\n\
+         latency   where the time went (medians): {}\n\
+         lone      {} requests {} s apart, each one after the daemon went back to IDLE: {}{}\n\
+         lone      where the time went (medians): {}",
+        stream.accepted.len(),
+        stream.quantiles(),
+        stream.missing_note(),
+        legs_text(stream_legs),
+        lone.accepted.len(),
+        LONE_GAP_MS / 1000,
+        lone.quantiles(),
+        lone.missing_note(),
+        legs_text(lone_legs),
     ))
+}
+
+/// Lone requests are spaced wider than the daemon's watch for more after a burst (2 s).
+const LONE_GAP_MS: u64 = 3000;
+
+fn legs_text([recorded, sent, seen]: [f64; 3]) -> String {
+    format!(
+        "accept → recorded by the daemon {recorded:.3} s (delivery, IMAP notice, fetch, rules, \
+         commit), → ack accepted by Postfix {sent:.3} s, → ack in the mailbox {seen:.3} s"
+    )
 }
 
 /// Acknowledgement latencies of emailed requests, in seconds, sorted.
@@ -490,6 +534,37 @@ impl Samples {
         )
     }
 
+    /// Where the requests' time went, medians in seconds: from Postfix accepting the
+    /// request to the daemon having recorded it (delivery, the IMAP notice, fetch, the
+    /// rules, the commit), then to Postfix accepting its ack (the outbox), then to the ack
+    /// in the mailbox (delivery, and the watcher's 10 ms poll). The daemon's times have
+    /// millisecond steps.
+    fn legs(&self, db: &rusqlite::Connection) -> Result<[f64; 3]> {
+        let mut query = db.prepare(
+            "SELECT i.processed_at, o.sent_at FROM inbound i JOIN outbox o ON o.inbound_id = i.id \
+             WHERE i.message_id = ?1 AND o.kind = 'ack' AND o.sent_at IS NOT NULL",
+        )?;
+        let micros = |t: &str| -> Result<f64> {
+            Ok(chrono::DateTime::parse_from_rfc3339(t)?.timestamp_micros() as f64)
+        };
+        let mut legs: [Vec<f64>; 3] = Default::default();
+        for (id, accepted) in &self.accepted {
+            let Some(seen) = self.seen.get(id) else {
+                continue;
+            };
+            let (recorded, sent): (String, String) =
+                query.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (recorded, sent) = (micros(&recorded)?, micros(&sent)?);
+            legs[0].push((recorded - *accepted as f64) / 1e6);
+            legs[1].push((sent - recorded) / 1e6);
+            legs[2].push((*seen as f64 - sent) / 1e6);
+        }
+        Ok(legs.map(|mut leg| {
+            leg.sort_by(f64::total_cmp);
+            leg.get(leg.len() / 2).copied().unwrap_or(f64::NAN)
+        }))
+    }
+
     fn missing_note(&self) -> String {
         if self.missing > 0 {
             format!(", {} ack(s) NOT SEEN", self.missing)
@@ -499,9 +574,19 @@ impl Samples {
     }
 }
 
+/// How the `--send` process spaces its requests.
+#[derive(Clone, Copy)]
+enum Gap {
+    /// One every 100–300 ms: a stream, as when several customers write at once.
+    Stream,
+    /// A fixed gap: with 3 s, each request arrives alone, after the daemon went back to
+    /// IDLE.
+    Millis(u64),
+}
+
 /// Sends `n` requests to `desk` over SMTP from its customers (the `--send` process) and
 /// measures each one's acknowledgement latency, watching every customer's mailbox.
-async fn email_samples(stack: &Stack, desk: &Desk, n: usize) -> Result<Samples> {
+async fn email_samples(stack: &Stack, desk: &Desk, n: usize, gap: Gap) -> Result<Samples> {
     let seen = Arc::new(Mutex::new(HashMap::new()));
     let done = Arc::new(Mutex::new(false));
     let stack = Arc::new(Stack {
@@ -517,7 +602,7 @@ async fn email_samples(stack: &Stack, desk: &Desk, n: usize) -> Result<Samples> 
     }
     // Let the watchers log in before the first request.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let accepted = send_requests(&stack, desk, n).await?;
+    let accepted = send_requests(&stack, desk, n, gap).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         // The mailboxes may hold acks of earlier rounds: only this round's count.
@@ -553,13 +638,22 @@ async fn email_samples(stack: &Stack, desk: &Desk, n: usize) -> Result<Samples> 
 
 /// Runs the `--send` process: `n` requests to the desk, round-robin from its customers;
 /// each one's Message-ID and when Postfix accepted it.
-async fn send_requests(stack: &Stack, desk: &Desk, n: usize) -> Result<Vec<(String, u128)>> {
+async fn send_requests(
+    stack: &Stack,
+    desk: &Desk,
+    n: usize,
+    gap: Gap,
+) -> Result<Vec<(String, u128)>> {
     let me = std::env::current_exe()?;
     let mut child = Command::new(me)
         .arg("--send")
         .arg(stack.smtp.to_string())
         .arg(&desk.support)
         .arg(n.to_string())
+        .arg(match gap {
+            Gap::Stream => "stream".to_string(),
+            Gap::Millis(ms) => ms.to_string(),
+        })
         .args(&desk.customers)
         .stdout(Stdio::piped())
         .spawn()?;
