@@ -173,18 +173,7 @@ impl Daemon {
             if imap.new_mail_reported() {
                 continue;
             }
-            let found = stats.handled + stats.duplicates + stats.set_aside > 0;
-            if idle && found && stats.failed == 0 {
-                let more;
-                (imap, more) = match self.watch_burst(imap, shutdown).await {
-                    Ok(r) => r,
-                    Err(end) => return end,
-                };
-                if more {
-                    continue;
-                }
-            }
-            imap = match self.wait_for_mail(imap, idle, stats.failed, shutdown).await {
+            imap = match self.wait_for_mail(imap, idle, &stats, shutdown).await {
                 Ok(imap) => imap,
                 Err(end) => return end,
             };
@@ -217,14 +206,25 @@ impl Daemon {
     }
 
     /// Waits until the mailbox is worth looking at again: soon while a message waits to
-    /// be tried again, else with IDLE, else for the poll interval.
+    /// be tried again, within `BURST_POLL` while requests keep coming, else with IDLE,
+    /// else for the poll interval.
     async fn wait_for_mail(
         &self,
         imap: Imap,
         idle: bool,
-        failed: usize,
+        stats: &PassStats,
         shutdown: &Shutdown,
     ) -> Result<Imap, SessionEnd> {
+        let failed = stats.failed;
+        let found = stats.handled + stats.duplicates + stats.set_aside > 0;
+        let imap = if idle && found && failed == 0 {
+            match self.watch_burst(imap, shutdown).await? {
+                (imap, true) => return Ok(imap),
+                (imap, false) => imap,
+            }
+        } else {
+            imap
+        };
         // A message that failed for now (the database locked by another process, say)
         // stays in the mailbox: try it again soon, not at the next IDLE wake-up, which may
         // be minutes away. One set aside has left the mailbox: it keeps nobody from IDLE.
