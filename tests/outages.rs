@@ -260,15 +260,18 @@ fn dovecot_restarting_in_the_middle_of_a_backlog_loses_and_doubles_nothing() {
     let customers: Vec<String> = (0..4)
         .map(|i| desk.customer_with_contract(&format!("f{i}")))
         .collect();
-    // Large enough that Dovecot is stopped long before the daemon is through.
     const N: usize = 300;
     desk.backlog(&customers, N, REQUEST);
     let daemon = desk.start();
     // The first pass is under way: take the server away under it.
     const TICKETS: &str = "SELECT COUNT(*) FROM tickets";
     wait_until_some(&desk, TICKETS);
-    mail_daemon("stop", "dovecot");
+    // Frozen while Dovecot goes down, so the daemon cannot race through the rest of the
+    // backlog during the second that stopping Dovecot takes on a busy machine.
+    daemon.signal("STOP");
     let before = db_count(&desk, TICKETS);
+    mail_daemon("stop", "dovecot");
+    daemon.signal("CONT");
     eprintln!("IMAP stopped after {before} of {N} requests");
     assert!(before < N, "the backlog was done before Dovecot stopped");
     std::thread::sleep(Duration::from_secs(2));
