@@ -48,6 +48,10 @@ pub(super) fn run(args: &Args, stack: &Stack, rt: &Runtime) -> Result<String> {
         "bench: form phase ({} one at a time, {} from {CLIENTS} clients)",
         args.latency, args.form
     );
+    if args.latency == 0 && args.form == 0 {
+        eprintln!("bench: no form phase (--latency 0 --form 0)");
+        return Ok("form      not run (--latency 0 --form 0)".to_string());
+    }
     let valid = valid_forms(args, stack, rt)?;
     if args.flood == 0 {
         eprintln!("bench: no junk flood (--flood 0)");

@@ -296,7 +296,7 @@ impl Desk {
     }
 
     /// Starts `run`, its log in the desk's directory; waits until it says it is ready.
-    fn start(&self, binary: &Path) -> Result<Child> {
+    fn start(&self, binary: &Path) -> Result<Running> {
         let log = std::fs::File::create(self.dir.join("daemon.log"))?;
         let child = self
             .command(binary)
@@ -304,11 +304,12 @@ impl Desk {
             .env("RUST_LOG", "info")
             .stderr(log)
             .spawn()?;
+        let running = Running(child);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(30) {
             let text = std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default();
             if text.contains("ready:") {
-                return Ok(child);
+                return Ok(running);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -350,12 +351,31 @@ max_replies_per_hour = 10000
     ) + extra
 }
 
-fn stop(mut child: Child) -> Result<()> {
+/// A daemon the bench started: `stop` ends it with SIGTERM; if the bench fails first, it
+/// is killed rather than left running against the stack.
+struct Running(Child);
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn stop(mut daemon: Running) -> Result<()> {
     Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(daemon.id().to_string())
         .status()?;
-    child.wait()?;
+    daemon.0.wait()?;
     Ok(())
 }
 
