@@ -771,6 +771,7 @@ async fn backlog(args: &Args, stack: &Stack) -> Result<String> {
     // The daemon drains the backlog.
     let db = desk.dir.join("desk.db");
     let started = Instant::now();
+    let started_at = micros_now();
     let daemon = desk.start(&args.binary)?;
     let pid = daemon.id();
     let conn =
@@ -806,6 +807,7 @@ async fn backlog(args: &Args, stack: &Stack) -> Result<String> {
         &conn,
         "SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL",
     )?;
+    let timeline = timeline(&conn, started_at)?;
     stop(daemon)?;
     if std::env::var_os("BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&desk.dir);
@@ -818,7 +820,8 @@ async fn backlog(args: &Args, stack: &Stack) -> Result<String> {
          backlog   drained in {:.1} s ({:.0} requests/s): {tickets} tickets, {sent} acks accepted by Postfix, {failed} failed\n\
          floor     IMAP fetch {:.2} s ({:.1} MB) + SMTP accept {:.1} s (smtp-source, {} × {} B) = {:.1} s; ratio {:.2} (target ≤ 2)\n\
          memory    daemon peak RSS {:.1} MiB by 1,000 tickets, {:.1} MiB by {} (target ≤ 30 MiB, flat)\n\
-         cpu       daemon user+sys {:.1} s in all, {:.2} s per 1,000 requests",
+         cpu       daemon user+sys {:.1} s in all, {:.2} s per 1,000 requests\n\
+         {timeline}",
         args.backlog,
         args.contracts,
         appended.as_secs_f64(),
@@ -836,6 +839,28 @@ async fn backlog(args: &Args, stack: &Stack) -> Result<String> {
         args.backlog,
         cpu,
         cpu / n * 1000.0,
+    ))
+}
+
+/// When, counted from the daemon's start, intake recorded its first and last request and
+/// Postfix accepted the last acknowledgement: which of the two halves ended the drain.
+fn timeline(conn: &rusqlite::Connection, started_at: u128) -> Result<String> {
+    let (first, last, last_ack): (String, String, String) = conn.query_row(
+        "SELECT (SELECT MIN(processed_at) FROM inbound), (SELECT MAX(processed_at) FROM inbound), \
+                (SELECT MAX(sent_at) FROM outbox)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let after = |t: &str| -> Result<f64> {
+        let at = chrono::DateTime::parse_from_rfc3339(t)?.timestamp_micros() as f64;
+        Ok((at - started_at as f64) / 1e6)
+    };
+    Ok(format!(
+        "timeline  from the daemon's start: first request recorded at {:.1} s, last at {:.1} s, \
+         last ack accepted at {:.1} s",
+        after(&first)?,
+        after(&last)?,
+        after(&last_ack)?,
     ))
 }
 
