@@ -193,9 +193,12 @@ impl Daemon {
             .map(|every| tokio::spawn(me().watchdog(every, shutdown.clone())));
         let all = async { tokio::join!(intake, outbox, scheduler) };
         tokio::pin!(all);
+        // Shutdown first: when the tasks have already finished by the time this is
+        // polled, a random pick would skip STOPPING half of the time.
         let joined = tokio::select! {
-            r = &mut all => Some(r),
+            biased;
             _ = shutdown.requested() => None,
+            r = &mut all => Some(r),
         };
         let joined = match joined {
             Some(r) => r,
