@@ -152,6 +152,10 @@ impl Daemon {
                 "the IMAP server does not offer IDLE: polling instead"
             );
         }
+        // Until when the mailbox is watched with NOOP: `BURST_WATCH` after the last pass
+        // that found mail. A pass that finds none (woken by a report of a message the
+        // pass before had already taken) does not end the watch.
+        let mut watch_until = None;
         loop {
             beat(&self.beats.intake);
             let stats = match self.intake_pass(&mut imap, shutdown).await {
@@ -162,6 +166,9 @@ impl Daemon {
                 }
             };
             self.record_pass(mode).await;
+            if stats.found() {
+                watch_until = Some(tokio::time::Instant::now() + BURST_WATCH);
+            }
             if stats.handled + stats.duplicates + stats.failed + stats.set_aside > 0 {
                 stats.log();
             }
@@ -173,21 +180,24 @@ impl Daemon {
             if imap.new_mail_reported() {
                 continue;
             }
-            imap = match self.wait_for_mail(imap, idle, &stats, shutdown).await {
+            imap = match self
+                .wait_for_mail(imap, idle, &stats, watch_until, shutdown)
+                .await
+            {
                 Ok(imap) => imap,
                 Err(end) => return end,
             };
         }
     }
 
-    /// After a pass that found mail: NOOP every `BURST_POLL` for `BURST_WATCH`; true
-    /// as soon as the server reports more, false when the burst seems over.
+    /// While a burst may go on: NOOP every `BURST_POLL` until `until`; true as soon as
+    /// the server reports more, false when the burst seems over.
     async fn watch_burst(
         &self,
         mut imap: Imap,
+        until: tokio::time::Instant,
         shutdown: &Shutdown,
     ) -> Result<(Imap, bool), SessionEnd> {
-        let until = tokio::time::Instant::now() + BURST_WATCH;
         while tokio::time::Instant::now() < until {
             if shutdown.sleep(BURST_POLL).await {
                 imap.logout().await;
@@ -213,17 +223,17 @@ impl Daemon {
         imap: Imap,
         idle: bool,
         stats: &PassStats,
+        watch_until: Option<tokio::time::Instant>,
         shutdown: &Shutdown,
     ) -> Result<Imap, SessionEnd> {
         let failed = stats.failed;
-        let found = stats.handled + stats.duplicates + stats.set_aside > 0;
-        let imap = if idle && found && failed == 0 {
-            match self.watch_burst(imap, shutdown).await? {
+        let watching = watch_until.filter(|&t| t > tokio::time::Instant::now());
+        let imap = match watching.filter(|_| idle && failed == 0) {
+            Some(until) => match self.watch_burst(imap, until, shutdown).await? {
                 (imap, true) => return Ok(imap),
                 (imap, false) => imap,
-            }
-        } else {
-            imap
+            },
+            None => imap,
         };
         // A message that failed for now (the database locked by another process, say)
         // stays in the mailbox: try it again soon, not at the next IDLE wake-up, which may
@@ -550,6 +560,11 @@ impl Daemon {
 }
 
 impl PassStats {
+    /// The pass took mail out of the mailbox (handled, found handled before, set aside).
+    pub(super) fn found(&self) -> bool {
+        self.handled + self.duplicates + self.set_aside > 0
+    }
+
     pub(super) fn log(&self) {
         tracing::info!(
             handled = self.handled,
