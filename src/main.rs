@@ -12,10 +12,27 @@ use assistenza::config::ConfigError;
 /// sysexits.h EX_CONFIG: systemd and sysadmins tell a bad config from a crash by it.
 const EX_CONFIG: u8 = 78;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Threads for blocking work: the store's transactions (one at a time: one connection
+/// behind a mutex) and host-name lookups. At tokio's default of 512 a backlog grew the
+/// pool to five or six threads, each with its own malloc arena, for a store that only one
+/// of them can use at a time: peak RSS at 10,000 requests went from 17.8 to about 19.5 MiB.
+/// Three leave room for a lookup or two beside a transaction.
+const BLOCKING_THREADS: usize = 3;
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match execute(cli).await {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(config) = e.downcast_ref::<ConfigError>() {
