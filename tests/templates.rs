@@ -107,7 +107,9 @@ fn an_edited_ack_reaches_the_customer_and_nothing_injects_a_header() {
         text.contains("> {{ 7*7 }} {% for %}"),
         "shown as written: {text}"
     );
-    assert!(!text.contains("49"), "{text}");
+    // Not "49" anywhere: the test's addresses are made of random numbers (one failed run
+    // had intruder-1576-9-94960@kzweb.it).
+    assert!(!text.contains("> 49"), "{text}");
     let notice = mail_with_subject(&staff.queue, "INBOX", "Nuovo:");
     let (notice_subject, notice_text) = subject_and_text(&notice);
     assert!(!notice_subject.contains(['\r', '\n']), "{notice_subject:?}");
