@@ -13,10 +13,11 @@ use assistenza::config::ConfigError;
 const EX_CONFIG: u8 = 78;
 
 /// Threads for blocking work: the store's transactions (one at a time: one connection
-/// behind a mutex) and host-name lookups. At tokio's default of 512 a backlog grew the
+/// behind a mutex) and host-name lookups. At tokio's default cap of 512 a backlog grew the
 /// pool to five or six threads, each with its own malloc arena, for a store that only one
-/// of them can use at a time: peak RSS at 10,000 requests went from 17.8 to about 19.5 MiB.
-/// Three leave room for a lookup or two beside a transaction.
+/// of them can use at a time: peak RSS by 10,000 requests was 18.9–19.8 MiB, against
+/// 17.8–17.9 MiB with this cap (`scripts/bench`). Three leave room for a lookup or two
+/// beside a transaction.
 const BLOCKING_THREADS: usize = 3;
 
 fn main() -> ExitCode {

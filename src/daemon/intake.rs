@@ -169,7 +169,7 @@ impl Daemon {
             if stats.found() {
                 watch_until = Some(tokio::time::Instant::now() + BURST_WATCH);
             }
-            if stats.handled + stats.duplicates + stats.failed + stats.set_aside > 0 {
+            if stats.found() || stats.failed > 0 {
                 stats.log();
             }
             if shutdown.is_requested() {
@@ -227,8 +227,8 @@ impl Daemon {
         shutdown: &Shutdown,
     ) -> Result<Imap, SessionEnd> {
         let failed = stats.failed;
-        let watching = watch_until.filter(|&t| t > tokio::time::Instant::now());
-        let imap = match watching.filter(|_| idle && failed == 0) {
+        let now = tokio::time::Instant::now();
+        let imap = match watch_until.filter(|&t| idle && failed == 0 && t > now) {
             Some(until) => match self.watch_burst(imap, until, shutdown).await? {
                 (imap, true) => return Ok(imap),
                 (imap, false) => imap,
